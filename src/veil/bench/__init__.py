@@ -1,0 +1,1 @@
+"""Benchmarks: protection and speed figures as ../shared/METRICS.md defines them."""

@@ -1,0 +1,1 @@
+"""Stage 0, media: read images and video as upright RGB frames; write clean files."""

@@ -1,0 +1,1 @@
+"""Stage 3, render: mask every region of a plan and write the output file."""

@@ -1,0 +1,1 @@
+"""Stage 1, scan: detectors turn a frame into :class:`veil.detections.Detections`."""

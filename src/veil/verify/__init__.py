@@ -1,0 +1,1 @@
+"""Stage 4, verify: check an output like an adversary would."""
