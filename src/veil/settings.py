@@ -21,11 +21,15 @@ class ScanSettings:
     """How the detector is run.
 
     threshold: minimum detector confidence for a face to be masked.
-    max_upscale: the largest factor an image is enlarged by so that small faces
-        become visible to the detector (decided per image from its size).
+    base_side: the whole frame is seen once with its long side at most this many pixels.
+    target_pixels: frames with fewer pixels are enlarged towards this many, so that
+        small faces become visible to the detector.
+    max_upscale: the largest factor a frame is enlarged by.
     """
 
     threshold: float = 0.3
+    base_side: int = 1280
+    target_pixels: int = 700_000
     max_upscale: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:

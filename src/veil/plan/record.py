@@ -168,7 +168,8 @@ class Plan:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
         if d.get("format") != PLAN_FORMAT:
-            raise ValueError(f"not a veil plan (format {d.get('format')!r}, expected {PLAN_FORMAT})")
+            found = d.get("format")
+            raise ValueError(f"not a veil plan (format {found!r}, expected {PLAN_FORMAT})")
         frames: dict[int, FramePlan] = {}
         for key, entry in d.get("frames", {}).items():
             frames[int(key)] = FramePlan(

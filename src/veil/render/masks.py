@@ -1,0 +1,150 @@
+"""Masking methods: make the pixels of each region unrecognisable.
+
+Strength always scales with the face: a blur kernel is a fraction of the face
+width, pixelation leaves a fixed number of blocks across the face, so that a
+large face is not left recognisable by a fixed-size kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from veil.settings import MaskSettings
+
+
+def expand_boxes(boxes: np.ndarray, margin: float) -> np.ndarray:
+    """Grow ``(N,4)`` xyxy boxes by ``margin`` x width/height on each side."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    out = boxes.copy()
+    out[:, 0] -= margin * w
+    out[:, 2] += margin * w
+    out[:, 1] -= margin * h
+    out[:, 3] += margin * h
+    return out
+
+
+def _shape_mask(h: int, w: int, shape: str) -> np.ndarray:
+    """Boolean ``(h, w)`` mask of an ellipse inscribed in the box, or the whole box."""
+    if shape == "box" or h < 3 or w < 3:
+        return np.ones((h, w), dtype=bool)
+    yy, xx = np.ogrid[:h, :w]
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    ry, rx = h / 2.0, w / 2.0
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
+
+
+def _placed_shape(grown: np.ndarray, fw: int, fh: int,
+                  shape: str) -> tuple[int, int, int, int, np.ndarray] | None:
+    """Integer window ``x1, y1, x2, y2`` of a grown box inside the frame, and its shape mask.
+
+    The shape is laid over the full grown box and then cut to the frame, so a face at
+    the border keeps its ellipse rather than getting a squashed one.
+    """
+    fx1, fy1 = int(math.floor(grown[0])), int(math.floor(grown[1]))
+    fx2, fy2 = int(math.ceil(grown[2])), int(math.ceil(grown[3]))
+    x1, y1, x2, y2 = max(0, fx1), max(0, fy1), min(fw, fx2), min(fh, fy2)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    full = _shape_mask(fy2 - fy1, fx2 - fx1, shape)
+    return x1, y1, x2, y2, full[y1 - fy1:y2 - fy1, x1 - fx1:x2 - fx1]
+
+
+def _odd(n: float) -> int:
+    k = max(3, int(math.ceil(n)))
+    return k if k % 2 == 1 else k + 1
+
+
+def _pixelate(roi: np.ndarray, face_width: float, blocks: int) -> np.ndarray:
+    h, w = roi.shape[:2]
+    block = max(1.0, face_width / blocks)
+    small_w = max(1, int(round(w / block)))
+    small_h = max(1, int(round(h / block)))
+    small = cv2.resize(roi, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _blur(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, face_width: float,
+          settings: MaskSettings, rng: np.random.Generator) -> np.ndarray:
+    """Blur of the region ``[y1:y2, x1:x2]`` computed with context around it, plus noise."""
+    k = _odd(settings.blur_ratio * face_width)
+    pad = k // 2 + 1
+    fh, fw = frame.shape[:2]
+    px1, py1 = max(0, x1 - pad), max(0, y1 - pad)
+    px2, py2 = min(fw, x2 + pad), min(fh, y2 + pad)
+    patch = frame[py1:py2, px1:px2]
+    # Downscale first: a large kernel on a small image is the same blur, far cheaper,
+    # and it discards the fine detail outright rather than only attenuating it.
+    f = max(1.0, k / 15.0)
+    if f > 1.0:
+        sw = max(1, int(round((px2 - px1) / f)))
+        sh = max(1, int(round((py2 - py1) / f)))
+        small = cv2.resize(patch, (sw, sh), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (_odd(k / f), _odd(k / f)), 0)
+        blurred = cv2.resize(small, (px2 - px1, py2 - py1), interpolation=cv2.INTER_LINEAR)
+    else:
+        blurred = cv2.GaussianBlur(patch, (k, k), 0)
+    out = blurred[y1 - py1:y2 - py1, x1 - px1:x2 - px1].astype(np.float32)
+    if settings.noise > 0:
+        out += rng.normal(0.0, settings.noise, size=out.shape).astype(np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def mask_regions(frame: np.ndarray, boxes: np.ndarray, settings: MaskSettings,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """Return a copy of ``frame`` (RGB uint8) with every face box masked.
+
+    ``boxes`` are face boxes (``(N,4)`` xyxy); the settings' margin is added here.
+    The input frame is never modified.
+    """
+    out = np.array(frame, copy=True)
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    if len(boxes) == 0:
+        return out
+    rng = rng or np.random.default_rng()
+    fh, fw = out.shape[:2]
+    grown = expand_boxes(boxes, settings.margin)
+    # Largest first, so a small face inside a large one is still masked on top.
+    order = np.argsort(-(boxes[:, 2] - boxes[:, 0]))
+    for i in order:
+        # Strength follows the larger side of the face box.
+        face_w = float(max(boxes[i, 2] - boxes[i, 0], boxes[i, 3] - boxes[i, 1]))
+        placed = _placed_shape(grown[i], fw, fh, settings.shape)
+        if placed is None:
+            continue
+        x1, y1, x2, y2, sel = placed
+        roi = out[y1:y2, x1:x2]
+        if settings.method == "solid":
+            roi[sel] = np.array(settings.color, dtype=np.uint8)
+            continue
+        if settings.method == "pixelate":
+            masked = _pixelate(roi, face_w, settings.pixel_blocks)
+        else:
+            masked = _blur(out, x1, y1, x2, y2, face_w, settings, rng)
+        roi[sel] = masked[sel]
+    return out
+
+
+def mask_whole_frame(frame: np.ndarray, settings: MaskSettings) -> np.ndarray:
+    """Fail-closed masking: the whole frame becomes a flat fill."""
+    out = np.empty_like(frame)
+    out[...] = np.array(settings.color, dtype=frame.dtype)
+    return out
+
+
+def coverage_mask(shape_hw: tuple[int, int], boxes: np.ndarray,
+                  settings: MaskSettings) -> np.ndarray:
+    """Boolean ``(H, W)`` mask of the pixels :func:`mask_regions` would change."""
+    h, w = shape_hw
+    cov = np.zeros((h, w), dtype=bool)
+    grown = expand_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), settings.margin)
+    for g in grown:
+        placed = _placed_shape(g, w, h, settings.shape)
+        if placed is not None:
+            x1, y1, x2, y2, sel = placed
+            cov[y1:y2, x1:x2] |= sel
+    return cov
