@@ -1,0 +1,119 @@
+"""The Python API: the same stages as the command line, for arrays and single files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from veil.detections import Detections
+from veil.jobs.image import anonymize_image_file, shared_scanner
+from veil.jobs.result import FileResult
+from veil.plan.record import MediaInfo
+from veil.plan.still import plan_still
+from veil.render.image import render_still
+from veil.settings import MaskMethod, MaskSettings, MaskShape, ScanSettings
+
+
+def _settings(method: MaskMethod | None, shape: MaskShape | None, margin: float | None,
+              threshold: float | None, scan: ScanSettings | None,
+              mask: MaskSettings | None) -> tuple[ScanSettings, MaskSettings]:
+    scan = scan or ScanSettings()
+    if threshold is not None:
+        scan = ScanSettings.from_dict({**scan.to_dict(), "threshold": float(threshold)})
+    mask = mask or MaskSettings()
+    changes = {k: v for k, v in (("method", method), ("shape", shape), ("margin", margin))
+               if v is not None}
+    if changes:
+        mask = MaskSettings.from_dict({**mask.to_dict(), **changes})
+    return scan, mask
+
+
+def anonymize_image(
+    image: np.ndarray,
+    *,
+    method: MaskMethod | None = None,
+    shape: MaskShape | None = None,
+    margin: float | None = None,
+    threshold: float | None = None,
+    scan: ScanSettings | None = None,
+    mask: MaskSettings | None = None,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, Detections]:
+    """Mask every face in an RGB image array; return ``(masked copy, detections)``.
+
+    ``image`` is ``(H, W, 3)`` ``uint8`` RGB, upright (apply EXIF orientation first if
+    it came from a file; :func:`anonymize_file` does that for you). It is never
+    modified. ``method`` (``"solid"``, ``"pixelate"``, ``"blur"``), ``shape``
+    (``"ellipse"``, ``"box"``), ``margin`` and ``threshold`` override the defaults of
+    :class:`MaskSettings` / :class:`ScanSettings` (or pass whole settings objects).
+    The detections are the face boxes found (``x1, y1, x2, y2`` pixels) with scores.
+
+    Example::
+
+        import numpy as np, veil
+        from PIL import Image
+        rgb = np.asarray(Image.open("group.png").convert("RGB"))
+        masked, faces = veil.anonymize_image(rgb, method="pixelate")
+        print(len(faces), "faces"); Image.fromarray(masked).save("group-safe.png")
+    """
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {arr.dtype} "
+                         f"{arr.shape}")
+    scan_s, mask_s = _settings(method, shape, margin, threshold, scan, mask)
+    frame = np.ascontiguousarray(arr)
+    detections = shared_scanner(scan_s).scan(frame)
+    h, w = frame.shape[:2]
+    media = MediaInfo(name="<array>", sha256="", kind="image", width=w, height=h)
+    plan = plan_still(detections, media, scan=scan_s, mask=mask_s)
+    return render_still(frame, plan, rng), detections
+
+
+def anonymize_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    method: MaskMethod | None = None,
+    shape: MaskShape | None = None,
+    margin: float | None = None,
+    threshold: float | None = None,
+    keep_icc: bool = False,
+    quality: int = 95,
+    overwrite: bool = False,
+    plan_path: str | os.PathLike[str] | None = None,
+    audio: bool = True,
+    crf: int = 20,
+) -> FileResult:
+    """Mask every face in the image or video file ``src`` and write a clean copy to ``dst``.
+
+    Images are read upright (EXIF orientation applied; HEIC too), written in their own
+    format (use a ``.jpg`` ``dst`` for HEIC) with no metadata; the colour profile only
+    with ``keep_icc``. Videos (when video support is installed) keep their sound
+    unless ``audio=False``. ``dst`` is written atomically, never over ``src``, and not
+    over an existing file unless ``overwrite``. With ``plan_path`` the plan is saved
+    as JSON (videos always save one, by default beside ``dst``).
+
+    Never raises for a bad input: check ``result.ok`` / ``result.error``.
+
+    Example::
+
+        import veil
+        result = veil.anonymize_file("photo.jpg", "safe/photo.jpg", method="solid")
+        if not result.ok:
+            print("failed:", result.error)
+        else:
+            print(result.faces, "faces masked in", result.output)
+    """
+    from veil.jobs.batch import JobOptions, Task, media_kind, run_task
+
+    src_p, dst_p = Path(src), Path(dst)
+    scan_s, mask_s = _settings(method, shape, margin, threshold, None, None)
+    if media_kind(src_p) == "video":
+        options = JobOptions(scan=scan_s, mask=mask_s, keep_icc=keep_icc, quality=quality,
+                             overwrite=overwrite, audio=audio, crf=crf)
+        plan = Path(plan_path) if plan_path is not None else None
+        return run_task(Task(src_p, dst_p, "video", plan), options)
+    return anonymize_image_file(src_p, dst_p, scan=scan_s, mask=mask_s, plan_path=plan_path,
+                                keep_icc=keep_icc, quality=quality, overwrite=overwrite)

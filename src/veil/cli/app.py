@@ -1,0 +1,176 @@
+"""The ``veil`` command: a click group whose default command masks faces in files and folders."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from veil.cli.hooks import after_jobs
+from veil.cli.output import BatchDisplay, batch_json
+from veil.errors import UsageError
+from veil.jobs.batch import JobOptions, collect_tasks, run_batch, summarize
+from veil.jobs.image import tool_name
+from veil.settings import MASK_METHODS, MASK_SHAPES, MaskSettings, ScanSettings
+
+DEFAULT_COMMAND = "protect"
+
+MAIN_HELP = """\
+Mask every face in photos and videos, irreversibly, and write clean copies.
+
+\b
+Inputs are files and folders; folders are read recursively and their files are
+written under OUTDIR at their path inside that folder:
+  veil holiday/ -o safe/          holiday/beach/1.jpg  ->  safe/beach/1.jpg
+  veil photo.jpg -o safe/         photo.jpg            ->  safe/photo.jpg
+
+\b
+Examples:
+  veil photo.jpg holiday/ -o safe/              files and folders
+  veil photo.jpg -o safe/ --method solid        solid | pixelate | blur (default)
+  veil holiday/ -o safe/ --json > faces.json    the faces found, per file
+  veil holiday/ -o safe/ --plan-dir plans/      keep each plan (JSON) for `veil render`
+  veil render plans/photo.jpg.veil.json photo.jpg -o safe2/
+  veil protect render -o safe/                  an input really named like a command
+
+\b
+Outputs keep each file's name and format (JPEG, PNG, WebP, TIFF, BMP), except
+HEIC/HEIF, which is written as JPEG. No metadata is copied: EXIF (GPS, dates,
+camera and serial numbers), XMP, IPTC, comments and embedded thumbnails are all
+dropped. The colour profile (ICC) is dropped too unless --keep-icc is given.
+Pictures are turned upright before faces are searched.
+Inputs are never modified; outputs are written under a temporary name and
+renamed when complete. Hidden files and files that are not images or videos are
+skipped inside folders.
+
+\b
+Exit codes:
+  0  every input was written
+  1  some inputs failed (each named on stderr with the reason); the rest were written
+  2  usage error (bad option, colliding outputs, OUTDIR inside an input folder,
+     existing outputs without --overwrite); nothing was written
+"""
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``protect`` when the first argument is not a command name,
+    so that ``veil photo.jpg -o safe/`` works without naming the command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names \
+                and args[0] != "--version":
+            args = [DEFAULT_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("veil", "INPUT... -o OUTDIR [OPTIONS]")
+        formatter.write_usage("veil", "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        default = self.commands.get(DEFAULT_COMMAND)
+        if default is not None:
+            with ctx.scope(cleanup=False):
+                sub_ctx = click.Context(default, info_name=DEFAULT_COMMAND, parent=ctx)
+            rows = [r for p in default.get_params(sub_ctx)
+                    if isinstance(p, click.Option) and "--help" not in p.opts
+                    and (r := p.get_help_record(sub_ctx)) is not None]
+            with formatter.section("Options (veil INPUT... / veil protect)"):
+                formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
+
+
+def _version() -> str:
+    return tool_name().removeprefix("veil ").strip() or "unknown"
+
+
+@click.group(cls=DefaultGroup, help=MAIN_HELP, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(_version(), "--version", prog_name="veil", message="%(prog)s %(version)s")
+def main() -> None:
+    """Entry point of the ``veil`` command."""
+
+
+@main.command(DEFAULT_COMMAND, short_help="(default) Mask faces in files and folders.",
+              context_settings={"max_content_width": 100})
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
+@click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the masked copies (created if missing; not inside an input).")
+@click.option("--method", type=click.Choice(MASK_METHODS), default=MaskSettings().method,
+              show_default=True, help="How faces are masked; all are irreversible at the "
+              "default strength (scaled to each face's size).")
+@click.option("--shape", type=click.Choice(MASK_SHAPES), default=MaskSettings().shape,
+              show_default=True, help="Shape of each mask.")
+@click.option("--margin", type=click.FloatRange(0, 2), default=MaskSettings().margin,
+              show_default=True, help="Added to each side of a face box, as a fraction of its "
+              "size, to cover hairline and chin.")
+@click.option("--threshold", type=click.FloatRange(0.01, 1), default=ScanSettings().threshold,
+              show_default=True, help="Detector confidence needed to mask a face; lower masks "
+              "more (and more non-faces).")
+@click.option("--keep-icc", is_flag=True, help="Keep the embedded colour (ICC) profile as it is: "
+              "colour calibration, plus whatever description, copyright or device maker/model "
+              "fields the profile itself carries.")
+@click.option("--quality", type=click.IntRange(50, 100), default=95, show_default=True,
+              help="JPEG / WebP quality of the outputs.")
+@click.option("--no-audio", is_flag=True, help="Drop the sound of videos (voices identify "
+              "people too).")
+@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True,
+              help="Video quality (H.264 CRF; lower is better and larger).")
+@click.option("--plan-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Save each file's plan (JSON) here, at the output's relative path + "
+              ".veil.json. Videos' plans go beside their output otherwise.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never "
+              "overwritten).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Files processed in parallel (local processes).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout: "
+              "per file the input, output, faces (boxes, scores) and error.")
+@click.option("--no-verify", is_flag=True, help="Skip the check of the outputs. "
+              "(Verification is not connected in this version yet.)")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Write report.json and report.html here. "
+              "(Not connected in this version yet.)")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; "
+              "failures are still printed.")
+def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, margin: float,
+            threshold: float, keep_icc: bool, quality: int, no_audio: bool, crf: int,
+            plan_dir: Path | None, overwrite: bool, workers: int, as_json: bool,
+            no_verify: bool, report_dir: Path | None, quiet: bool) -> None:
+    """Mask every face in INPUT files and folders; write clean copies under OUTDIR (default
+    command: `veil INPUT... -o OUTDIR` is the same as `veil protect INPUT... -o OUTDIR`)."""
+    if outdir.exists() and not outdir.is_dir():
+        raise click.BadParameter(f"{outdir} is not a folder", param_hint="-o/--output")
+    scan = ScanSettings(threshold=threshold)
+    mask = MaskSettings(method=method, shape=shape, margin=margin)  # type: ignore[arg-type]
+    options = JobOptions(scan=scan, mask=mask, keep_icc=keep_icc, quality=quality,
+                         overwrite=overwrite, audio=not no_audio, crf=crf)
+    t0 = time.perf_counter()
+    try:
+        collected = collect_tasks(inputs, outdir, plan_dir=plan_dir, overwrite=overwrite)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    with BatchDisplay(len(collected.tasks), quiet=quiet) as display:
+        for refused in collected.failures:
+            display.done(None, refused)
+        results = run_batch(collected.tasks, options, workers=workers, on_start=display.start,
+                            on_done=display.done, frame_progress=display.frames)
+    results = after_jobs(results, verify=not no_verify, report_dir=report_dir)
+    all_results = [*collected.failures, *results]
+    summary = summarize(all_results, collected, time.perf_counter() - t0)
+    display.summary(summary, outdir)
+    if as_json:
+        settings: dict[str, Any] = {"scan": scan.to_dict(), "mask": mask.to_dict(),
+                                    "keep_icc": keep_icc, "quality": quality}
+        click.echo(batch_json(all_results, summary, outdir=outdir, settings=settings,
+                              version=_version()))
+    sys.exit(1 if summary.failed else 0)
+
+
+# Subcommands register themselves on ``main``.
+from veil.cli import render as _render  # noqa: E402,F401
+from veil.cli import verify as _verify  # noqa: E402,F401

@@ -1,0 +1,91 @@
+"""``veil render PLAN ORIGINAL -o OUTDIR``: render a saved plan again, without scanning."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from veil.cli.app import main
+from veil.cli.output import error_line
+from veil.jobs.batch import VIDEO_MISSING, media_kind, output_name
+from veil.jobs.image import check_output_path, render_image_plan
+from veil.jobs.result import FileResult
+from veil.plan.record import Plan
+from veil.settings import MASK_METHODS, MASK_SHAPES
+
+RENDER_HELP = """\
+Render a saved plan (from --plan-dir, or a video's .veil.json, possibly edited) onto
+its ORIGINAL file and write the result into OUTDIR, without scanning again. The plan
+must have been made for exactly this file (its SHA-256 is checked).
+
+\b
+Example:
+  veil photo.jpg -o safe/ --plan-dir plans/
+  veil render plans/photo.jpg.veil.json photo.jpg -o safe2/ --method solid
+"""
+
+
+@main.command("render", help=RENDER_HELP, short_help="Render a saved plan again, no scan.",
+              context_settings={"max_content_width": 100})
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path, dir_okay=False,
+                                                              exists=True))
+@click.argument("original", metavar="ORIGINAL", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR",
+              type=click.Path(path_type=Path, file_okay=False), help="Folder for the result.")
+@click.option("--method", type=click.Choice(MASK_METHODS), default=None,
+              help="Mask method instead of the plan's.")
+@click.option("--shape", type=click.Choice(MASK_SHAPES), default=None,
+              help="Mask shape instead of the plan's.")
+@click.option("--margin", type=click.FloatRange(0, 2), default=None,
+              help="Margin instead of the plan's.")
+@click.option("--keep-icc", is_flag=True, help="Keep the colour (ICC) profile.")
+@click.option("--quality", type=click.IntRange(50, 100), default=95, show_default=True,
+              help="JPEG / WebP quality.")
+@click.option("--no-audio", is_flag=True, help="Drop the sound of a video.")
+@click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True,
+              help="Video quality (H.264 CRF).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
+           shape: str | None, margin: float | None, keep_icc: bool, quality: int,
+           no_audio: bool, crf: int, overwrite: bool) -> None:
+    """Render PLAN onto ORIGINAL into OUTDIR."""
+    try:
+        plan = Plan.load(plan_path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise click.BadParameter(f"cannot read the plan: {exc}", param_hint="PLAN") from exc
+    changes = {k: v for k, v in (("method", method), ("shape", shape), ("margin", margin))
+               if v is not None}
+    if changes:
+        plan.mask = dataclasses.replace(plan.mask, **changes)
+    kind = media_kind(original) or plan.media.kind
+    dst = outdir / output_name(original, kind)
+    if original.exists() and original.resolve().parent == outdir.resolve():
+        raise click.UsageError(f"the output folder {outdir} holds the original; "
+                               "choose another output folder")
+    try:
+        check_output_path(original, dst, overwrite=overwrite)
+    except Exception as exc:  # noqa: BLE001 - shown as a usage error
+        raise click.UsageError(str(exc)) from exc
+
+    if plan.media.kind == "video":
+        result = _render_video(original, plan, dst, audio=not no_audio, crf=crf)
+    else:
+        result = render_image_plan(original, plan, dst, keep_icc=keep_icc, quality=quality,
+                                   overwrite=overwrite)
+    if not result.ok:
+        click.echo(error_line(original, result.error or "failed"), err=True)
+        sys.exit(1)
+    click.echo(f"veil: {result.faces} region{'s' if result.faces != 1 else ''} masked, "
+               f"written to {result.output}", err=True)
+
+
+def _render_video(original: Path, plan: Plan, dst: Path, *, audio: bool,
+                  crf: int) -> FileResult:
+    try:
+        from veil.jobs.video import render_video_plan
+    except ImportError:
+        return FileResult(source=original, kind="video", error=VIDEO_MISSING)
+    return render_video_plan(original, plan, dst, audio=audio, crf=crf, progress=None)

@@ -1,0 +1,330 @@
+"""The batch runner: many inputs (files and folders) → jobs → one result per file.
+
+It decides, before any work, where every output goes (mirrored under the output
+folder), refuses unsafe or ambiguous requests (collisions, writing into an input
+folder, overwriting inputs or existing outputs), and then runs the image or video
+job for each file, in this process or in a local process pool.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from veil.errors import UsageError
+from veil.jobs.image import anonymize_image_file, check_output_path, same_file, shared_scanner
+from veil.jobs.result import FileResult, Progress
+from veil.settings import MaskSettings, ScanSettings
+
+MediaKind = Literal["image", "video"]
+
+# Used only to recognise video files while the video module is not installed.
+_FALLBACK_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".3gp"})
+_FALLBACK_IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".gif"}
+)
+PLAN_SUFFIX = ".veil.json"
+VIDEO_MISSING = "video support not installed yet"
+
+
+def image_suffixes() -> frozenset[str]:
+    """Lower-case suffixes (with dot) of the image files veil reads."""
+    try:
+        from veil.media.images import IMAGE_SUFFIXES
+    except ImportError:  # pragma: no cover - media module not there yet
+        return _FALLBACK_IMAGE_SUFFIXES
+    return frozenset(s.lower() for s in IMAGE_SUFFIXES)
+
+
+def video_suffixes() -> frozenset[str]:
+    """Lower-case suffixes (with dot) of the video files veil recognises."""
+    try:
+        from veil.media.video import VIDEO_SUFFIXES
+    except ImportError:
+        return _FALLBACK_VIDEO_SUFFIXES
+    return frozenset(s.lower() for s in VIDEO_SUFFIXES)
+
+
+def media_kind(path: Path) -> MediaKind | None:
+    """``"image"``, ``"video"`` or ``None`` (not a media file), from the file name."""
+    suffix = path.suffix.lower()
+    if suffix in video_suffixes():
+        return "video"
+    if suffix in image_suffixes():
+        return "image"
+    return None
+
+
+# Containers the video writer produces under their own name; other video files become .mp4.
+_KEPT_VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv"})
+
+
+def output_name(path: Path, kind: MediaKind) -> str:
+    """File name of the output for ``path``: the same name, except that HEIC/HEIF
+    become ``.jpg`` and videos in containers veil does not write become ``.mp4``."""
+    suffix = path.suffix.lower()
+    if kind == "video":
+        return path.name if suffix in _KEPT_VIDEO_SUFFIXES else path.stem + ".mp4"
+    if suffix in (".heic", ".heif"):
+        return path.stem + ".jpg"
+    return path.name
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input file and where its output (and optional plan) go."""
+
+    source: Path
+    output: Path
+    kind: MediaKind
+    plan_path: Path | None = None
+
+
+@dataclass
+class Collected:
+    """What :func:`collect_tasks` found: the tasks, the inputs refused one by one,
+    and how many folder entries were skipped."""
+
+    tasks: list[Task] = field(default_factory=list)
+    failures: list[FileResult] = field(default_factory=list)
+    skipped_hidden: int = 0
+    skipped_other: int = 0
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _walk_media(folder: Path, collected: Collected) -> Iterable[Path]:
+    """Media files under ``folder`` (recursive, sorted); hidden entries and other files
+    are counted as skipped. Symlinked folders are not followed (no loops)."""
+    for root, dirs, files in os.walk(folder):
+        hidden_dirs = [d for d in dirs if _is_hidden(d)]
+        collected.skipped_hidden += len(hidden_dirs)
+        dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
+        for name in sorted(files):
+            path = Path(root) / name
+            if _is_hidden(name):
+                collected.skipped_hidden += 1
+            elif media_kind(path) is None:
+                collected.skipped_other += 1
+            else:
+                yield path
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def collect_tasks(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str], *,
+                  plan_dir: str | os.PathLike[str] | None = None, overwrite: bool = False,
+                  video_plans: bool = True) -> Collected:
+    """Map every input file to its output under ``outdir``, before any work is done.
+
+    - a file lands at ``outdir/<its name>``;
+    - a folder's media files land at their path *relative to that folder*
+      (``holiday/beach/1.jpg`` → ``outdir/beach/1.jpg``; the folder's own name is not kept);
+    - with ``plan_dir``, plans go to ``plan_dir/<output's relative path>.veil.json``;
+      videos always get a plan: beside their output unless ``plan_dir`` is given
+      (``video_plans=False`` turns that off).
+
+    Raises :class:`UsageError` when two inputs map to the same output, when ``outdir``
+    (or ``plan_dir``) is an input folder or inside one, or the folder of an input file,
+    when an output would be an input, or when outputs exist and ``overwrite`` is false.
+    Inputs that do not exist or are not media files come back in ``failures``.
+    """
+    out_given = Path(outdir)
+    out_root = out_given.resolve()
+    plan_root = Path(plan_dir).resolve() if plan_dir is not None else None
+    collected = Collected()
+    pairs: list[tuple[Path, Path, MediaKind]] = []  # source, relative output, kind
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            here = path.resolve()
+            for root in filter(None, (out_root, plan_root)):
+                if _inside(root, here):
+                    what, given = ("output", outdir) if root == out_root else ("plan", plan_dir)
+                    raise UsageError(f"the {what} folder {given} is the input folder {path} "
+                                     "or inside it; choose a folder outside it")
+            for file in _walk_media(path, collected):
+                kind = media_kind(file)
+                assert kind is not None
+                rel = file.relative_to(path).parent / output_name(file, kind)
+                pairs.append((file, rel, kind))
+        elif path.is_file() or path.is_symlink():
+            kind = media_kind(path)
+            if not path.exists():
+                collected.failures.append(FileResult(source=path, error="broken link"))
+            elif kind is None:
+                suffix = path.suffix or "(no suffix)"
+                collected.failures.append(FileResult(
+                    source=path, error=f"not a supported image or video type ({suffix})"))
+            else:
+                parent = path.resolve().parent
+                if parent == out_root:
+                    raise UsageError(f"the output folder {outdir} holds the input {path}; "
+                                     "choose another output folder")
+                pairs.append((path, Path(output_name(path, kind)), kind))
+        elif path.exists():
+            collected.failures.append(FileResult(source=path, error="not a regular file"))
+        else:
+            collected.failures.append(FileResult(source=path, error="no such file or folder"))
+
+    sources = {p.resolve() for p, _, _ in pairs}
+    seen: dict[Path, Path] = {}
+    existing: list[Path] = []
+    for source, rel, kind in pairs:
+        resolved = out_root / rel
+        output = out_given / rel  # as the user wrote it, for messages and results
+        if resolved in seen and same_file(seen[resolved], source):
+            continue  # the same file named twice: done once
+        if resolved in seen:
+            raise UsageError(f"{seen[resolved]} and {source} would both be written to {output}; "
+                             "give them separately with different output folders")
+        seen[resolved] = source
+        if resolved in sources:
+            raise UsageError(f"the output {output} would overwrite an input")
+        if resolved.exists() and not overwrite:
+            existing.append(output)
+        plan_path = None
+        if plan_root is not None:
+            plan_path = Path(plan_dir) / rel.parent / (rel.name + PLAN_SUFFIX)  # type: ignore[arg-type]
+        elif kind == "video" and video_plans:
+            plan_path = output.with_name(output.name + PLAN_SUFFIX)
+        collected.tasks.append(Task(source, output, kind, plan_path))
+    if existing:
+        more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        raise UsageError(f"output {existing[0]} already exists{more}; "
+                         "use --overwrite to replace outputs")
+    return collected
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Everything a job needs besides its paths (picklable, for worker processes)."""
+
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    mask: MaskSettings = field(default_factory=MaskSettings)
+    keep_icc: bool = False
+    quality: int = 95
+    overwrite: bool = False
+    audio: bool = True
+    crf: int = 20
+
+
+def run_task(task: Task, options: JobOptions, progress: Progress | None = None) -> FileResult:
+    """Run the job for one task in this process (its scanner shared process-wide).
+
+    Never raises for a per-file problem; unexpected exceptions become an error too,
+    so one file cannot stop a batch.
+    """
+    t0 = time.perf_counter()
+    try:
+        if task.kind == "video":
+            try:
+                from veil.jobs.video import anonymize_video
+            except ImportError:
+                return FileResult(source=task.source, kind="video", error=VIDEO_MISSING)
+            check_output_path(task.source, task.output, overwrite=options.overwrite)
+            return anonymize_video(task.source, task.output, scan=options.scan,
+                                   mask=options.mask, plan_path=task.plan_path,
+                                   audio=options.audio, crf=options.crf,
+                                   scanner=shared_scanner(options.scan), progress=progress,
+                                   overwrite=options.overwrite)
+        return anonymize_image_file(task.source, task.output, scan=options.scan,
+                                    mask=options.mask, scanner=shared_scanner(options.scan),
+                                    plan_path=task.plan_path, keep_icc=options.keep_icc,
+                                    quality=options.quality, overwrite=options.overwrite)
+    except Exception as exc:  # noqa: BLE001 - a batch must go on; reported per file
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return FileResult(source=task.source, kind=task.kind,
+                          error=f"internal error: {type(exc).__name__}: {first}",
+                          seconds=time.perf_counter() - t0)
+
+
+def _run_task_in_worker(task: Task, options: JobOptions) -> FileResult:
+    result = run_task(task, options)
+    result.plan = None if result.kind == "video" else result.plan  # video plans are large
+    return result
+
+
+def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
+              on_start: Callable[[Task], None] | None = None,
+              on_done: Callable[[Task, FileResult], None] | None = None,
+              frame_progress: Progress | None = None) -> list[FileResult]:
+    """Run every task and return the results in the order of ``tasks``.
+
+    ``workers > 1`` runs files in a local process pool (spawned processes, each
+    with its own scanner); ``on_start``/``on_done`` are called in this process.
+    ``frame_progress`` reports frames within a video (in-process runs only).
+    """
+    results: list[FileResult | None] = [None] * len(tasks)
+    if workers <= 1 or len(tasks) <= 1:
+        for i, task in enumerate(tasks):
+            if on_start:
+                on_start(task)
+            results[i] = run_task(task, options, frame_progress)
+            if on_done:
+                on_done(task, results[i])  # type: ignore[arg-type]
+        return results  # type: ignore[return-value]
+
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # no forked onnxruntime thread pools
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+        futures = {}
+        for i, task in enumerate(tasks):
+            if on_start:
+                on_start(task)
+            futures[pool.submit(_run_task_in_worker, task, options)] = i
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker died
+                result = FileResult(source=tasks[i].source, kind=tasks[i].kind,
+                                    error=f"worker failed: {type(exc).__name__}: {exc}")
+            results[i] = result
+            if on_done:
+                on_done(tasks[i], result)
+    return results  # type: ignore[return-value]
+
+
+@dataclass
+class Summary:
+    """Totals of a batch, for the end-of-run line and ``--json``."""
+
+    files: int
+    done: int
+    failed: int
+    faces: int
+    skipped_hidden: int
+    skipped_other: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        """Files finished per second, whole run."""
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files, "done": self.done, "failed": self.failed, "faces": self.faces,
+            "skipped_hidden": self.skipped_hidden, "skipped_other": self.skipped_other,
+            "seconds": round(self.seconds, 3), "files_per_second": round(self.per_second, 3),
+        }
+
+
+def summarize(results: Sequence[FileResult], collected: Collected, seconds: float) -> Summary:
+    """Count what a batch did (``results`` include the inputs refused at collection)."""
+    done = sum(1 for r in results if r.ok)
+    return Summary(files=len(results), done=done, failed=len(results) - done,
+                   faces=sum(r.faces for r in results if r.ok),
+                   skipped_hidden=collected.skipped_hidden,
+                   skipped_other=collected.skipped_other, seconds=seconds)

@@ -1,0 +1,188 @@
+"""The image job: read → scan → plan → render → write, for one still image file.
+
+Per-file problems (unreadable, corrupt, unsupported, unsafe output path) never
+raise: they come back as a :class:`FileResult` whose ``error`` is one line, and
+nothing is written under the output name.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from veil.errors import MediaError, VeilError
+from veil.jobs.result import FileResult
+from veil.plan.record import Plan
+from veil.plan.still import file_sha256, image_media_info, plan_still
+from veil.render.image import render_still
+from veil.scan.scanner import Scanner
+from veil.settings import MaskSettings, ScanSettings
+
+if TYPE_CHECKING:
+    from veil.media.images import LoadedImage
+
+_SCANNERS: dict[ScanSettings, Scanner] = {}
+
+
+def shared_scanner(settings: ScanSettings | None = None) -> Scanner:
+    """The process-wide :class:`Scanner` for ``settings`` (built once, then reused).
+
+    Loading the detector costs far more than one small image, so every job in a
+    process shares one scanner per distinct setting.
+    """
+    settings = settings or ScanSettings()
+    scanner = _SCANNERS.get(settings)
+    if scanner is None:
+        scanner = _SCANNERS[settings] = Scanner(settings)
+    return scanner
+
+
+def tool_name() -> str:
+    """``"veil <version>"``, recorded in plans and reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"veil {version('veil')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "veil"
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name the same file (existing or not)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output_path(src: Path, dst: Path, *, overwrite: bool) -> None:
+    """Refuse an output that is the input itself, or that exists without ``overwrite``."""
+    if same_file(src, dst):
+        raise VeilError("the output would overwrite the input; choose another output path")
+    if dst.exists() and not overwrite:
+        raise VeilError(f"output {dst} exists (use --overwrite to replace outputs)")
+    if dst.exists() and not dst.is_file():
+        raise VeilError(f"output {dst} exists and is not a file")
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, MediaError):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text
+
+
+def _write_rendered(loaded: LoadedImage, pixels: np.ndarray, src: Path, dst: Path, *,
+                    keep_icc: bool, quality: int, overwrite: bool) -> Path:
+    """Write the masked pixels; return the path written.
+
+    The suffix follows the format written (HEIC → ``.jpg``; a PNG misnamed ``.jpg`` →
+    ``.png``), so a file's name never lies about its content.
+    """
+    from veil.media.images import output_suffix, write_image
+
+    suffix = output_suffix(dst, loaded.format)
+    if suffix != dst.suffix:
+        dst = dst.with_suffix(suffix)
+        check_output_path(src, dst, overwrite=overwrite)
+    write_image(dst, pixels, loaded.format, alpha=loaded.alpha,
+                icc_profile=loaded.icc_profile if keep_icc else None, quality=quality,
+                lossless=loaded.lossless)
+    return dst
+
+
+def anonymize_image_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    scan: ScanSettings | None = None,
+    mask: MaskSettings | None = None,
+    scanner: Scanner | None = None,
+    plan_path: str | os.PathLike[str] | None = None,
+    keep_icc: bool = False,
+    quality: int = 95,
+    overwrite: bool = False,
+    rng: np.random.Generator | None = None,
+) -> FileResult:
+    """Mask every face of the image ``src`` and write a clean copy to ``dst``.
+
+    The picture is read upright (EXIF orientation applied), scanned, planned and
+    rendered; ``dst`` is written atomically with no metadata (the colour profile
+    only with ``keep_icc``). With ``plan_path`` the plan is saved there as JSON.
+    ``dst`` must not be ``src`` and must not exist unless ``overwrite``.
+
+    Returns a :class:`FileResult`; on failure its ``error`` says why, in one line,
+    and nothing is written.
+    """
+    from veil.media.images import read_image
+
+    t0 = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    scan = scan or (scanner.settings if scanner is not None else ScanSettings())
+    mask = mask or MaskSettings()
+    result = FileResult(source=src, kind="image")
+    try:
+        check_output_path(src, dst, overwrite=overwrite)
+        loaded = read_image(src)
+        pixels = loaded.pixels
+        h, w = pixels.shape[:2]
+        media = image_media_info(src, w, h, file_sha256(src))
+        detections = (scanner or shared_scanner(scan)).scan(pixels)
+        plan = plan_still(detections, media, scan=scan, mask=mask, tool=tool_name())
+        rendered = render_still(pixels, plan, rng)
+        result.output = _write_rendered(loaded, rendered, src, dst, keep_icc=keep_icc,
+                                        quality=quality, overwrite=overwrite)
+        result.plan = plan
+        result.faces = plan.region_count()
+        if plan_path is not None:
+            plan.save(plan_path)
+            result.plan_path = Path(plan_path)
+    except (VeilError, OSError, ValueError) as exc:
+        result.error = _error_text(exc)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def render_image_plan(
+    src: str | os.PathLike[str],
+    plan: Plan,
+    dst: str | os.PathLike[str],
+    *,
+    keep_icc: bool = False,
+    quality: int = 95,
+    overwrite: bool = False,
+    rng: np.random.Generator | None = None,
+) -> FileResult:
+    """Render a saved (possibly edited) plan onto the original image ``src``, no scanning.
+
+    The plan must have been made for this very file (same SHA-256); otherwise the
+    result carries an error and nothing is written.
+    """
+    from veil.media.images import read_image
+
+    t0 = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    result = FileResult(source=src, kind="image", plan=plan)
+    try:
+        if plan.media.kind != "image":
+            raise VeilError(f"the plan is for a {plan.media.kind}, not an image")
+        check_output_path(src, dst, overwrite=overwrite)
+        if file_sha256(src) != plan.media.sha256:
+            raise VeilError(f"the plan was made for a different file ({plan.media.name})")
+        loaded = read_image(src)
+        rendered = render_still(loaded.pixels, plan, rng)
+        result.output = _write_rendered(loaded, rendered, src, dst, keep_icc=keep_icc,
+                                        quality=quality, overwrite=overwrite)
+        result.faces = sum(1 for r in plan.frame(0).regions if not r.released)
+    except (VeilError, OSError, ValueError) as exc:
+        result.error = _error_text(exc)
+    result.seconds = time.perf_counter() - t0
+    return result
