@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -168,7 +167,7 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
                                     "keep_icc": keep_icc, "quality": quality}
         click.echo(batch_json(all_results, summary, outdir=outdir, settings=settings,
                               version=_version()))
-    sys.exit(1 if summary.failed else 0)
+    click.get_current_context().exit(1 if summary.failed else 0)
 
 
 # Subcommands register themselves on ``main``.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import click
@@ -77,7 +76,7 @@ def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
                                    overwrite=overwrite)
     if not result.ok:
         click.echo(error_line(original, result.error or "failed"), err=True)
-        sys.exit(1)
+        click.get_current_context().exit(1)
     click.echo(f"veil: {result.faces} region{'s' if result.faces != 1 else ''} masked, "
                f"written to {result.output}", err=True)
 

@@ -6,7 +6,6 @@ says that verification is not available and exits with status 2.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -35,4 +34,4 @@ Example:
 def verify(original: Path, output: Path, report_dir: Path | None) -> None:
     """Verify OUTPUT against ORIGINAL."""
     click.echo("veil: verify is not available in this version yet", err=True)
-    sys.exit(2)
+    click.get_current_context().exit(2)

@@ -1,0 +1,34 @@
+# veil — set-up, demo, tests.
+#   make demo   create .venv (if missing), install veil, run it on a built-in sample into demo-out/
+#   make test   same set-up, then ruff and pytest
+#   make lint   ruff only
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.veil-installed
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-installs only when pyproject.toml changes (the stamp is newer otherwise).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/python -m veil.demo demo-out
+
+lint: setup
+	$(BIN)/python -m ruff check src tests
+
+test: setup
+	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf demo-out .pytest_cache

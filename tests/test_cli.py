@@ -1,0 +1,209 @@
+"""The ``veil`` command end to end, on real face pictures built in ``tmp_path``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import face_box, read_rgb, save
+from veil.cli import main
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    """Run ``veil ARGS`` in this process; return exit code, stdout, stderr."""
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _face_diff(a: np.ndarray, b: np.ndarray, size: int) -> float:
+    x1, y1, x2, y2 = face_box(size)
+    return float(np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2].astype(int)).mean())
+
+
+@pytest.fixture()
+def holiday(tmp_path: Path, small_astronaut: np.ndarray) -> Path:
+    """A folder with nested subfolders, a hidden file and a non-image file."""
+    root = tmp_path / "holiday"
+    save(small_astronaut, root / "top.png")
+    save(small_astronaut, root / "beach" / "1.jpg", quality=95)
+    save(small_astronaut, root / "beach" / "day2" / "2.webp", lossless=True)
+    save(small_astronaut, root / ".secret.jpg")
+    (root / "notes.txt").write_text("not a picture")
+    return root
+
+
+def test_folder_mirrored_and_faces_masked(holiday: Path, tmp_path: Path,
+                                          small_astronaut: np.ndarray) -> None:
+    code, _, err = run(holiday, "-o", tmp_path / "safe")
+    assert code == 0, err
+    outs = sorted(str(p.relative_to(tmp_path / "safe"))
+                  for p in (tmp_path / "safe").rglob("*") if p.is_file())
+    assert outs == ["beach/1.jpg", "beach/day2/2.webp", "top.png"]
+    for rel in outs:
+        assert _face_diff(read_rgb(tmp_path / "safe" / rel), small_astronaut, 256) > 15, rel
+    assert "3 of 3 files" in err and "2 skipped (1 hidden, 1 not images or videos)" in err
+    assert not list((tmp_path / "safe").rglob(".*"))  # no temporary files left
+
+
+def test_single_file_and_explicit_protect(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "me.png")
+    code, _, err = run(src, "-o", tmp_path / "out", "--quiet")
+    assert code == 0 and err == ""
+    assert (tmp_path / "out" / "me.png").is_file()
+    code, _, _ = run("protect", src, "-o", tmp_path / "out2")
+    assert code == 0 and (tmp_path / "out2" / "me.png").is_file()
+
+
+def test_collision_is_usage_error_before_any_work(tmp_path: Path,
+                                                  small_astronaut: np.ndarray) -> None:
+    a = save(small_astronaut, tmp_path / "a" / "x.png")
+    b = save(small_astronaut, tmp_path / "b" / "x.png")
+    code, _, err = run(a, b, "-o", tmp_path / "out")
+    assert code == 2 and "both be written" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_inside_input_refused(holiday: Path) -> None:
+    for out in (holiday, holiday / "safe", holiday / "beach"):
+        code, _, err = run(holiday, "-o", out)
+        assert code == 2, out
+        assert "inside it" in err
+    assert not (holiday / "safe").exists()
+
+
+def test_input_never_overwritten(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "x.png")
+    before = src.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        code, _, _ = run(src, "-o", tmp_path, *extra)
+        assert code == 2
+    assert src.read_bytes() == before
+
+
+def test_existing_output_refused_unless_overwrite(tmp_path: Path,
+                                                  small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    out = tmp_path / "out" / "x.png"
+    out.parent.mkdir()
+    out.write_bytes(b"old")
+    code, _, err = run(src, "-o", tmp_path / "out")
+    assert code == 2 and "--overwrite" in err and out.read_bytes() == b"old"
+    code, _, _ = run(src, "-o", tmp_path / "out", "--overwrite")
+    assert code == 0 and read_rgb(out).shape == (256, 256, 3)
+
+
+def test_bad_files_fail_alone(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    root = tmp_path / "in"
+    save(small_astronaut, root / "good.jpg")
+    (root / "zero.jpg").write_bytes(b"")
+    whole = save(small_astronaut, tmp_path / "whole.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(whole[: len(whole) // 3])
+    (root / "text.jpg").write_text("this is not a picture\n" * 20)
+    (root / "noise.png").write_bytes(np.random.default_rng(0).bytes(2000))
+    code, out, err = run(root, "-o", tmp_path / "out", "--json")
+    assert code == 1
+    bad = ["noise.png", "text.jpg", "truncated.jpg", "zero.jpg"]
+    lines = [ln for ln in err.splitlines() if ln.startswith("veil: ")]
+    for name in bad:
+        assert sum(f"{name}: " in ln for ln in lines) == 1, (name, err)
+        assert not (tmp_path / "out" / name).exists()
+    assert (tmp_path / "out" / "good.jpg").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg"]
+    doc = json.loads(out)
+    assert doc["summary"]["failed"] == 4 and doc["summary"]["done"] == 1
+    errors = {Path(f["input"]).name: f["error"] for f in doc["files"]}
+    assert errors["good.jpg"] is None and all(errors[n] for n in bad)
+
+
+def test_missing_input_fails_with_exit_1(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "x.png")
+    code, _, err = run(src, tmp_path / "missing.jpg", "-o", tmp_path / "out")
+    assert code == 1 and "missing.jpg: no such file" in err
+    assert (tmp_path / "out" / "x.png").is_file()
+
+
+def test_json_has_the_face(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    code, out, _ = run(src, "-o", tmp_path / "out", "--json", "-q")
+    assert code == 0
+    doc = json.loads(out)
+    (entry,) = doc["files"]
+    assert entry["output"].endswith("x.png") and entry["error"] is None
+    assert entry["face_count"] == len(entry["faces"]) == 1
+    x1, y1, x2, y2 = entry["faces"][0]["box"]
+    fx1, fy1, fx2, fy2 = face_box(256)
+    assert x1 <= fx1 + 8 and y1 <= fy1 + 8 and x2 >= fx2 - 8 and y2 >= fy2 - 8
+    assert 0.3 <= entry["faces"][0]["score"] <= 1
+    assert doc["settings"]["mask"]["method"] == "blur"
+
+
+@pytest.mark.parametrize("method", ["solid", "pixelate", "blur"])
+def test_each_method_changes_the_face_only(tmp_path: Path, small_astronaut: np.ndarray,
+                                           method: str) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    code, _, _ = run(src, "-o", tmp_path / "out", "--method", method, "--shape", "box")
+    assert code == 0
+    out = read_rgb(tmp_path / "out" / "x.png")
+    assert _face_diff(out, small_astronaut, 256) > 15
+    changed = np.any(out != small_astronaut, axis=-1)
+    assert not changed[:, :40].any() and not changed[:, 220:].any()  # PNG: rest untouched
+
+
+def test_plan_dir_and_render(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    code, _, _ = run(src, "-o", tmp_path / "out", "--plan-dir", tmp_path / "plans")
+    plan = tmp_path / "plans" / "x.png.veil.json"
+    assert code == 0 and plan.is_file()
+    code, _, err = run("render", plan, src, "-o", tmp_path / "again", "--method", "solid")
+    assert code == 0, err
+    out = read_rgb(tmp_path / "again" / "x.png")
+    x1, y1, x2, y2 = face_box(256)
+    assert (out[(y1 + y2) // 2, (x1 + x2) // 2] == 0).all()  # solid black in the middle
+    other = save(small_astronaut[::-1].copy(), tmp_path / "other" / "x.png")
+    code, _, err = run("render", plan, other, "-o", tmp_path / "third")
+    assert code == 1 and "different file" in err
+    assert not (tmp_path / "third" / "x.png").exists()
+
+
+def test_verify_is_a_marked_hook(tmp_path: Path) -> None:
+    code, _, err = run("verify", tmp_path, tmp_path)
+    assert code == 2 and "not available" in err
+
+
+def test_workers_pool(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    for i in range(3):
+        save(small_astronaut, tmp_path / "in" / f"{i}.png")
+    (tmp_path / "in" / "bad.png").write_bytes(b"")
+    code, out, _ = run(tmp_path / "in", "-o", tmp_path / "out", "--workers", "2", "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert [Path(f["input"]).name for f in doc["files"]] == ["0.png", "1.png", "2.png", "bad.png"]
+    assert [f["face_count"] for f in doc["files"]] == [1, 1, 1, 0]
+
+
+def test_help_and_bad_options() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for text in ("INPUT... -o OUTDIR", "protect", "render", "verify", "--method",
+                 "HEIC/HEIF, which is written as JPEG", "--keep-icc", "Exit codes"):
+        assert text in out, text
+    code, _, _ = run("x.jpg", "-o", "out", "--method", "smudge")
+    assert code == 2
+    code, _, _ = run("x.jpg")  # no -o
+    assert code == 2
+
+
+def test_python_m_veil_help() -> None:
+    proc = subprocess.run([sys.executable, "-m", "veil", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: veil INPUT... -o OUTDIR" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "veil", "--version"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("veil ")
