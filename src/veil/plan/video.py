@@ -1,0 +1,40 @@
+"""Build the plan of a video from what the scan found in each frame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from veil.detections import Detections
+from veil.plan.record import MediaInfo, Plan, Region
+from veil.plan.track import TrackSettings, link_tracks, track_regions
+from veil.settings import MaskSettings, ScanSettings
+
+
+def build_video_plan(detections: Sequence[Detections], media: MediaInfo, *,
+                     scan: ScanSettings, mask: MaskSettings,
+                     scene_cuts: Sequence[int] = (), bad_frames: Iterable[int] = (),
+                     track: TrackSettings | None = None, tool: str = "") -> Plan:
+    """Tracks, gap filling, extension and motion widening → a :class:`Plan`.
+
+    ``detections[i]`` are the faces of frame ``i`` (upright picture coordinates);
+    ``bad_frames`` are frames that could not be decoded or scanned cleanly: they are
+    masked whole. Boxes are clipped to the picture; regions of one track never repeat
+    in a frame.
+    """
+    plan = Plan(media=media, scan=scan, mask=mask, tool=tool)
+    n = len(detections)
+    tracks = link_tracks(detections, scene_cuts, track)
+    w, h = float(media.width), float(media.height)
+    for r in track_regions(tracks, n, scene_cuts, track):
+        x1, y1, x2, y2 = (float(v) for v in r.box)
+        x1, x2 = float(np.clip(x1, 0, w)), float(np.clip(x2, 0, w))
+        y1, y2 = float(np.clip(y1, 0, h)), float(np.clip(y2, 0, h))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        plan.add_region(r.frame, Region(box=(x1, y1, x2, y2), score=r.score,
+                                        provenance=r.provenance, track_id=r.track_id))
+    for f in bad_frames:
+        plan.mask_whole_frame(int(f), "frame could not be decoded or scanned")
+    return plan

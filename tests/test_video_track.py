@@ -1,0 +1,126 @@
+"""The tracker on synthetic detections: linking, gap filling, extension, cuts, widening."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veil.detections import Detections
+from veil.plan.record import MediaInfo
+from veil.plan.track import (
+    SceneCutDetector,
+    TrackSettings,
+    link_tracks,
+    track_regions,
+)
+from veil.plan.video import build_video_plan
+from veil.settings import MaskSettings, ScanSettings
+
+
+def moving_face(n: int, start=(10.0, 40.0), step=(4.0, 0.0), size=30.0,
+                missing=()) -> list[Detections]:
+    """One face moving ``step`` px per frame; frames in ``missing`` have no detection."""
+    out = []
+    for i in range(n):
+        if i in missing:
+            out.append(Detections.empty())
+            continue
+        x, y = start[0] + step[0] * i, start[1] + step[1] * i
+        out.append(Detections([[x, y, x + size, y + size]], [0.9]))
+    return out
+
+
+def by_frame(regions):
+    frames: dict[int, list] = {}
+    for r in regions:
+        frames.setdefault(r.frame, []).append(r)
+    return frames
+
+
+def test_gap_inside_a_track_is_filled_with_interpolated_boxes():
+    dets = moving_face(20, missing={8, 9, 10})
+    tracks = link_tracks(dets)
+    assert len(tracks) == 1
+    regions = by_frame(track_regions(tracks, 20, settings=TrackSettings(motion_widen=0)))
+    for f in (8, 9, 10):
+        (r,) = regions[f]
+        assert r.provenance == "interpolated"
+        x = 10.0 + 4.0 * f  # where the face really is
+        np.testing.assert_allclose(r.box, [x, 40, x + 30, 70], atol=1e-3)
+    assert all(r.provenance == "detected" for f in (7, 11) for r in regions[f])
+
+
+def test_gap_longer_than_max_gap_starts_a_new_track():
+    dets = moving_face(30, step=(1.0, 0.0), missing=set(range(5, 20)))
+    tracks = link_tracks(dets, settings=TrackSettings(max_gap=5))
+    assert len(tracks) == 2
+
+
+def test_tracks_are_extended_before_and_after_but_not_past_the_video():
+    dets = [Detections.empty()] * 5 + moving_face(10, step=(0, 0))[:10] + [Detections.empty()] * 3
+    s = TrackSettings(extend_before=3, extend_after=5, motion_widen=0)
+    regions = by_frame(track_regions(link_tracks(dets, settings=s), len(dets), settings=s))
+    assert sorted(regions) == list(range(2, 18))  # 5-3 .. last frame (17), not beyond
+    assert regions[2][0].provenance == "extended"
+    assert regions[17][0].provenance == "extended"
+    assert regions[5][0].provenance == "detected"
+
+
+def test_scene_cut_ends_tracks_and_stops_extension():
+    dets = moving_face(20, step=(0, 0))
+    s = TrackSettings(extend_before=4, extend_after=4)
+    cuts = [10]
+    tracks = link_tracks(dets, cuts, s)
+    assert len(tracks) == 2
+    assert tracks[0].frames[-1] == 9 and tracks[1].frames[0] == 10
+    # A face that appears only after the cut is not extended back across it.
+    dets2 = [Detections.empty()] * 10 + moving_face(10, step=(0, 0))
+    regs = track_regions(link_tracks(dets2, cuts, s), 20, cuts, s)
+    assert min(r.frame for r in regs) == 10
+
+
+def test_two_faces_crossing_keep_their_own_tracks():
+    a = moving_face(15, start=(0, 10), step=(6, 0))
+    b = moving_face(15, start=(90, 80), step=(-6, 0))
+    dets = [Detections.concatenate([x, y]) for x, y in zip(a, b, strict=True)]
+    tracks = link_tracks(dets)
+    assert len(tracks) == 2
+    for tr in tracks:
+        xs = [float(box[0]) for box in tr.boxes]
+        steps = np.diff(xs)
+        assert np.all(steps == steps[0])  # each track follows one straight path
+
+
+def test_fast_motion_widens_boxes():
+    dets = moving_face(10, step=(12.0, 0.0))
+    regs = track_regions(link_tracks(dets), 10)
+    r = next(r for r in regs if r.frame == 5)
+    w = float(r.box[2] - r.box[0])
+    assert w >= 30 + 2 * 12 - 1e-3  # one frame of motion on each side
+    assert float(r.box[3] - r.box[1]) == 30  # no vertical motion, no vertical widening
+
+
+def test_plan_has_track_ids_provenance_and_whole_frames():
+    dets = moving_face(12, missing={5})
+    media = MediaInfo(name="x.mp4", sha256="0", kind="video", width=200, height=100,
+                      frame_count=12, fps=30.0)
+    plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings(),
+                            bad_frames=[3])
+    assert plan.frame(5).regions[0].provenance == "interpolated"
+    assert {r.track_id for f in plan.frames.values() for r in f.regions} == {0}
+    assert plan.frame(3).mask_whole
+    for fp in plan.frames.values():
+        for r in fp.regions:
+            x1, y1, x2, y2 = r.box
+            assert 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 100
+
+
+def test_scene_cut_detector_fires_on_a_cut_not_on_a_pan():
+    rng = np.random.default_rng(0)
+    scene_a = rng.integers(0, 80, size=(120, 400, 3), dtype=np.uint8)
+    scene_b = rng.integers(150, 255, size=(120, 400, 3), dtype=np.uint8)
+    det = SceneCutDetector()
+    frames = [scene_a[:, i * 5:i * 5 + 160] for i in range(10)]
+    frames += [scene_b[:, i * 5:i * 5 + 160] for i in range(10)]
+    for i, f in enumerate(frames):
+        det.update(i, np.ascontiguousarray(f))
+    assert det.cuts == [10]
