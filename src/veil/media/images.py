@@ -1,0 +1,468 @@
+"""Image files in and out: upright RGB pixels in, clean files (no metadata) out.
+
+Reading (:func:`read_image`) decodes fully, applies the EXIF orientation and converts
+every colour mode to 8-bit RGB plus an optional alpha plane. Every problem with the input
+becomes a :class:`veil.errors.MediaError` with one clear reason.
+
+Writing (:func:`write_image`) builds a fresh image from the pixels, so nothing of the
+original's metadata can travel along; the only item ever written is the ICC profile, when
+one is passed. The file appears under its final name only when complete and after its
+metadata has been read back with :func:`veil.media.metadata.metadata_tags`.
+
+Size limit: :data:`MAX_PIXELS` is 150 megapixels (width x height as the file declares it,
+checked before any pixel is decoded). That is above every phone and consumer camera sensor
+(the largest are about 100-110 MP) while bounding the decoded frame to 450 MB of RGB.
+Pillow's own decompression-bomb error (raised at about 179 MP by default) is reported the
+same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import struct
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+from veil.errors import MediaError
+from veil.media.atomic import atomic_path
+from veil.media.metadata import metadata_tags
+
+pillow_heif.register_heif_opener()
+Image.init()
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "LoadedImage",
+    "output_format",
+    "output_suffix",
+    "read_image",
+    "write_image",
+]
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
+)
+"""File name suffixes (lower case, with the dot) of the image files veil handles."""
+
+MAX_PIXELS: int = 150_000_000
+"""Largest image accepted, in pixels (width x height as declared by the file)."""
+
+# Pillow format names veil decodes. Pillow's JPEG opener returns format "MPO" for a JPEG
+# that carries an MPF index of further pictures (previews, depth maps): its first frame is
+# the photo, and it is handled as JPEG.
+_READ_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "HEIF")
+_SUFFIX_FORMAT = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".heic": "HEIF",
+    ".heif": "HEIF",
+}
+_CANONICAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+_WRITE_FORMAT = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "HEIF": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WEBP",
+    "TIFF": "TIFF",
+    "BMP": "BMP",
+}
+_ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+
+# EXIF orientation -> the Pillow transpose that makes the stored picture upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_truncation_lock = threading.Lock()
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image, upright, as 8-bit RGB (plus alpha when the source has one)."""
+
+    pixels: np.ndarray
+    """(H, W, 3) uint8 RGB, upright (EXIF orientation applied)."""
+    alpha: np.ndarray | None
+    """(H, W) uint8 when the source has an alpha channel or transparency, else None."""
+    format: str
+    """Pillow format name of the source: JPEG, PNG, WEBP, TIFF, BMP or HEIF."""
+    icc_profile: bytes | None
+    """The source's RGB ICC profile (None when absent or not an RGB profile)."""
+    orientation: int
+    """The EXIF orientation (1-8) that was applied to make the pixels upright; 1 when none."""
+    lossless: bool = False
+    """True when the source is stored losslessly (PNG, TIFF, BMP, lossless WebP)."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@contextlib.contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """Make Pillow refuse truncated data for the duration, whatever the global setting."""
+    with _truncation_lock:
+        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with warnings.catch_warnings():
+                # Our own pixel limit is checked explicitly; Pillow's warning is noise.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def _open_file(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading, turning every OS problem into one clear MediaError."""
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        raise MediaError(path, "no such file") from exc
+    except PermissionError as exc:
+        raise MediaError(path, "permission denied") from exc
+    except OSError as exc:
+        raise MediaError(path, f"cannot read file ({exc.strerror or exc})") from exc
+    if path.is_dir():
+        raise MediaError(path, "is a directory, not an image file")
+    if not path.is_file():
+        raise MediaError(path, "not a regular file")
+    if st.st_size == 0:
+        raise MediaError(path, "empty file (0 bytes)")
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except PermissionError as exc:
+        raise MediaError(path, "permission denied") from exc
+    except OSError as exc:
+        raise MediaError(path, f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def _unsupported_reason(fh: IO[bytes]) -> str:
+    """Why a file no supported decoder accepted is refused (names its format if known)."""
+    try:
+        fh.seek(0)
+        with Image.open(fh) as other:
+            fmt = other.format or "unknown"
+            if getattr(other, "is_animated", False) or getattr(other, "n_frames", 1) > 1:
+                return f"animated images are not supported yet ({fmt})"
+            return (
+                f"unsupported image format {fmt} "
+                "(veil reads JPEG, PNG, WebP, TIFF, BMP and HEIC/HEIF)"
+            )
+    except Exception:  # any failure here just means: not an image we can name
+        return "not an image file (its contents match no known image format)"
+
+
+def _webp_lossless(fh: IO[bytes]) -> bool:
+    """Whether a WebP file's image data is VP8L (lossless)."""
+    fh.seek(12)
+    for _ in range(64):
+        head = fh.read(8)
+        if len(head) < 8:
+            return False
+        fourcc, size = head[:4], struct.unpack("<I", head[4:])[0]
+        if fourcc == b"VP8L":
+            return True
+        if fourcc == b"VP8 ":
+            return False
+        if fourcc == b"ANMF":  # first frame of an animation: look inside it
+            fh.seek(16, 1)
+            continue
+        fh.seek(size + (size & 1), 1)
+    return False
+
+
+def _exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8) the image declares; 1 when absent, invalid or unreadable."""
+    try:
+        value = int(im.getexif().get(0x0112, 1))
+    except Exception:  # unreadable EXIF: leave the picture as stored
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _scale_to_8bit(im: Image.Image) -> Image.Image:
+    """Grey images of 16-bit, 32-bit integer or float samples as 8-bit grey."""
+    arr = np.asarray(im)
+    if im.mode.startswith("I;16"):
+        out = (arr.astype(np.uint32) + 128) // 257
+    elif im.mode == "I":
+        peak = int(arr.max()) if arr.size else 0
+        out = arr.clip(0, 65535) // 257 if peak > 255 else arr.clip(0, 255)
+    else:  # "F"
+        finite = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(finite.max()) if finite.size else 0.0
+        out = np.rint(finite.clip(0, 1) * 255) if peak <= 1.0 else finite.clip(0, 255)
+    return Image.fromarray(np.ascontiguousarray(out.astype(np.uint8)))
+
+
+def _icc_colour_space(icc: bytes | None) -> bytes | None:
+    return icc[16:20] if icc and len(icc) >= 128 else None
+
+
+def _to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, Image.Image | None, bool]:
+    """Convert any mode to RGB plus an optional alpha ("L") image.
+
+    Returns (rgb, alpha, keep_icc): ``keep_icc`` is False when the colours were
+    converted away from the space the source profile describes.
+    """
+    mode = im.mode
+    has_key = "transparency" in im.info
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and has_key):
+        rgba = im.convert("RGBA")
+        r, g, b, a = rgba.split()
+        return Image.merge("RGB", (r, g, b)), a, mode in ("RGBA", "RGBa", "P", "PA", "RGB")
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _scale_to_8bit(im).convert("RGB"), None, False
+    if mode in ("CMYK", "LAB"):
+        if mode == "CMYK" and _icc_colour_space(icc) == b"CMYK":
+            with contextlib.suppress(ImageCms.PyCMSError, OSError, ValueError):
+                src = ImageCms.ImageCmsProfile(io.BytesIO(icc or b""))
+                dst = ImageCms.createProfile("sRGB")
+                return ImageCms.profileToProfile(im, src, dst, outputMode="RGB"), None, False
+        if mode == "LAB":
+            xform = ImageCms.buildTransform(
+                ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+            )
+            return ImageCms.applyTransform(im, xform), None, False
+        return im.convert("RGB"), None, False
+    return im.convert("RGB"), None, mode in ("RGB", "P", "YCbCr", "RGBX")
+
+
+def _decode(path: Path, fh: IO[bytes]) -> LoadedImage:
+    try:
+        im = Image.open(fh, formats=_READ_FORMATS)
+    except UnidentifiedImageError:
+        raise MediaError(path, _unsupported_reason(fh)) from None
+    except Image.DecompressionBombError as exc:
+        raise MediaError(path, f"image too large, possibly a decompression bomb ({exc})") from None
+    except Exception as exc:
+        raise MediaError(path, f"damaged image header ({exc})") from None
+    with im:
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise MediaError(path, f"image declares an empty size ({width}x{height})")
+        if width * height > MAX_PIXELS:
+            raise MediaError(
+                path,
+                f"image too large: {width}x{height} = {width * height:,} pixels declared "
+                f"(limit {MAX_PIXELS:,}); refusing to decode a possible decompression bomb",
+            )
+        fmt = "JPEG" if im.format == "MPO" else str(im.format)
+        frames = getattr(im, "n_frames", 1)
+        if fmt != "JPEG" and (getattr(im, "is_animated", False) or frames > 1):
+            if fmt == "TIFF":
+                reason = f"multi-page TIFF files are not supported yet ({frames} pages)"
+                raise MediaError(path, reason)
+            if fmt == "HEIF":
+                raise MediaError(path, f"HEIF files holding {frames} images are not supported yet")
+            raise MediaError(path, f"animated images are not supported yet ({frames} frames)")
+        # Pillow's TIFF loader applies the Orientation tag itself and then removes it, so
+        # it is read before loading; for other formats EXIF may sit after the pixel data.
+        tiff_orientation = _exif_orientation(im) if fmt == "TIFF" else 1
+        try:
+            if im.format == "MPO":
+                im.seek(0)
+            im.load()
+        except Image.DecompressionBombError as exc:
+            reason = f"image too large, possibly a decompression bomb ({exc})"
+            raise MediaError(path, reason) from None
+        except MemoryError:
+            raise MediaError(path, "not enough memory to decode the image") from None
+        except Exception as exc:
+            raise MediaError(path, f"damaged or truncated image data ({exc})") from None
+        already_upright = False
+        if fmt == "HEIF":
+            # libheif applies the container's rotation/mirroring; pillow-heif keeps the EXIF
+            # orientation it stood for here.
+            orientation = int(im.info.get("original_orientation") or 1)
+            already_upright = True
+        elif fmt == "TIFF":
+            orientation = tiff_orientation
+            already_upright = orientation != 1 and _exif_orientation(im) == 1
+        else:
+            orientation = _exif_orientation(im)
+
+        icc = im.info.get("icc_profile") or None
+        try:
+            rgb, alpha, keep_icc = _to_rgb(im, icc)
+        except Exception as exc:
+            raise MediaError(path, f"unsupported colour mode {im.mode} ({exc})") from None
+
+        lossless = fmt in ("PNG", "TIFF", "BMP")
+        if fmt == "TIFF" and im.info.get("compression") in ("jpeg", "tiff_jpeg", "webp"):
+            lossless = False
+        if fmt == "WEBP":
+            lossless = _webp_lossless(fh)
+
+    transpose = None if already_upright else _UPRIGHT.get(orientation)
+    if transpose is not None:
+        rgb = rgb.transpose(transpose)
+        alpha = alpha.transpose(transpose) if alpha is not None else None
+    pixels = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    alpha_arr = None
+    if alpha is not None:
+        alpha_arr = np.ascontiguousarray(np.asarray(alpha, dtype=np.uint8))
+    if keep_icc and _icc_colour_space(icc) != b"RGB ":
+        keep_icc = False
+    return LoadedImage(
+        pixels=pixels,
+        alpha=alpha_arr,
+        format=fmt,
+        icc_profile=bytes(icc) if keep_icc and icc else None,
+        orientation=orientation,
+        lossless=lossless,
+    )
+
+
+def read_image(path: Path) -> LoadedImage:
+    """Decode the image at ``path`` fully, upright, as 8-bit RGB (+ alpha).
+
+    Raises :class:`veil.errors.MediaError` for a missing, unreadable, empty, damaged,
+    truncated, unsupported, animated or oversized (more than :data:`MAX_PIXELS`) file.
+    """
+    path = Path(path)
+    fh = _open_file(path)
+    with fh, _strict_decoding():
+        return _decode(path, fh)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def output_format(fmt: str) -> str:
+    """Pillow format a source of format ``fmt`` is written as (HEIF/HEIC becomes JPEG)."""
+    try:
+        return _WRITE_FORMAT[fmt.upper()]
+    except KeyError:
+        raise ValueError(f"veil cannot write images of format {fmt!r}") from None
+
+
+def output_suffix(path: Path, fmt: str) -> str:
+    """Suffix for the output of source ``path`` whose format is ``fmt``.
+
+    ``.jpg`` for HEIC/HEIF input (written as JPEG); otherwise the path's own suffix, as
+    spelled, when it names the format written, else that format's usual suffix (a PNG
+    file misnamed ``.jpg`` gets ``.png``).
+    """
+    out = output_format(fmt)
+    suffix = Path(path).suffix
+    if _SUFFIX_FORMAT.get(suffix.lower()) == out:
+        return suffix
+    return _CANONICAL_SUFFIX[out]
+
+
+def _check_arrays(pixels: np.ndarray, alpha: np.ndarray | None) -> None:
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
+        raise ValueError("pixels must be a uint8 numpy array")
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        raise ValueError(f"pixels must have shape (H, W, 3), not {pixels.shape}")
+    if alpha is not None and (
+        not isinstance(alpha, np.ndarray)
+        or alpha.dtype != np.uint8
+        or alpha.shape != pixels.shape[:2]
+    ):
+        raise ValueError("alpha must be a uint8 array of shape (H, W) matching the pixels")
+
+
+def _flatten_on_white(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    a = alpha.astype(np.uint32)[..., None]
+    out = (pixels.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255
+    return out.astype(np.uint8)
+
+
+def write_image(
+    path: Path,
+    pixels: np.ndarray,
+    fmt: str,
+    *,
+    alpha: np.ndarray | None = None,
+    icc_profile: bytes | None = None,
+    quality: int = 95,
+    lossless: bool | None = None,
+) -> None:
+    """Write ``pixels`` (upright (H, W, 3) uint8 RGB) to ``path`` with no metadata.
+
+    ``fmt`` is the *source* format (as in :attr:`LoadedImage.format`); the file is written
+    as :func:`output_format` says: HEIF becomes JPEG, every other format stays itself.
+    Only the ICC profile, when given, is embedded: no EXIF (so no Orientation), XMP, IPTC,
+    comments, thumbnails, text chunks or resolution. JPEG is written at ``quality`` with
+    4:4:4 chroma (no subsampling). ``alpha`` is kept for PNG, WebP and TIFF; JPEG and BMP
+    outputs are flattened onto white. WebP is lossy at ``quality`` unless ``lossless``
+    is True (PNG, TIFF and BMP are always lossless).
+
+    The file is written through :func:`veil.media.atomic.atomic_path` and its metadata read
+    back before it is renamed into place: on any error nothing appears under ``path``.
+    Raises ``ValueError`` for bad arguments (checked before anything is written, including
+    a ``path`` whose suffix names a different format) and :class:`veil.errors.MediaError`
+    when encoding or writing fails.
+    """
+    path = Path(path)
+    out = output_format(fmt)
+    _check_arrays(pixels, alpha)
+    named = _SUFFIX_FORMAT.get(path.suffix.lower())
+    if named is not None and named != out:
+        raise ValueError(f"{path.name}: suffix names {named} but the image is written as {out}")
+    if not 1 <= int(quality) <= 100:
+        raise ValueError("quality must be between 1 and 100")
+
+    if alpha is not None and out in _ALPHA_FORMATS:
+        rgba = np.ascontiguousarray(np.dstack([pixels, alpha]))
+        image = Image.fromarray(rgba)
+    else:
+        rgb = _flatten_on_white(pixels, alpha) if alpha is not None else pixels
+        image = Image.fromarray(np.ascontiguousarray(rgb))
+    image.info.clear()
+
+    params: dict[str, Any] = {}
+    if out == "JPEG":
+        params = {"quality": int(quality), "subsampling": 0, "optimize": True, "exif": b""}
+    elif out == "PNG":
+        params = {"compress_level": 6, "exif": b""}
+    elif out == "WEBP":
+        params = {"method": 4, "exif": b"", "xmp": b""}
+        params.update({"lossless": True, "quality": 80} if lossless else {"quality": int(quality)})
+    elif out == "TIFF":
+        params = {"compression": "tiff_adobe_deflate"}
+    if icc_profile and out != "BMP":
+        params["icc_profile"] = bytes(icc_profile)
+
+    try:
+        with atomic_path(path) as tmp:
+            image.save(tmp, format=out, **params)
+            try:
+                found = metadata_tags(tmp)
+            except MediaError as exc:
+                raise MediaError(path, f"written file cannot be read back ({exc.reason})") from None
+            allowed = {"ICC"} if params.get("icc_profile") else set()
+            left = [name for name in found if name not in allowed]
+            if left:
+                raise MediaError(path, f"metadata left in the written file: {', '.join(left)}")
+    except MediaError:
+        raise
+    except OSError as exc:
+        raise MediaError(path, f"cannot write image ({exc.strerror or exc})") from exc
+    except Exception as exc:  # encoder refusals (too large for the format...) included
+        raise MediaError(path, f"cannot write image ({exc})") from exc
