@@ -374,6 +374,15 @@ def test_multipage_tiff_refused(tmp_path: Path) -> None:
         read_image(path)
 
 
+def test_heif_collection_refused(tmp_path: Path) -> None:
+    pics = [Image.fromarray(factory.picture(32, 32)) for _ in range(2)]
+    path = tmp_path / "two.heic"
+    pics[0].save(path, save_all=True, append_images=pics[1:], quality=80)
+    assert "HEIF:extra-image" in metadata_tags(path)
+    with pytest.raises(MediaError, match="HEIF files holding 2 images"):
+        read_image(path)
+
+
 @pytest.mark.parametrize("side", [13_000, 40_000])  # 169 MP (ours), 1.6 GP (Pillow's too)
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path, side: int) -> None:
     path = factory.png_declaring(tmp_path / "bomb.png", side, side)

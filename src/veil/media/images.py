@@ -122,17 +122,25 @@ class LoadedImage:
 
 @contextlib.contextmanager
 def _strict_decoding() -> Iterator[None]:
-    """Make Pillow refuse truncated data for the duration, whatever the global setting."""
-    with _truncation_lock:
-        saved = ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            with warnings.catch_warnings():
-                # Our own pixel limit is checked explicitly; Pillow's warning is noise.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    """Make Pillow refuse truncated data for the duration, whatever the global setting.
+
+    Pillow's default already refuses it; only when someone switched
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` on is it switched off here (under a lock, so
+    that concurrent reads restore it correctly). Our own pixel limit is checked
+    explicitly, so Pillow's decompression-bomb *warning* is silenced meanwhile.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if not ImageFile.LOAD_TRUNCATED_IMAGES:
+            yield
+            return
+        with _truncation_lock:
+            saved = ImageFile.LOAD_TRUNCATED_IMAGES
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+            try:
                 yield
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 def _open_file(path: Path) -> IO[bytes]:
