@@ -1,0 +1,160 @@
+"""``report.html``: one self-contained page a person can read.
+
+Self-contained means: inline CSS, no scripts, no fonts or images fetched from anywhere,
+pictures as ``data:`` URIs, and the letters ``http`` appear nowhere in the file (text that
+contains them is written with a character reference; base64 data is broken by a newline,
+which URL parsing drops). The only pictures are thumbnails of the OUTPUT files, with the
+masked regions outlined and any face still visible covered.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from typing import Any
+
+_HTTP = re.compile("(h)(ttp)", re.IGNORECASE)
+
+_CSS = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#222}
+h1{font-size:1.5em;margin:0 0 .3em}
+.verdict{font-size:1.25em;padding:.6em 1em;border-radius:6px;margin:1em 0}
+.v-pass{background:#e3f6e8;border:1px solid #3a9d5d}
+.v-fail{background:#fde7e7;border:1px solid #c9302c}
+.v-unverified{background:#fff5da;border:1px solid #c99a2c}
+table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}
+.s{font-weight:600;border-radius:4px;padding:.1em .45em;white-space:nowrap}
+.s-pass{background:#3a9d5d;color:#fff}.s-fail{background:#c9302c;color:#fff}
+.s-error{background:#6b2c91;color:#fff}.s-unverified{background:#c99a2c;color:#fff}
+section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0;overflow:auto}
+section img{float:right;margin:0 0 1em 1em;border:1px solid #ccc;image-rendering:auto}
+ul{margin:.3em 0 .3em 1.2em;padding:0}
+.muted{color:#666}
+code{font-size:.92em}
+"""
+
+
+def _t(value: Any) -> str:
+    """Escaped text for the page, with ``http`` spelled by a character reference."""
+    return _HTTP.sub(r"&#104;\2", html.escape(str(value), quote=True))
+
+
+def _data_uri(jpeg: bytes) -> str:
+    b64 = base64.b64encode(jpeg).decode("ascii")
+    return "data:image/jpeg;base64," + _HTTP.sub("\\1\n\\2", b64)
+
+
+def _fmt_seconds(entry: dict[str, Any]) -> str:
+    ver = entry.get("verification") or {}
+    total = sum(float(v) for v in entry.get("timings", {}).values())
+    if not total and ver:
+        total = float(ver.get("seconds", 0.0))
+    return f"{total:.1f} s" if total else ""
+
+
+def _row(i: int, e: dict[str, Any]) -> str:
+    ver = e.get("verification") or {}
+    faces = sum(e.get("faces_by_provenance", {}).values())
+    residual = len(ver.get("residual_faces", [])) if ver else ""
+    reid = ver.get("reid", {}).get("faces", []) if ver else []
+    closest = f"{min(r['distance'] for r in reid):.3f}" if reid else ""
+    flagged = len(ver.get("metadata", {}).get("flagged", [])) if ver else ""
+    status = e["status"]
+    return (f"<tr><td><span class='s s-{status}'>{_t(status)}</span></td>"
+            f"<td><a href='#f{i}'>{_t(e['input'])}</a></td><td>{_t(e['output'] or '')}</td>"
+            f"<td>{_t(e['kind'])}</td><td>{faces}</td><td>{residual}</td><td>{closest}</td>"
+            f"<td>{flagged}</td><td>{_t(_fmt_seconds(e))}</td></tr>")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"<code>{_t(n)}</code>" for n in names) if names else "none"
+
+
+def _section(i: int, e: dict[str, Any], thumb: bytes | None) -> str:
+    ver = e.get("verification")
+    parts = [f"<section id='f{i}'>"]
+    if thumb:
+        parts.append(f"<img alt='output thumbnail, masked regions outlined' "
+                     f"src='{_data_uri(thumb)}'>")
+    parts.append(f"<h2><span class='s s-{e['status']}'>{_t(e['status'])}</span> "
+                 f"{_t(e['input'])}</h2>")
+    parts.append(f"<p>Output: {_t(e['output'] or 'none')}<br>"
+                 f"<span class='muted'>SHA-256 in {_t(e['input_sha256'] or '-')}<br>"
+                 f"SHA-256 out {_t(e['output_sha256'] or '-')}</span></p>")
+    counts = e.get("faces_by_provenance", {})
+    if any(counts.values()):
+        parts.append("<p>Masked regions: " + ", ".join(
+            f"{_t(k)} {int(v)}" for k, v in counts.items() if v) + "</p>")
+    if e.get("error"):
+        parts.append(f"<p><strong>Error:</strong> {_t(e['error'])}</p>")
+    if ver is None:
+        if not e.get("error"):
+            parts.append("<p>This output was not verified.</p>")
+        parts.append("</section>")
+        return "".join(parts)
+    if ver["reasons"]:
+        parts.append("<p><strong>Why it failed:</strong></p><ul>" + "".join(
+            f"<li>{_t(r)}</li>" for r in ver["reasons"]) + "</ul>")
+    else:
+        parts.append("<p>Every check passed.</p>")
+    checks = ", ".join(f"{_t(k)}: {_t(v)}" for k, v in ver["checks"].items())
+    frames = (f"{ver['frames_checked']} of {ver['frames_total']} frames checked. "
+              if e["kind"] == "video" else "")
+    source = ("Masked regions from the plan." if ver["with_plan"]
+              else "Masked regions from the pixels that changed.")
+    parts.append(f"<p class='muted'>{checks}. {frames}{source}</p>")
+    reid = ver["reid"]
+    if reid["faces"]:
+        parts.append(f"<p>Recognition distance of each masked face to its original "
+                     f"(recognisable below {reid['threshold']}):</p><table><tr><th>frame</th>"
+                     "<th>box</th><th>distance</th><th>recognisable</th></tr>")
+        for r in reid["faces"]:
+            parts.append(f"<tr><td>{r['frame']}</td><td>{_t(r['box'])}</td>"
+                         f"<td>{r['distance']:.3f}</td>"
+                         f"<td>{'yes' if r['reidentifiable'] else 'no'}</td></tr>")
+        parts.append("</table>")
+    md = ver["metadata"]
+    parts.append(f"<p>Metadata before: {_names(md['before'])}<br>"
+                 f"Metadata left: {_names(md['left'])}</p>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
+    """The page for a report dict (as :func:`veil.report.json_report.build_report` makes it);
+    ``thumbnails[i]`` is the JPEG thumbnail of file ``i``'s output, or ``None``."""
+    s = report["summary"]
+    verdict = s["verdict"]
+    words = {
+        "pass": "Every output passed verification.",
+        "fail": f"{s['fail'] + s['error']} of {s['files']} files need attention.",
+        "unverified": "Some outputs were not verified.",
+    }[verdict]
+    detail = (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
+              f"{s['unverified']} not verified")
+    cal = report.get("reid_calibration") or {}
+    rows = "".join(_row(i, e) for i, e in enumerate(report["files"]))
+    sections = "".join(_section(i, e, thumbnails[i] if i < len(thumbnails) else None)
+                       for i, e in enumerate(report["files"]))
+    tool = report["tool"]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>veil report: {_t(verdict)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>veil verification report</h1>"
+        f"<p class='muted'>{_t(tool['name'])} {_t(tool['version'])}, {_t(report['created'])}</p>"
+        f"<div class='verdict v-{_t(verdict)}'><strong>{_t(verdict.upper())}</strong>: "
+        f"{_t(words)} <span class='muted'>({_t(detail)})</span></div>"
+        "<table><tr><th>status</th><th>input</th><th>output</th><th>kind</th>"
+        "<th>masked</th><th>visible faces</th><th>closest distance</th>"
+        "<th>metadata left</th><th>time</th></tr>"
+        f"{rows}</table>{sections}"
+        f"<p class='muted'>Recognition threshold {_t(cal.get('threshold'))}, calibrated on "
+        f"{_t(cal.get('different_pairs'))} pairs of different people (false-match rate "
+        f"{_t(cal.get('false_match_rate_at_threshold'))}). Faces are compared only with "
+        "their own original; nothing here identifies anyone. Thumbnails show the output "
+        "files only.</p></body></html>\n"
+    )

@@ -1,0 +1,317 @@
+"""Verify one original/output pair: residual faces, re-identification, metadata read-back.
+
+``verify_pair(original, output, plan)`` checks an output the way someone who does not
+trust the renderer would, and returns a :class:`Verification`: pass/fail, the reasons in
+plain words, and what each check found. It works on veil's own outputs (with the plan
+that made them: masked regions are the plan's regions) and on any other tool's outputs
+(no plan: masked regions are the pixels the tool changed, METRICS.md's black-box mask,
+and the faces to re-identify are those veil's scanner finds in the original).
+
+Embeddings never leave :mod:`veil.verify.recognition`; only distances are recorded.
+Metadata is recorded by name only, never by value.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from veil.bench.metrics import black_box_mask
+from veil.errors import MediaError
+from veil.plan.record import Plan
+from veil.render.masks import coverage_mask
+from veil.scan import Scanner
+from veil.settings import ScanSettings
+from veil.verify import frames as media
+from veil.verify import metadata as meta
+from veil.verify.recognition import MIN_REID_SIDE, reid_distance, reid_threshold, shorter_side
+from veil.verify.residual import ResidualFinder
+from veil.verify.thumbnail import output_thumbnail
+
+Box = tuple[float, float, float, float]
+MAX_LISTED = 5  # faces named one by one in a reason; the rest are counted
+UNCHANGED_LEVEL = 3.0  # mean |original - output| under which a planned region was not masked
+
+
+def _box(values: Any) -> Box:
+    x1, y1, x2, y2 = (round(float(v), 1) for v in values)
+    return (x1, y1, x2, y2)
+
+
+@dataclass
+class ResidualFace:
+    """A face still visible in the output: frame index and box (xyxy, output pixels)."""
+
+    frame: int
+    box: Box
+    detector: str = ""
+    score: float = 0.0
+    masked_share: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frame": self.frame, "box": list(self.box), "detector": self.detector,
+                "score": round(self.score, 4), "masked_share": round(self.masked_share, 3)}
+
+
+@dataclass
+class ReidResult:
+    """Re-identification distance of one masked face to its own original."""
+
+    frame: int
+    box: Box
+    distance: float
+    reidentifiable: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"frame": self.frame, "box": list(self.box),
+                "distance": round(self.distance, 4), "reidentifiable": self.reidentifiable}
+
+
+@dataclass
+class Verification:
+    """Outcome of verifying one output against its original.
+
+    ``checks`` maps ``residual``, ``reid`` and ``metadata`` to ``pass``, ``fail`` or
+    ``skipped``. ``metadata_left`` lists every metadata name read back from the output;
+    ``metadata_flagged`` the subset that fails the check. ``thumbnail_jpeg`` is a small
+    picture of the output (never of the original) for the HTML report; it is not part of
+    :meth:`to_dict`.
+    """
+
+    kind: str = "image"
+    passed: bool = False
+    reasons: list[str] = field(default_factory=list)
+    residual_faces: list[ResidualFace] = field(default_factory=list)
+    reid: list[ReidResult] = field(default_factory=list)
+    reid_threshold: float | None = None
+    metadata_left: list[str] = field(default_factory=list)
+    metadata_before: list[str] = field(default_factory=list)
+    metadata_flagged: list[str] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)
+    frames_checked: int = 0
+    frames_total: int = 0
+    with_plan: bool = False
+    seconds: float = 0.0
+    thumbnail_jpeg: bytes | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (no embeddings, no metadata values, no pixels)."""
+        return {
+            "passed": self.passed,
+            "reasons": list(self.reasons),
+            "checks": dict(self.checks),
+            "kind": self.kind,
+            "with_plan": self.with_plan,
+            "frames_checked": self.frames_checked,
+            "frames_total": self.frames_total,
+            "residual_faces": [r.to_dict() for r in self.residual_faces],
+            "reid": {
+                "threshold": None if self.reid_threshold is None
+                else round(self.reid_threshold, 4),
+                "min_face_side": MIN_REID_SIDE,
+                "faces": [r.to_dict() for r in self.reid],
+            },
+            "metadata": {
+                "before": list(self.metadata_before),
+                "left": list(self.metadata_left),
+                "flagged": list(self.metadata_flagged),
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@functools.lru_cache(maxsize=4)
+def _finder(made_with: ScanSettings, hog: bool) -> ResidualFinder:
+    return ResidualFinder(made_with, hog=hog)
+
+
+@functools.lru_cache(maxsize=2)
+def _original_scanner(settings: ScanSettings) -> Scanner:
+    return Scanner(settings)
+
+
+@dataclass
+class _Frame:
+    """What one checked frame contributes to the thumbnail choice."""
+
+    index: int
+    output: np.ndarray
+    masked: np.ndarray
+    alerts: list[Box]
+    regions: int
+
+
+def _pairs(original: Path, output: Path, kind: str, plan: Plan | None,
+           stride: int | None) -> tuple[Iterator[tuple[int, np.ndarray, np.ndarray]], int]:
+    """Frame pairs ``(index, original, output)`` to check, and the original's frame count."""
+    if kind == "image":
+        orig, out = media.read_image(original), media.read_image(output)
+        return iter([(0, orig, out)]), 1
+    count, fps = media.video_frame_count(original)
+    if plan is not None and plan.media.frame_count > count:
+        count = plan.media.frame_count
+    wanted: set[int] | None = set(media.sample_indices(count, fps, plan, stride)) or None
+    step = stride or max(1, int(round((fps or 25.0) / media.SAMPLES_PER_SECOND)))
+
+    def gen() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        outs = media.iter_video_frames(output, wanted)
+        for (i, a) in media.iter_video_frames(original, wanted):
+            if wanted is None and i % step:
+                continue
+            for j, b in outs:
+                if j == i:
+                    yield i, a, b
+                    break
+            else:
+                raise MediaError(output, f"the output ends before frame {i} of the original")
+
+    return gen(), count
+
+
+def _changed(original: np.ndarray, output: np.ndarray, region: np.ndarray) -> bool:
+    """Whether the output differs from the original inside ``region`` (boolean mask)."""
+    a = original[region].astype(np.int16)
+    b = output[region].astype(np.int16)
+    return float(np.abs(a - b).mean()) >= UNCHANGED_LEVEL
+
+
+def _plan_masks(plan: Plan, index: int, original: np.ndarray, output: np.ndarray,
+                scale: tuple[float, float]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Masked pixels, released (deliberately visible) pixels and masked face boxes."""
+    hw = output.shape[:2]
+    fp = plan.frame(index)
+    mul = np.array([scale[0], scale[1], scale[0], scale[1]], dtype=np.float32)
+    boxes = fp.active_boxes() * mul
+    if fp.mask_whole:
+        return np.ones(hw, dtype=bool), None, np.zeros((0, 4), np.float32)
+    masked = np.zeros(hw, dtype=bool)
+    for box in boxes:
+        # Trust the plan only where the output really changed: a region the renderer
+        # skipped is not masked, whatever the plan says.
+        region = coverage_mask(hw, box[None], plan.mask)
+        if region.any() and _changed(original, output, region):
+            masked |= region
+    released = [r.box for r in fp.regions if r.released]
+    allowed = None
+    if released:
+        allowed = coverage_mask(hw, np.asarray(released, np.float32) * mul, plan.mask)
+    return masked, allowed, boxes
+
+
+def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
+                reid: bool = True, residual: bool = True, metadata: bool = True,
+                video_stride: int | None = None) -> Verification:
+    """Verify ``output`` against ``original`` (image or video).
+
+    ``plan``: the plan that made the output (veil's own outputs); without it, masked
+    regions are the pixels that differ between the two files. ``video_stride``: check
+    every n-th frame of a video (default: two frames per second, plus the frames around
+    every change in the plan; see :mod:`veil.verify.frames`).
+
+    Raises :class:`veil.errors.MediaError` when either file cannot be read.
+    """
+    t0 = time.perf_counter()
+    original, output = Path(original), Path(output)
+    kind = plan.media.kind if plan is not None else media.media_kind(original)
+    v = Verification(kind=kind, with_plan=plan is not None)
+
+    if metadata:
+        try:
+            v.metadata_before = meta.read_tags(original, kind)
+        except MediaError:
+            v.metadata_before = []
+        v.metadata_left = meta.read_tags(output, kind)
+        v.metadata_flagged = meta.identifying(v.metadata_left)
+
+    threshold = reid_threshold() if reid else None
+    v.reid_threshold = threshold
+    made_with = plan.scan if plan is not None else ScanSettings()
+    finder = _finder(made_with, True) if residual else None
+    best: _Frame | None = None
+
+    pairs, v.frames_total = _pairs(original, output, kind, plan, video_stride)
+    for index, orig, out in pairs:
+        v.frames_checked += 1
+        h, w = out.shape[:2]
+        if plan is not None:
+            sx, sy = w / max(1, plan.media.width), h / max(1, plan.media.height)
+        else:
+            sx, sy = w / orig.shape[1], h / orig.shape[0]
+        if orig.shape != out.shape:
+            orig = cv2.resize(orig, (w, h), interpolation=cv2.INTER_AREA)
+        if plan is not None:
+            masked, allowed, faces = _plan_masks(plan, index, orig, out, (sx, sy))
+        else:
+            masked, allowed = black_box_mask(orig, out), None
+            faces = np.zeros((0, 4), np.float32)
+            if reid:
+                faces = _original_scanner(ScanSettings()).scan(orig).boxes
+        alerts: list[Box] = []
+        if finder is not None:
+            for cand, share in finder.find(out, masked, original=orig, allowed=allowed):
+                rf = ResidualFace(index, _box(cand.box), cand.detector, cand.score, share)
+                v.residual_faces.append(rf)
+                alerts.append(rf.box)
+        if threshold is not None:
+            for box in faces:
+                if shorter_side(box) < MIN_REID_SIDE:
+                    continue
+                d = reid_distance(orig, out, box)
+                rr = ReidResult(index, _box(box), d, d < threshold)
+                v.reid.append(rr)
+                if rr.reidentifiable:
+                    alerts.append(rr.box)
+        rank = (len(alerts), len(faces))
+        if best is None or rank > (len(best.alerts), best.regions):
+            best = _Frame(index, out, masked, alerts, len(faces))
+
+    if best is not None:
+        v.thumbnail_jpeg = output_thumbnail(best.output, best.masked, best.alerts)
+    _conclude(v, reid=reid, residual=residual, metadata=metadata)
+    v.seconds = time.perf_counter() - t0
+    return v
+
+
+def _where(frame: int, box: Box, kind: str) -> str:
+    at = f"at x {box[0]:.0f}-{box[2]:.0f}, y {box[1]:.0f}-{box[3]:.0f}"
+    return f"frame {frame} {at}" if kind == "video" else at
+
+
+def _conclude(v: Verification, *, reid: bool, residual: bool, metadata: bool) -> None:
+    """Fill ``checks``, ``reasons`` and ``passed`` from what was found."""
+    reasons: list[str] = []
+    if residual:
+        v.checks["residual"] = "fail" if v.residual_faces else "pass"
+        for rf in v.residual_faces[:MAX_LISTED]:
+            reasons.append(f"a face is still visible {_where(rf.frame, rf.box, v.kind)} "
+                           f"(found by {rf.detector})")
+        if len(v.residual_faces) > MAX_LISTED:
+            reasons.append(f"... and {len(v.residual_faces) - MAX_LISTED} more visible faces")
+    else:
+        v.checks["residual"] = "skipped"
+    if reid:
+        bad = [r for r in v.reid if r.reidentifiable]
+        v.checks["reid"] = "fail" if bad else "pass"
+        for r in bad[:MAX_LISTED]:
+            reasons.append(f"the masked face {_where(r.frame, r.box, v.kind)} can still be "
+                           f"recognised (distance {r.distance:.3f} to its original, "
+                           f"under {v.reid_threshold:.3f})")
+        if len(bad) > MAX_LISTED:
+            reasons.append(f"... and {len(bad) - MAX_LISTED} more recognisable faces")
+    else:
+        v.checks["reid"] = "skipped"
+    if metadata:
+        v.checks["metadata"] = "fail" if v.metadata_flagged else "pass"
+        if v.metadata_flagged:
+            reasons.append("metadata left in the output: " + ", ".join(v.metadata_flagged))
+    else:
+        v.checks["metadata"] = "skipped"
+    v.reasons = reasons
+    v.passed = not reasons

@@ -1,0 +1,156 @@
+"""Re-identification distance: the dlib ResNet embedding of a face and of its masked version.
+
+Protection, never identification: an embedding is only ever compared with the embedding
+of the *same* face's original, inside one call, and then dropped. Nothing here stores,
+prints or returns an embedding to callers outside verify; there are no galleries and no
+search.
+
+Alignment follows METRICS.md: the 5 landmarks are found on the ORIGINAL (dlib's 5-point
+shape predictor inside the original face box) and the very same landmark set is used to
+cut the aligned chip from the output, so both embeddings describe the same region.
+
+The model files come from the installed ``face_recognition_models`` package. That package
+imports ``pkg_resources`` (missing from current setuptools), so it is never imported: its
+folder is found with :func:`importlib.util.find_spec`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MIN_REID_SIDE = 40.0  # METRICS.md: re-id is measured on faces at least 40 px on the shorter side
+SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
+RESNET_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+CALIBRATION_FILE = "reid_calibration.json"
+FLOOR_THRESHOLD = 0.6  # METRICS.md: the calibrated threshold is never below 0.6
+
+
+class RecognitionUnavailable(RuntimeError):
+    """dlib or the face_recognition_models files are not installed."""
+
+
+def model_dir() -> Path:
+    """Folder holding the dlib model files of the installed ``face_recognition_models``."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RecognitionUnavailable(
+            "the re-identification check needs the 'face_recognition_models' package "
+            "(pip install 'veil[verify]')"
+        )
+    for loc in spec.submodule_search_locations:
+        folder = Path(loc) / "models"
+        if (folder / SHAPE_MODEL).is_file() and (folder / RESNET_MODEL).is_file():
+            return folder
+    raise RecognitionUnavailable("face_recognition_models is installed but its model files "
+                                 "are missing")
+
+
+@functools.lru_cache(maxsize=1)
+def _models() -> tuple[Any, Any]:
+    """Load (once per process) the 5-point shape predictor and the ResNet model."""
+    try:
+        import dlib
+    except ImportError as exc:  # pragma: no cover - dlib-bin is a dependency of verify
+        raise RecognitionUnavailable("the re-identification check needs dlib "
+                                     "(pip install 'veil[verify]')") from exc
+    folder = model_dir()
+    return (dlib.shape_predictor(str(folder / SHAPE_MODEL)),
+            dlib.face_recognition_model_v1(str(folder / RESNET_MODEL)))
+
+
+def _rgb(frame: np.ndarray) -> np.ndarray:
+    arr = np.asarray(frame)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.dtype != np.uint8 or arr.shape[2] != 3:
+        raise ValueError("expected an RGB uint8 frame")
+    return np.ascontiguousarray(arr)
+
+
+def _rectangle(box: tuple[float, float, float, float] | np.ndarray, w: int, h: int) -> Any:
+    import dlib
+
+    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, x2 = max(0, round(x1)), min(w - 1, round(x2))
+    y1, y2 = max(0, round(y1)), min(h - 1, round(y2))
+    return dlib.rectangle(int(x1), int(y1), int(x2), int(y2))
+
+
+def shorter_side(box: tuple[float, float, float, float] | np.ndarray) -> float:
+    """Shorter side of an xyxy box in pixels."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return min(x2 - x1, y2 - y1)
+
+
+def reid_distance(original: np.ndarray, output: np.ndarray,
+                  box: tuple[float, float, float, float] | np.ndarray) -> float:
+    """Euclidean distance between the embeddings of one face and the same aligned region
+    of the output.
+
+    ``original`` and ``output`` are RGB uint8 frames of the same size; ``box`` is the face
+    box (xyxy) in the original. Landmarks are located on the original only. Returns the
+    distance (0 = the output still shows the very same face); the embeddings themselves
+    never leave this function.
+    """
+    original = _rgb(original)
+    output = _rgb(output)
+    if original.shape != output.shape:
+        raise ValueError(f"frame sizes differ: {original.shape} and {output.shape}")
+    shape_predictor, resnet = _models()
+    h, w = original.shape[:2]
+    landmarks = shape_predictor(original, _rectangle(box, w, h))
+    a = np.asarray(resnet.compute_face_descriptor(original, landmarks), dtype=np.float64)
+    b = np.asarray(resnet.compute_face_descriptor(output, landmarks), dtype=np.float64)
+    return float(np.linalg.norm(a - b))
+
+
+def calibration_embedding(image: np.ndarray,
+                          box: tuple[float, float, float, float] | np.ndarray) -> np.ndarray:
+    """The 128-D embedding of one face, aligned on its own landmarks.
+
+    For *calibrating* the threshold on labelled research pairs only
+    (``veil.bench.calibrate_reid``), where it is kept in memory for the run and never
+    written anywhere. Verification never compares two different faces and never calls this.
+    """
+    shape_predictor, resnet = _models()
+    img = _rgb(image)
+    h, w = img.shape[:2]
+    lm = shape_predictor(img, _rectangle(box, w, h))
+    return np.asarray(resnet.compute_face_descriptor(img, lm), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The shipped re-identification threshold and the numbers behind it."""
+
+    threshold: float
+    data: dict[str, Any]
+
+
+@functools.lru_cache(maxsize=1)
+def calibration() -> Calibration:
+    """The calibration shipped in ``veil/data/reid_calibration.json``.
+
+    Falls back to the METRICS.md floor of 0.6 (and says so in ``data``) when the file is
+    missing, which only happens in a broken install.
+    """
+    try:
+        text = resources.files("veil").joinpath("data", CALIBRATION_FILE).read_text("utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return Calibration(FLOOR_THRESHOLD, {"threshold": FLOOR_THRESHOLD,
+                                             "note": "calibration file missing; floor used"})
+    data = json.loads(text)
+    return Calibration(max(FLOOR_THRESHOLD, float(data["threshold"])), data)
+
+
+def reid_threshold() -> float:
+    """Distances below this mean the masked face is still re-identifiable."""
+    return calibration().threshold

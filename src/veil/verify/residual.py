@@ -1,0 +1,149 @@
+"""Residual faces: faces still visible in an output, found the way an adversary would.
+
+The output is scanned again at a *stronger* setting than the one that made it (lower
+threshold, larger upscale for small faces) and with a second, independent detector
+family: dlib's HOG frontal-face detector. A face found there counts as *residual* unless
+its box lies mostly (``MASKED_SHARE``) inside a masked region.
+
+Masking creates face-like blobs (a flat ellipse above a dark collar can look like a
+head to a detector). So a candidate that *touches* a masked region without lying mostly
+inside it is confirmed on the original: the same detector must find a face at the same
+place in the original picture, otherwise the candidate is an artefact of the mask. A
+candidate that does not touch any mask is residual outright.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from veil.detections import Detections, box_iou
+from veil.scan import Scanner
+from veil.settings import ScanSettings
+
+MASKED_SHARE = 0.5        # a face at least this much inside a masked region is masked
+CONFIRM_IOU = 0.3         # a touching candidate is real when the original shows a face here
+HOG_MIN_SCORE = 0.2       # dlib HOG detection score floor (its own scale, 0 = default)
+STRONG_THRESHOLD = 0.2    # CenterFace confidence floor when verifying
+STRONG_UPSCALE = 4.0
+STRONG_TARGET_PIXELS = 1_400_000
+
+
+def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
+    """Scan settings stronger than ``made_with`` on every axis that finds more faces."""
+    base = made_with or ScanSettings()
+    return ScanSettings(
+        threshold=min(STRONG_THRESHOLD, base.threshold * 0.7),
+        base_side=base.base_side,
+        target_pixels=max(STRONG_TARGET_PIXELS, int(base.target_pixels * 2)),
+        max_upscale=max(STRONG_UPSCALE, base.max_upscale * 2),
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A face a detector found in the output."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    detector: str  # "centerface" or "dlib-hog"
+
+
+def hog_upsample(height: int, width: int) -> int:
+    """dlib HOG finds faces from about 80 px / 2**upsample: 2 for small frames, else 1
+    (CenterFace, upscaled, covers the smallest faces)."""
+    return 2 if height * width <= 160_000 else 1
+
+
+class ResidualFinder:
+    """Both detector families at verification strength; reusable across frames."""
+
+    def __init__(self, made_with: ScanSettings | None = None, *, hog: bool = True,
+                 scanner: Scanner | None = None) -> None:
+        self.settings = strong_settings(made_with)
+        self.scanner = scanner or Scanner(self.settings)
+        self._hog: Any = None
+        if hog:
+            import dlib
+
+            self._hog = dlib.get_frontal_face_detector()
+
+    def _centerface(self, frame: np.ndarray) -> list[Candidate]:
+        det = self.scanner.scan(frame)
+        return [Candidate(tuple(float(v) for v in b), float(s), "centerface")  # type: ignore[arg-type]
+                for b, s in zip(det.boxes, det.scores, strict=True)]
+
+    def _dlib_hog(self, frame: np.ndarray, upsample: int | None = None) -> list[Candidate]:
+        if self._hog is None:
+            return []
+        h, w = frame.shape[:2]
+        up = hog_upsample(h, w) if upsample is None else upsample
+        rects, scores, _ = self._hog.run(np.ascontiguousarray(frame), up, HOG_MIN_SCORE)
+        out = []
+        for r, s in zip(rects, scores, strict=True):
+            box = (float(max(0, r.left())), float(max(0, r.top())),
+                   float(min(w, r.right() + 1)), float(min(h, r.bottom() + 1)))
+            if box[2] > box[0] and box[3] > box[1]:
+                out.append(Candidate(box, float(s), "dlib-hog"))
+        return out
+
+    def candidates(self, frame: np.ndarray) -> list[Candidate]:
+        """Every face either family finds in ``frame`` (RGB uint8)."""
+        return self._centerface(frame) + self._dlib_hog(frame)
+
+    def _in_original(self, original: np.ndarray, cand: Candidate) -> bool:
+        """Whether the same detector finds a face at the candidate's place in the original."""
+        h, w = original.shape[:2]
+        x1, y1, x2, y2 = cand.box
+        bw, bh = x2 - x1, y2 - y1
+        cx1, cy1 = int(max(0, x1 - bw)), int(max(0, y1 - bh))
+        cx2, cy2 = int(min(w, x2 + bw)), int(min(h, y2 + bh))
+        crop = np.ascontiguousarray(original[cy1:cy2, cx1:cx2])
+        if crop.size == 0:
+            return False
+        if cand.detector == "centerface":
+            found = [c.box for c in self._centerface(crop)]
+        else:
+            found = [c.box for c in self._dlib_hog(crop, upsample=2)]
+        if not found:
+            return False
+        boxes = Detections(np.asarray(found, dtype=np.float32),
+                           np.ones(len(found), np.float32)).transformed(1, 1, cx1, cy1).boxes
+        return bool(box_iou(np.asarray([cand.box], np.float32), boxes).max() >= CONFIRM_IOU)
+
+    def find(self, output: np.ndarray, masked: np.ndarray, *,
+             original: np.ndarray | None = None,
+             allowed: np.ndarray | None = None) -> list[tuple[Candidate, float]]:
+        """Residual faces of one output frame, each with the share of its box that is masked.
+
+        ``masked``: boolean ``(H, W)`` pixels that were masked. ``allowed``: boolean
+        ``(H, W)`` pixels deliberately left visible (faces a reviewer released); a face
+        mostly inside them is not residual. ``original``: the original frame, used to
+        confirm candidates that touch a mask (without it they count as residual).
+        """
+        out: list[tuple[Candidate, float]] = []
+        for cand in self.candidates(output):
+            share = box_share(masked, cand.box)
+            if share >= MASKED_SHARE:
+                continue
+            if allowed is not None and box_share(allowed, cand.box) >= MASKED_SHARE:
+                continue
+            if share > 0 and original is not None and not self._in_original(original, cand):
+                continue  # a blob the mask itself made look like a face
+            if any(box_iou(np.asarray([cand.box]), np.asarray([c.box]))[0, 0] >= 0.5
+                   for c, _ in out):
+                continue  # both families found the same face: report it once
+            out.append((cand, share))
+        return out
+
+
+def box_share(mask: np.ndarray, box: tuple[float, float, float, float]) -> float:
+    """Fraction of the pixels of ``box`` (xyxy) that are set in ``mask``."""
+    h, w = mask.shape[:2]
+    x1, y1 = int(np.clip(np.floor(box[0]), 0, w)), int(np.clip(np.floor(box[1]), 0, h))
+    x2, y2 = int(np.clip(np.ceil(box[2]), 0, w)), int(np.clip(np.ceil(box[3]), 0, h))
+    if x2 <= x1 or y2 <= y1:
+        return 0.0
+    return float(mask[y1:y2, x1:x2].mean())

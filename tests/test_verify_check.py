@@ -1,0 +1,114 @@
+"""verify_pair on real faces: a masked astronaut passes, unmasked and weakly masked fail."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from veil.plan.record import MediaInfo, Plan, Region
+from veil.settings import MaskSettings
+from veil.verify.check import verify_pair
+from veil.verify.recognition import reid_threshold
+from verify_media import FACE_BOX, WEAK, astronaut, image_plan, write_masked, write_video
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("astro")
+    return {
+        "original": write_masked(d / "original.png", None),
+        "masked": write_masked(d / "masked.png", MaskSettings()),
+        "unmasked": write_masked(d / "unmasked.png", None),
+        "weak": write_masked(d / "weak.png", WEAK),
+    }
+
+
+def test_masked_astronaut_passes(files):
+    v = verify_pair(files["original"], files["masked"], image_plan())
+    assert v.passed, v.reasons
+    assert v.checks == {"residual": "pass", "reid": "pass", "metadata": "pass"}
+    assert len(v.reid) == 1 and v.reid[0].distance >= reid_threshold()
+    assert v.residual_faces == []
+    assert v.thumbnail_jpeg
+
+
+def test_masked_astronaut_passes_without_plan(files):
+    v = verify_pair(files["original"], files["masked"])
+    assert v.passed, v.reasons
+    assert not v.with_plan and len(v.reid) == 1
+
+
+def test_unmasked_astronaut_has_residual_and_reidentifiable_face(files):
+    # The plan claims the face is masked; the verifier must not trust it.
+    v = verify_pair(files["original"], files["unmasked"], image_plan())
+    assert not v.passed
+    assert v.checks["residual"] == "fail" and v.checks["reid"] == "fail"
+    assert len(v.residual_faces) >= 1
+    face = v.residual_faces[0]
+    assert face.frame == 0
+    assert abs(face.box[0] - FACE_BOX[0]) < 20 and abs(face.box[1] - FACE_BOX[1]) < 20
+    assert v.reid[0].reidentifiable and v.reid[0].distance < 0.05
+    assert any("still visible" in r for r in v.reasons)
+    assert any("recognised" in r for r in v.reasons)
+
+
+def test_weak_blur_fails_reid(files):
+    v = verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    assert not v.passed
+    assert v.checks["reid"] == "fail"
+    assert v.reid[0].reidentifiable
+
+
+def test_to_dict_is_json_and_holds_no_embedding(files):
+    v = verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    d = v.to_dict()
+    text = json.dumps(d)
+    assert "thumbnail" not in text
+
+    def longest_list(x):
+        if isinstance(x, dict):
+            return max([longest_list(v) for v in x.values()] + [0])
+        if isinstance(x, list):
+            return max([len(x)] + [longest_list(v) for v in x])
+        return 0
+
+    assert longest_list(d) < 128  # no 128-D vector anywhere
+    assert set(d) >= {"passed", "reasons", "checks", "residual_faces", "reid", "metadata",
+                      "seconds", "frames_checked", "frames_total"}
+
+
+def test_checks_can_be_skipped(files):
+    v = verify_pair(files["original"], files["unmasked"], image_plan(), reid=False,
+                    residual=False)
+    assert v.passed
+    assert v.checks == {"residual": "skipped", "reid": "skipped", "metadata": "pass"}
+
+
+def test_video_gap_in_plan_is_caught(tmp_path):
+    """A face left unmasked in one frame of a video (a gap in the plan) is reported there."""
+    small = np.asarray(Image.fromarray(astronaut()).resize((256, 256)))
+    box = tuple(v / 2 for v in FACE_BOX)
+    settings = MaskSettings()
+    plan = Plan(MediaInfo("clip.mp4", "0" * 64, "video", 256, 256, frame_count=12, fps=10.0),
+                mask=settings)
+    originals, outputs = [], []
+    from veil.render.masks import mask_regions
+
+    for i in range(12):
+        originals.append(small)
+        if i == 7:  # the gap: nothing planned, nothing masked
+            outputs.append(small)
+            continue
+        plan.add_region(i, Region(box, track_id=1))
+        outputs.append(mask_regions(small, np.asarray([box], np.float32), settings,
+                                    np.random.default_rng(i)))
+    src = write_video(tmp_path / "clip.mp4", originals)
+    out = write_video(tmp_path / "out.mp4", outputs)
+    v = verify_pair(src, out, plan, reid=False, metadata=False)
+    assert v.kind == "video" and v.frames_total == 12
+    assert not v.passed
+    assert {f.frame for f in v.residual_faces} == {7}
+    assert any("frame 7" in r for r in v.reasons)

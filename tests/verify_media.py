@@ -1,0 +1,65 @@
+"""Media made by the verify/report tests themselves: the public-domain astronaut
+(skimage.data.astronaut), masked in several ways, plus helpers to build plans and videos."""
+
+from __future__ import annotations
+
+import functools
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from veil.plan.record import MediaInfo, Plan, Region
+from veil.render.masks import mask_regions
+from veil.settings import MaskSettings
+
+# The astronaut's face (CenterFace box on skimage.data.astronaut(), 512x512).
+FACE_BOX = (181.5, 58.2, 269.9, 177.8)
+WEAK = MaskSettings(blur_ratio=0.25)  # blur kernel a quarter of the face width: too weak
+
+
+@functools.lru_cache(maxsize=1)
+def astronaut() -> np.ndarray:
+    from skimage.data import astronaut as load
+
+    return np.ascontiguousarray(load())
+
+
+def image_plan(settings: MaskSettings | None = None, boxes: list | None = None,
+               size: tuple[int, int] = (512, 512)) -> Plan:
+    """A plan for one image with the given face boxes (default: the astronaut's face)."""
+    plan = Plan(MediaInfo("original.png", "0" * 64, "image", size[0], size[1]),
+                mask=settings or MaskSettings())
+    for b in boxes if boxes is not None else [FACE_BOX]:
+        plan.add_region(0, Region(tuple(b)))
+    return plan
+
+
+def write_masked(path: Path, settings: MaskSettings | None, boxes: list | None = None) -> Path:
+    """Save the astronaut masked with ``settings`` (``None``: left unmasked)."""
+    img = astronaut()
+    if settings is not None:
+        img = mask_regions(img, np.asarray(boxes or [FACE_BOX], np.float32), settings,
+                           np.random.default_rng(0))
+    Image.fromarray(img).save(path)
+    return path
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 10,
+                metadata: dict[str, str] | None = None) -> Path:
+    """Encode RGB frames as H.264 (near-lossless) with PyAV."""
+    with av.open(str(path), "w") as out:
+        if metadata:
+            out.metadata.update(metadata)
+        stream = out.add_stream("libx264", rate=Fraction(fps, 1))
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv444p"
+        stream.options = {"crf": "4", "preset": "ultrafast"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
