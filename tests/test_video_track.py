@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from veil.detections import Detections
 from veil.plan.record import MediaInfo
@@ -40,7 +41,8 @@ def test_gap_inside_a_track_is_filled_with_interpolated_boxes():
     dets = moving_face(20, missing={8, 9, 10})
     tracks = link_tracks(dets)
     assert len(tracks) == 1
-    regions = by_frame(track_regions(tracks, 20, settings=TrackSettings(motion_widen=0)))
+    exact = TrackSettings(motion_widen=0, uncertain_grow=0)
+    regions = by_frame(track_regions(tracks, 20, settings=exact))
     for f in (8, 9, 10):
         (r,) = regions[f]
         assert r.provenance == "interpolated"
@@ -88,6 +90,14 @@ def test_two_faces_crossing_keep_their_own_tracks():
         xs = [float(box[0]) for box in tr.boxes]
         steps = np.diff(xs)
         assert np.all(steps == steps[0])  # each track follows one straight path
+
+
+def test_interpolated_boxes_grow_with_distance_from_a_detection():
+    dets = moving_face(20, step=(0, 0), missing={8, 9, 10, 11, 12})
+    s = TrackSettings(uncertain_grow=0.05)
+    regions = by_frame(track_regions(link_tracks(dets, settings=s), 20, settings=s))
+    widths = [float(regions[f][0].box[2] - regions[f][0].box[0]) for f in range(7, 14)]
+    assert widths == pytest.approx([30, 33, 36, 39, 36, 33, 30])
 
 
 def test_fast_motion_widens_boxes():

@@ -31,6 +31,9 @@ class TrackSettings:
     motion_widen: each box grows by this many frames' worth of the track's motion on
         each side (fast motion smears a face beyond its detected box).
     max_widen: cap on that growth, as a fraction of the box size.
+    uncertain_grow: interpolated and extended boxes grow on each side by this fraction
+        of their size per frame of distance from the nearest detection (heads do not
+        move in straight lines), up to ``uncertain_max``.
     """
 
     max_gap: int = 10
@@ -40,6 +43,8 @@ class TrackSettings:
     max_centre_dist: float = 0.7
     motion_widen: float = 1.0
     max_widen: float = 1.0
+    uncertain_grow: float = 0.04
+    uncertain_max: float = 0.3
 
     def to_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -172,6 +177,16 @@ def _widen(box: np.ndarray, motion: np.ndarray, s: TrackSettings) -> np.ndarray:
     return np.array([box[0] - mx, box[1] - my, box[2] + mx, box[3] + my], dtype=np.float32)
 
 
+def _grow(box: np.ndarray, frames_away: int, s: TrackSettings) -> np.ndarray:
+    """Grow a box by the uncertainty of a frame ``frames_away`` from a detection."""
+    f = min(s.uncertain_grow * frames_away, s.uncertain_max)
+    if f <= 0:
+        return box
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    return np.array([box[0] - f * w, box[1] - f * h, box[2] + f * w, box[3] + f * h],
+                    dtype=np.float32)
+
+
 def _centre_motion(boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Per-detection motion (|dx|, |dy| of the centre, per frame), the larger of the
     steps to the previous and the next detection."""
@@ -207,7 +222,8 @@ def track_regions(tracks: Sequence[Track], frame_count: int, scene_cuts: Sequenc
                 for g in range(int(f) + 1, f2):
                     a = (g - f) / (f2 - f)
                     box = boxes[i] * (1 - a) + boxes[i + 1] * a
-                    out.append(TrackedRegion(g, _widen(box, m, s), score, "interpolated", tid))
+                    box = _grow(_widen(box, m, s), min(g - int(f), f2 - g), s)
+                    out.append(TrackedRegion(g, box, score, "interpolated", tid))
         # Extension: hold the end boxes, widened by the motion accumulated meanwhile;
         # never beyond the shot (cuts) or the video.
         first, last = int(frames[0]), int(frames[-1])
@@ -218,14 +234,14 @@ def track_regions(tracks: Sequence[Track], frame_count: int, scene_cuts: Sequenc
             g = first - d
             if g < shot_start:
                 break
-            out.append(TrackedRegion(g, _widen(boxes[0], motion[0] * (d + 1), s),
-                                     tr.scores[0], "extended", tid))
+            box = _grow(_widen(boxes[0], motion[0] * (d + 1), s), d, s)
+            out.append(TrackedRegion(g, box, tr.scores[0], "extended", tid))
         for d in range(1, s.extend_after + 1):
             g = last + d
             if g > shot_end:
                 break
-            out.append(TrackedRegion(g, _widen(boxes[-1], motion[-1] * (d + 1), s),
-                                     tr.scores[-1], "extended", tid))
+            box = _grow(_widen(boxes[-1], motion[-1] * (d + 1), s), d, s)
+            out.append(TrackedRegion(g, box, tr.scores[-1], "extended", tid))
     out.sort(key=lambda r: (r.frame, r.track_id))
     return out
 
