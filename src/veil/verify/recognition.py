@@ -112,6 +112,25 @@ def reid_distance(original: np.ndarray, output: np.ndarray,
     return float(np.linalg.norm(a - b))
 
 
+def reid_distances(original: np.ndarray, outputs: list[np.ndarray],
+                   box: tuple[float, float, float, float] | np.ndarray) -> list[float]:
+    """:func:`reid_distance` of one face against several masked versions of the same frame
+    (the original's embedding is computed once). Used by the re-id benchmark table."""
+    original = _rgb(original)
+    shape_predictor, resnet = _models()
+    h, w = original.shape[:2]
+    landmarks = shape_predictor(original, _rectangle(box, w, h))
+    a = np.asarray(resnet.compute_face_descriptor(original, landmarks), dtype=np.float64)
+    out = []
+    for img in outputs:
+        img = _rgb(img)
+        if img.shape != original.shape:
+            raise ValueError(f"frame sizes differ: {original.shape} and {img.shape}")
+        b = np.asarray(resnet.compute_face_descriptor(img, landmarks), dtype=np.float64)
+        out.append(float(np.linalg.norm(a - b)))
+    return out
+
+
 def calibration_embedding(image: np.ndarray,
                           box: tuple[float, float, float, float] | np.ndarray) -> np.ndarray:
     """The 128-D embedding of one face, aligned on its own landmarks.

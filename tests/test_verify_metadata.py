@@ -1,0 +1,81 @@
+"""Metadata read-back: names of what is left, never values; GPS fails, a clean file passes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from veil.verify import metadata as meta
+from veil.verify.check import verify_pair
+from verify_media import astronaut, write_video
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _gps_jpeg(path: Path) -> Path:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (52.0, 22.0, 17.25)
+    gps[3], gps[4] = "E", (4.0, 53.0, 41.5)
+    Image.fromarray(astronaut()).save(path, exif=exif, quality=90)
+    return path
+
+
+def test_exif_gps_fails_metadata_readback(tmp_path):
+    src = _gps_jpeg(tmp_path / "src.jpg")
+    out = _gps_jpeg(tmp_path / "out.jpg")
+    v = verify_pair(src, out, reid=False, residual=False)
+    assert not v.passed
+    assert v.checks["metadata"] == "fail"
+    assert "EXIF:GPSLatitude" in v.metadata_left
+    assert "EXIF:GPSLatitude" in v.metadata_before
+    assert "EXIF:GPSLatitude" in v.metadata_flagged
+    text = json.dumps(v.to_dict()) + " ".join(v.reasons)
+    for value in ("17.25", "41.5", "TestCam"):  # values are never reported
+        assert value not in text
+
+
+def test_clean_output_passes_metadata_readback(tmp_path):
+    src = _gps_jpeg(tmp_path / "src.jpg")
+    out = tmp_path / "out.png"
+    Image.fromarray(astronaut()).save(out)
+    v = verify_pair(src, out, reid=False, residual=False)
+    assert v.checks["metadata"] == "pass"
+    assert v.metadata_left == [] and v.metadata_flagged == []
+    assert "EXIF:GPSLatitude" in v.metadata_before
+
+
+def test_icc_profile_alone_is_harmless():
+    assert meta.identifying(["ICC"]) == []
+    assert meta.identifying(["ICC", "XMP"]) == ["XMP"]
+
+
+def test_video_container_tags_are_named(tmp_path):
+    frames = [np.zeros((64, 64, 3), np.uint8)] * 3
+    tagged = write_video(tmp_path / "tagged.mp4", frames,
+                         metadata={"location": "+52.3676+004.9041/", "title": "holiday"})
+    names = meta.video_tags(tagged)
+    assert "container:location" in names and "container:title" in names
+    assert "container:location" in meta.identifying(names)
+    assert not any("52.3676" in n or "holiday" in n for n in names)
+
+
+def test_video_without_tags_passes(tmp_path):
+    frames = [np.zeros((64, 64, 3), np.uint8)] * 3
+    plain = write_video(tmp_path / "plain.mp4", frames)
+    assert meta.identifying(meta.video_tags(plain)) == []
+
+
+def test_shared_gps_sample_is_flagged():
+    folder = SHARED / "exif" / "gps"
+    if not folder.is_dir():
+        pytest.skip("../shared/data/exif/gps is absent")
+    sample = sorted(folder.glob("*.jpg"))[0]
+    names = meta.image_tags(sample)
+    assert any(n.startswith("EXIF:GPS") for n in names)
+    assert meta.identifying(names)

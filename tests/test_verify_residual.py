@@ -1,0 +1,68 @@
+"""Residual-face search and the video frame sample."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veil.plan.record import MediaInfo, Plan, Region
+from veil.settings import MaskSettings, ScanSettings
+from veil.verify.frames import sample_indices
+from veil.verify.residual import ResidualFinder, box_share, strong_settings
+from verify_media import FACE_BOX, astronaut
+
+
+def test_strong_settings_are_stronger():
+    base = ScanSettings()
+    s = strong_settings(base)
+    assert s.threshold < base.threshold
+    assert s.max_upscale > base.max_upscale
+    assert s.target_pixels > base.target_pixels
+
+
+def test_box_share():
+    mask = np.zeros((100, 100), bool)
+    mask[:, :50] = True
+    assert box_share(mask, (0, 0, 50, 10)) == 1.0
+    assert box_share(mask, (25, 0, 75, 10)) == 0.5
+    assert box_share(mask, (60, 0, 90, 10)) == 0.0
+    assert box_share(mask, (200, 200, 300, 300)) == 0.0
+
+
+def test_unmasked_face_is_residual_and_masked_region_is_not():
+    img = astronaut()
+    finder = ResidualFinder(ScanSettings())
+    nothing = np.zeros(img.shape[:2], bool)
+    found = finder.find(img, nothing, original=img)
+    assert any(abs(c.box[0] - FACE_BOX[0]) < 20 and abs(c.box[1] - FACE_BOX[1]) < 20
+               for c, _ in found)
+    covered = np.zeros(img.shape[:2], bool)
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    covered[y1 - 20:y2 + 20, x1 - 20:x2 + 20] = True
+    # The face is still visible but lies inside a region said to be masked: not residual
+    # (the check on changed pixels happens in verify_pair, not here).
+    again = finder.find(img, covered, original=img)
+    assert not any(abs(c.box[0] - FACE_BOX[0]) < 20 for c, _ in again)
+
+
+def test_released_face_is_not_residual():
+    img = astronaut()
+    finder = ResidualFinder(ScanSettings())
+    allowed = np.zeros(img.shape[:2], bool)
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    allowed[y1 - 20:y2 + 20, x1 - 20:x2 + 20] = True
+    found = finder.find(img, np.zeros_like(allowed), original=img, allowed=allowed)
+    assert not any(abs(c.box[0] - FACE_BOX[0]) < 20 for c, _ in found)
+
+
+def test_sample_indices_stride_and_plan_changes():
+    plan = Plan(MediaInfo("v.mp4", "0" * 64, "video", 64, 64, frame_count=100, fps=30.0),
+                mask=MaskSettings())
+    for i in range(20, 60):
+        if i != 41:  # a one-frame gap in the track
+            plan.add_region(i, Region((1, 1, 20, 20)))
+    idx = sample_indices(100, 30.0, plan)
+    assert idx == sorted(set(idx))
+    assert {0, 15, 30, 45, 60, 75, 90, 99} <= set(idx)          # two per second + last
+    assert {19, 20, 40, 41, 42, 59, 60} <= set(idx)             # around every plan change
+    assert sample_indices(10, None, None, stride=1) == list(range(10))
+    assert sample_indices(0, 30.0) == []
