@@ -90,18 +90,28 @@ def _short(name: str, width: int = 32) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def summary_line(summary: Summary, outdir: Path) -> str:
     """One line: files done, faces masked, failures, skipped, time and rate."""
-    parts = [f"{summary.done} of {summary.files} file{'s' if summary.files != 1 else ''} "
-             f"written to {outdir}", f"{summary.faces} face{'s' if summary.faces != 1 else ''} "
-             "masked"]
+    faces = _n(summary.faces, "face") + " masked"
+    if summary.videos:
+        faces += f" (counted per video frame; {_n(summary.video_frames, 'video frame')})"
+    parts = [f"{summary.done} of {_n(summary.files, 'file')} written to {outdir}", faces]
     if summary.failed:
         parts.append(f"{summary.failed} failed")
     skipped = summary.skipped_hidden + summary.skipped_other
     if skipped:
         parts.append(f"{skipped} skipped ({summary.skipped_hidden} hidden, "
                      f"{summary.skipped_other} not images or videos)")
-    parts.append(f"{summary.seconds:.1f} s ({summary.per_second:.2f} files/s)")
+    rate = ""
+    if summary.seconds > 0 and summary.images and not summary.videos:
+        rate = f" ({summary.images / summary.seconds:.2f} images/s)"
+    elif summary.seconds > 0 and summary.videos and not summary.images:
+        rate = f" ({summary.video_frames / summary.seconds:.1f} frames/s)"
+    parts.append(f"{summary.seconds:.1f} s{rate}")
     return "veil: " + ", ".join(parts)
 
 

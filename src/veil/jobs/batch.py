@@ -307,6 +307,9 @@ class Summary:
     skipped_hidden: int
     skipped_other: int
     seconds: float
+    images: int = 0        # images written
+    videos: int = 0        # videos written
+    video_frames: int = 0  # frames of the videos written
 
     @property
     def per_second(self) -> float:
@@ -316,15 +319,22 @@ class Summary:
     def to_dict(self) -> dict[str, object]:
         return {
             "files": self.files, "done": self.done, "failed": self.failed, "faces": self.faces,
+            "images": self.images, "videos": self.videos, "video_frames": self.video_frames,
             "skipped_hidden": self.skipped_hidden, "skipped_other": self.skipped_other,
             "seconds": round(self.seconds, 3), "files_per_second": round(self.per_second, 3),
         }
 
 
 def summarize(results: Sequence[FileResult], collected: Collected, seconds: float) -> Summary:
-    """Count what a batch did (``results`` include the inputs refused at collection)."""
-    done = sum(1 for r in results if r.ok)
-    return Summary(files=len(results), done=done, failed=len(results) - done,
-                   faces=sum(r.faces for r in results if r.ok),
-                   skipped_hidden=collected.skipped_hidden,
-                   skipped_other=collected.skipped_other, seconds=seconds)
+    """Count what a batch did (``results`` include the inputs refused at collection).
+
+    ``faces`` counts masked regions: one per face in an image, one per face per frame
+    in a video.
+    """
+    ok = [r for r in results if r.ok]
+    videos = [r for r in ok if r.kind == "video"]
+    return Summary(files=len(results), done=len(ok), failed=len(results) - len(ok),
+                   faces=sum(r.faces for r in ok), skipped_hidden=collected.skipped_hidden,
+                   skipped_other=collected.skipped_other, seconds=seconds,
+                   images=len(ok) - len(videos), videos=len(videos),
+                   video_frames=sum(r.frames for r in videos))
