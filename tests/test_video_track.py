@@ -102,7 +102,8 @@ def test_interpolated_boxes_grow_with_distance_from_a_detection():
 
 def test_fast_motion_widens_boxes():
     dets = moving_face(10, step=(12.0, 0.0))
-    regs = track_regions(link_tracks(dets), 10)
+    s = TrackSettings(motion_widen=1.0)
+    regs = track_regions(link_tracks(dets, settings=s), 10, settings=s)
     r = next(r for r in regs if r.frame == 5)
     w = float(r.box[2] - r.box[0])
     assert w >= 30 + 2 * 12 - 1e-3  # one frame of motion on each side

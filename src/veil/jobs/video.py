@@ -171,11 +171,12 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
 
 
 def render_video_plan(src: Path, plan: Plan, dst: Path, *, audio: bool = True, crf: int = 20,
-                      progress: Progress | None = None, overwrite: bool = False,
+                      progress: Progress | None = None, overwrite: bool = True,
                       preset: str = "veryfast") -> FileResult:
     """Re-render a saved (possibly edited) plan onto the original video, without scanning.
 
-    The plan must have been made for this very file (same SHA-256). Returns a
+    The plan must have been made for this very file (same SHA-256). ``dst`` may not
+    be ``src``; an existing ``dst`` is replaced unless ``overwrite=False``. Returns a
     :class:`FileResult`; on failure its ``error`` is one line and nothing is written.
     """
     t0 = time.perf_counter()

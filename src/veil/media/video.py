@@ -350,7 +350,10 @@ class VideoWriter:
         v.pix_fmt = "yuv420p"
         v.time_base = time_base
         v.codec_context.time_base = time_base
-        v.options = {"crf": str(int(crf)), "preset": preset}
+        # aq-mode 0: x264's adaptive quantisation takes bits from textured areas, which
+        # then drift visibly from the original (on a busy 640x360 clip at CRF 20: 10% of
+        # pixels changed by more than 12 levels with it, 1.7% without).
+        v.options = {"crf": str(int(crf)), "preset": preset, "aq-mode": "0"}
         self._v = v
         self._a = None
         self._resampler = None
