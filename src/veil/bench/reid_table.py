@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     threshold = reid_threshold()
-    rows = table(measure(args.root, args.limit), threshold)
+    dist = measure(args.root, args.limit)
+    rows = table(dist, threshold)
     print(f"threshold {threshold:.4f} (shipped calibration); faces >= {MIN_REID_SIDE:.0f} px")
     print("| setting | faces | min | median | share under threshold |")
     print("|---|---|---|---|---|")
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['share_under_threshold']} |")
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json is not None:
-        args.json.write_text(json.dumps({"threshold": threshold, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"threshold": threshold, "rows": rows,
+                                         "distances": dist}, indent=1))
     return 0
 
 

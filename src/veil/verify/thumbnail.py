@@ -18,6 +18,7 @@ THUMB_SIDE = 256
 MASK_COLOUR = (0, 200, 70)
 ALERT_COLOUR = (230, 30, 30)
 COVER_COLOUR = (60, 60, 60)
+ALERT_GROW = 0.15  # a detector box is tight: cover hair line and chin too
 
 
 def output_thumbnail(output: np.ndarray, masked: np.ndarray,
@@ -34,7 +35,9 @@ def output_thumbnail(output: np.ndarray, masked: np.ndarray,
         edge = small.astype(bool) & ~cv2.erode(small, np.ones((3, 3), np.uint8)).astype(bool)
         thumb[edge] = MASK_COLOUR
     for box in alerts:
-        x1, y1, x2, y2 = (int(round(v * scale)) for v in box)
+        bx1, by1, bx2, by2 = (float(v) for v in box)
+        gw, gh = ALERT_GROW * (bx2 - bx1), ALERT_GROW * (by2 - by1)
+        x1, y1, x2, y2 = (int(round(v * scale)) for v in (bx1 - gw, by1 - gh, bx2 + gw, by2 + gh))
         # Cover one thumbnail pixel beyond the box, so resampling cannot leak its edge.
         x1, y1 = max(0, x1 - 1), max(0, y1 - 1)
         x2, y2 = min(tw - 1, x2 + 1), min(th - 1, y2 + 1)
