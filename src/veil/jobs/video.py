@@ -9,6 +9,7 @@ whose ``error`` is one line; nothing is then left under the output name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -95,8 +96,9 @@ def scan_video(src: Path, scanner: Scanner, *, progress: Progress | None = None,
     bad: list[int] = []
     cuts = SceneCutDetector()
     empty = Detections.empty()
-    with VideoReader(src) as reader:
-        for item, rgb in prefetch(_with_pixels(reader.frames())):
+    with VideoReader(src) as reader, contextlib.closing(
+            prefetch(_with_pixels(reader.frames()))) as items:
+        for item, rgb in items:
             if item.corrupt:
                 bad.append(item.index)
                 detections.append(empty)

@@ -8,6 +8,7 @@ fill. Nothing is written under the final name unless every frame was written.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,10 @@ def render_video(src: Path, plan: Plan, dst: Path, *, audio: bool = True, crf: i
                              audio_stream=audio_stream, audio_mode=mode, muxer=muxer)
         stats.padded = writer.padded
         passthrough = info.quarter_turns == 0 and not writer.padded
-        with writer:
-            for item in prefetch(reader.items(audio=audio_stream is not None)):
+        items = prefetch(reader.items(audio=audio_stream is not None))
+        # closing(): the decode thread stops before the reader is closed, even on error.
+        with writer, contextlib.closing(items):
+            for item in items:
                 if not isinstance(item, DecodedFrame):
                     writer.write_audio(item)
                     continue
