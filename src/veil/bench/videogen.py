@@ -213,27 +213,33 @@ def make_clips(data: Path, out_dir: Path, *, count: int = 12, frames: int = 60,
 
 
 def make_long_clip(source: Path, out: Path, seconds: float) -> Path:
-    """A clip of ``seconds`` made by looping the frames of ``source`` (for memory runs)."""
+    """A clip of ``seconds`` made by playing ``source`` over and over (for memory runs).
+
+    The source is decoded again for each loop, so no frames are held; each restart is a
+    jump cut (which also exercises shot-change detection).
+    """
     import av
 
     with av.open(str(source)) as src:
         vs = src.streams.video[0]
         rate = vs.average_rate or Fraction(30)
-        frames = [f.to_ndarray(format="rgb24") for f in src.decode(vs)]
+        w, h = vs.codec_context.width, vs.codec_context.height
     n = int(round(seconds * float(rate)))
-    h, w = frames[0].shape[:2]
+    i = 0
     with av.open(str(out), "w") as dst:
         st = dst.add_stream("libx264", rate=rate)
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
         st.options = {"crf": "23", "preset": "ultrafast"}
-        for i in range(n):
-            k = i % (2 * len(frames) - 2)   # forwards then backwards: no jump cut
-            img = frames[k if k < len(frames) else 2 * len(frames) - 2 - k]
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            vf.time_base = 1 / rate
-            for pkt in st.encode(vf):
-                dst.mux(pkt)
+        while i < n:
+            with av.open(str(source)) as src:
+                for f in src.decode(video=0):
+                    if i >= n:
+                        break
+                    vf = f.reformat(format="yuv420p")
+                    vf.pts, vf.time_base = i, 1 / rate
+                    for pkt in st.encode(vf):
+                        dst.mux(pkt)
+                    i += 1
         for pkt in st.encode(None):
             dst.mux(pkt)
     return out
