@@ -207,3 +207,25 @@ def test_python_m_veil_help() -> None:
     proc = subprocess.run([sys.executable, "-m", "veil", "--version"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("veil ")
+
+
+def test_output_that_is_a_file_is_usage_error(tmp_path: Path,
+                                              small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    (tmp_path / "out").write_text("a file")
+    code, _, err = run(src, "-o", tmp_path / "out")
+    assert code == 2 and "is a file" in err
+
+
+def test_demo_builds_sample_and_masks_it(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from veil.demo import main as demo
+
+    assert demo([str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "before: EXIF" in out and "after:  none" in out
+    masked = sorted(p.relative_to(tmp_path / "demo" / "masked").as_posix()
+                    for p in (tmp_path / "demo" / "masked").rglob("*") if p.is_file())
+    assert masked == ["group.jpg", "phone/sideways.jpg", "portrait.png"]
+    plan = json.loads((tmp_path / "demo" / "plans" / "group.jpg.veil.json").read_text())
+    assert len(plan["frames"]["0"]["regions"]) >= 6
