@@ -47,7 +47,8 @@ def test_anonymize_image_methods(small_astronaut: np.ndarray, method: str) -> No
 
 
 def test_anonymize_image_threshold_and_settings(small_astronaut: np.ndarray) -> None:
-    _, none_found = veil.anonymize_image(small_astronaut, threshold=1.0)
+    strict = veil.ScanSettings(threshold=0.99, support_ratio=1.0)
+    _, none_found = veil.anonymize_image(small_astronaut, scan=strict)
     assert len(none_found) == 0
     settings = veil.MaskSettings(method="solid", color=(255, 0, 0))
     masked, faces = veil.anonymize_image(small_astronaut, mask=settings, shape="box")

@@ -40,7 +40,7 @@ def test_plan_still_records_detections(tmp_path: Path) -> None:
 
 def test_render_still_follows_the_plan(small_astronaut: np.ndarray) -> None:
     info = MediaInfo(name="a", sha256="", kind="image", width=256, height=256)
-    plan = Plan(media=info, mask=MaskSettings(method="solid", shape="box", margin=0))
+    plan = Plan(media=info, mask=MaskSettings(method="solid", shape="box", margin=0, pad_px=0))
     box = face_box(256)
     plan.add_region(0, Region(box=tuple(map(float, box))))  # type: ignore[arg-type]
     out = render_still(small_astronaut, plan)

@@ -18,27 +18,65 @@ MASK_SHAPES: tuple[str, ...] = ("ellipse", "box")
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """How the detector is run.
+    """How the detector is run (defaults chosen on ../shared/data/wider-val-dev; see BENCHMARKS.md).
 
-    threshold: minimum detector confidence for a face to be masked.
-    base_side: the whole frame is seen once with its long side at most this many pixels.
-    target_pixels: frames with fewer pixels are enlarged towards this many, so that
-        small faces become visible to the detector.
-    max_upscale: the largest factor a frame is enlarged by.
+    threshold: a candidate at or above this confidence in any pass is a face.
+    support_ratio: a weaker candidate, down to ``support_ratio * threshold``, is still a
+        face when at least ``support_passes`` other passes found it too (IoU >= 0.3).
+        Faint small faces recur across scales and mirror images; false alarms mostly
+        do not.
+    support_passes: how many other passes must confirm a weak candidate.
+    zooms: detector passes, as factors of the base size (the whole frame with its long
+        side at most ``base_side``); zooms above 1 make small faces visible.
+    mirror: also run the largest zoom on the mirrored frame.
+    base_side: long side, in pixels, of the base pass.
+    target_pixels: a zoomed pass is shrunk to at most this many pixels (bounds time
+        on large photos and video frames); a pass that shrinks to the previous
+        one's size is skipped.
+    max_upscale: the largest factor a frame is ever enlarged by.
     """
 
-    threshold: float = 0.3
+    threshold: float = 0.2
+    support_ratio: float = 0.35
+    support_passes: int = 1
+    zooms: tuple[float, ...] = (1.0, 1.5, 2.0)
+    mirror: bool = True
     base_side: int = 1280
-    target_pixels: int = 700_000
+    target_pixels: int = 2_500_000
     max_upscale: float = 2.0
 
+    def __post_init__(self) -> None:
+        if not 0 < self.threshold <= 1:
+            raise ValueError("threshold must be in (0, 1]")
+        if not 0 < self.support_ratio <= 1:
+            raise ValueError("support_ratio must be in (0, 1]")
+        if not self.zooms or any(z <= 0 for z in self.zooms):
+            raise ValueError("zooms must be positive factors")
+        if self.support_passes < 1:
+            raise ValueError("support_passes must be at least 1")
+
+    @property
+    def support_threshold(self) -> float:
+        """The lowest score a candidate confirmed by other passes may have."""
+        return self.threshold * self.support_ratio
+
+    @classmethod
+    def fast(cls, **changes: Any) -> ScanSettings:
+        """One pass at the base size: for speed, at the cost of small faces."""
+        return cls(**{"zooms": (1.0,), "mirror": False, **changes})
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["zooms"] = list(self.zooms)
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanSettings:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        kw = {k: v for k, v in data.items() if k in names}
+        if "zooms" in kw:
+            kw["zooms"] = tuple(float(z) for z in kw["zooms"])
+        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -50,11 +88,14 @@ class MaskSettings:
     shape: ``ellipse`` or ``box``.
     margin: fraction of the detected box's width/height added on *each* side, so the
         mask reaches hairline and chin.
+    pad_px: pixels added on each side on top of the margin: a detector's box is off by
+        a pixel or two whatever the face size, which matters most for the smallest faces.
     """
 
     method: MaskMethod = "blur"
-    shape: MaskShape = "ellipse"
-    margin: float = 0.25
+    shape: MaskShape = "box"
+    margin: float = 0.1
+    pad_px: float = 1.0
     pixel_blocks: int = 6
     blur_ratio: float = 0.6
     noise: float = 12.0

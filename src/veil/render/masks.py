@@ -15,16 +15,16 @@ import numpy as np
 from veil.settings import MaskSettings
 
 
-def expand_boxes(boxes: np.ndarray, margin: float) -> np.ndarray:
-    """Grow ``(N,4)`` xyxy boxes by ``margin`` x width/height on each side."""
+def expand_boxes(boxes: np.ndarray, margin: float, pad_px: float = 0.0) -> np.ndarray:
+    """Grow ``(N,4)`` xyxy boxes by ``margin`` x width/height plus ``pad_px`` on each side."""
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
     out = boxes.copy()
-    out[:, 0] -= margin * w
-    out[:, 2] += margin * w
-    out[:, 1] -= margin * h
-    out[:, 3] += margin * h
+    out[:, 0] -= margin * w + pad_px
+    out[:, 2] += margin * w + pad_px
+    out[:, 1] -= margin * h + pad_px
+    out[:, 3] += margin * h + pad_px
     return out
 
 
@@ -107,7 +107,7 @@ def mask_regions(frame: np.ndarray, boxes: np.ndarray, settings: MaskSettings,
         return out
     rng = rng or np.random.default_rng()
     fh, fw = out.shape[:2]
-    grown = expand_boxes(boxes, settings.margin)
+    grown = expand_boxes(boxes, settings.margin, settings.pad_px)
     # Largest first, so a small face inside a large one is still masked on top.
     order = np.argsort(-(boxes[:, 2] - boxes[:, 0]))
     for i in order:
@@ -141,7 +141,8 @@ def coverage_mask(shape_hw: tuple[int, int], boxes: np.ndarray,
     """Boolean ``(H, W)`` mask of the pixels :func:`mask_regions` would change."""
     h, w = shape_hw
     cov = np.zeros((h, w), dtype=bool)
-    grown = expand_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), settings.margin)
+    grown = expand_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), settings.margin,
+                         settings.pad_px)
     for g in grown:
         placed = _placed_shape(g, w, h, settings.shape)
         if placed is not None:

@@ -20,27 +20,32 @@ from veil.settings import ScanSettings
 
 @dataclass(frozen=True)
 class ScanPass:
-    """One run of the detector: the frame scaled by ``scale`` (then cut into tiles)."""
+    """One run of the detector on the frame scaled by ``scale`` (mirrored if ``mirror``)."""
 
     scale: float
-    tile: int | None = None  # tile side in network pixels; None = whole frame
+    mirror: bool = False
 
 
 def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
     """Decide the detector passes for a frame of this size.
 
-    The whole frame is always seen once at a size where large faces fit the
-    network (long side at most ``settings.base_side``). Frames whose pixels are
-    fewer than ``settings.target_pixels`` are enlarged (up to ``max_upscale``)
-    so that a 10 px face becomes large enough to detect.
+    The base pass sees the whole frame with its long side at most ``base_side``.
+    Each zoom enlarges that, bounded by ``max_upscale`` and ``target_pixels``; a zoom
+    that the bounds bring down to (about) the previous pass's scale is skipped. The
+    largest pass is repeated on the mirrored frame when ``mirror`` is set.
     """
-    long_side = max(width, height)
+    long_side = max(width, height, 1)
+    pixels = max(width * height, 1)
     base = min(1.0, settings.base_side / long_side)
-    passes = [ScanPass(scale=base)]
-    pixels = width * height
-    up = min(settings.max_upscale, math.sqrt(settings.target_pixels / max(pixels, 1)))
-    if up > base * 1.2:
-        passes.append(ScanPass(scale=up))
+    cap = min(settings.max_upscale, math.sqrt(settings.target_pixels / pixels))
+    passes: list[ScanPass] = []
+    for zoom in sorted(settings.zooms):
+        scale = base * zoom if zoom <= 1 else min(base * zoom, max(cap, base))
+        if passes and scale < passes[-1].scale * 1.15:
+            continue
+        passes.append(ScanPass(scale=scale))
+    if settings.mirror:
+        passes.append(ScanPass(scale=passes[-1].scale, mirror=True))
     return passes
 
 
@@ -52,14 +57,46 @@ def _run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
         interp = cv2.INTER_AREA if p.scale < 1 else cv2.INTER_LINEAR
         scaled = cv2.resize(frame, (max(1, round(w * p.scale)), max(1, round(h * p.scale))),
                             interpolation=interp)
+    if p.mirror:
+        scaled = np.ascontiguousarray(scaled[:, ::-1])
     sh, sw = scaled.shape[:2]
-    fx, fy = w / sw, h / sh
-    return detector.detect(scaled).transformed(fx, fy)
+    dets = detector.detect(scaled)
+    if p.mirror:
+        dets = _unmirror(dets, sw)
+    return dets.transformed(w / sw, h / sh)
 
 
-def merge_detections(dets: Detections, iou: float = 0.4) -> Detections:
-    """Greedy non-maximum suppression across passes: the best-scoring box of a cluster wins,
-    widened to the union of the boxes it suppressed with a similar score."""
+def _unmirror(dets: Detections, width: int) -> Detections:
+    boxes = dets.boxes.copy()
+    boxes[:, 0] = width - dets.boxes[:, 2]
+    boxes[:, 2] = width - dets.boxes[:, 0]
+    lm = None
+    if dets.landmarks is not None:
+        lm = dets.landmarks.copy()
+        lm[:, :, 0] = width - lm[:, :, 0]
+        lm = lm[:, [1, 0, 2, 4, 3], :]  # left and right swap in a mirror image
+    return Detections(boxes, dets.scores, lm)
+
+
+def confirmed(parts: list[Detections], threshold: float, support_threshold: float,
+              support_passes: int, iou: float = 0.3) -> Detections:
+    """Keep confident candidates, and weak ones that other passes found too."""
+    weak_parts = [p.with_min_score(support_threshold) for p in parts]
+    kept: list[Detections] = []
+    for i, p in enumerate(weak_parts):
+        if not len(p):
+            continue
+        support = np.zeros(len(p), dtype=np.int32)
+        for j, q in enumerate(weak_parts):
+            if i != j and len(q):
+                support += box_iou(p.boxes, q.boxes).max(axis=1) >= iou
+        kept.append(p[(p.scores >= threshold) | (support >= support_passes)])
+    return Detections.concatenate(kept)
+
+
+def merge_detections(dets: Detections, iou: float = 0.6) -> Detections:
+    """Greedy non-maximum suppression: of boxes overlapping by ``iou`` or more, keep the
+    best-scoring one. Boxes that overlap less all stay, so the mask covers their union."""
     if len(dets) <= 1:
         return dets
     order = np.argsort(-dets.scores)
@@ -76,7 +113,7 @@ def merge_detections(dets: Detections, iou: float = 0.4) -> Detections:
 
 
 class Scanner:
-    """Applies the scan settings around a detector: passes, merge, threshold."""
+    """Applies the scan settings around a detector: passes, confirmation, merge."""
 
     def __init__(self, settings: ScanSettings | None = None,
                  detector: Detector | None = None) -> None:
@@ -84,14 +121,15 @@ class Scanner:
         if detector is None:
             from veil.scan.centerface import CenterFace
 
-            detector = CenterFace(floor=min(0.05, self.settings.threshold))
+            detector = CenterFace(floor=self.settings.support_threshold)
         self.detector = detector
 
     def scan(self, frame: np.ndarray) -> Detections:
-        """All faces in an upright RGB frame at or above the threshold."""
+        """All faces in an upright RGB frame."""
+        s = self.settings
         h, w = frame.shape[:2]
-        parts = [_run_pass(self.detector, frame, p) for p in plan_passes(w, h, self.settings)]
-        merged = merge_detections(Detections.concatenate(parts))
-        return merged.with_min_score(self.settings.threshold).clipped(w, h)
+        parts = [_run_pass(self.detector, frame, p) for p in plan_passes(w, h, s)]
+        found = confirmed(parts, s.threshold, s.support_threshold, s.support_passes)
+        return merge_detections(found).clipped(w, h)
 
     __call__ = scan
