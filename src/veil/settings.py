@@ -37,7 +37,7 @@ class ScanSettings:
     """
 
     threshold: float = 0.2
-    support_ratio: float = 0.35
+    support_ratio: float = 0.4
     support_passes: int = 1
     zooms: tuple[float, ...] = (1.0, 1.5, 2.0)
     mirror: bool = True
@@ -94,7 +94,7 @@ class MaskSettings:
 
     method: MaskMethod = "blur"
     shape: MaskShape = "box"
-    margin: float = 0.1
+    margin: float = 0.12
     pad_px: float = 1.0
     pixel_blocks: int = 6
     blur_ratio: float = 0.6

@@ -26,25 +26,53 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from veil.bench.wider import default_root, load_wider
-from veil.render.masks import mask_regions
+from veil.render.masks import coverage_mask, mask_regions
 from veil.settings import MaskSettings
-from veil.verify.recognition import MIN_REID_SIDE, reid_distances, reid_threshold
+from veil.verify.recognition import (
+    MIN_REID_SIDE,
+    reference_margin,
+    reid_distances,
+    reid_threshold,
+    reidentifiable,
+    solid_reference,
+)
+
+REFERENCE = "(solid reference)"
 
 SETTINGS: dict[str, MaskSettings] = {
     "blur k=1/4 (weak)": MaskSettings(method="blur", blur_ratio=0.25),
     "blur k=0.4": MaskSettings(method="blur", blur_ratio=0.4),
     "blur k=0.6 (default)": MaskSettings(method="blur"),
     "blur k=0.6 no noise": MaskSettings(method="blur", noise=0.0),
+    "pixelate 16 blocks (weak)": MaskSettings(method="pixelate", pixel_blocks=16),
     "pixelate 12 blocks": MaskSettings(method="pixelate", pixel_blocks=12),
     "pixelate 8 blocks": MaskSettings(method="pixelate", pixel_blocks=8),
     "pixelate 6 blocks": MaskSettings(method="pixelate", pixel_blocks=6),
     "solid": MaskSettings(method="solid"),
 }
+# Equally irreversible fills of the same region: their spread is the measurement's noise.
+NOISE_FILLS = ("mean colour + noise 12", "black", "grey")
 
 
-def measure(root: Path, limit: int | None = None) -> dict[str, list[float]]:
-    """Distances per setting name over the dev faces >= 40 px."""
-    dist: dict[str, list[float]] = {name: [] for name in SETTINGS}
+def _fills(img: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """The solid reference and the other irreversible fills of ``region`` (NOISE_FILLS)."""
+    ref = solid_reference(img, region)
+    noisy = ref.astype(np.float32)
+    noisy[region] += rng.normal(0, 12, (int(region.sum()), 3))
+    black, grey = img.copy(), img.copy()
+    black[region], grey[region] = 0, 128
+    return [ref, np.clip(noisy, 0, 255).astype(np.uint8), black, grey]
+
+
+def measure(root: Path, limit: int | None = None,
+            noise: bool = False) -> dict[str, list[float]]:
+    """Distances per setting name over the dev faces >= 40 px; ``REFERENCE`` holds each
+    face's solid-reference distance (for the default margin and shape), ``ref:<name>``
+    the reference of each setting's own region, and with ``noise`` the NOISE_FILLS."""
+    names = list(SETTINGS) + [REFERENCE] + [f"ref:{n}" for n in SETTINGS]
+    if noise:
+        names += list(NOISE_FILLS)
+    dist: dict[str, list[float]] = {name: [] for name in names}
     faces = 0
     for item in load_wider(root):
         boxes = item.boxes[~item.invalid]
@@ -57,8 +85,19 @@ def measure(root: Path, limit: int | None = None) -> dict[str, list[float]]:
             img = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
         rng = np.random.default_rng(0)
         outs = [mask_regions(img, xyxy, s, rng) for s in SETTINGS.values()]
+        h, w = img.shape[:2]
         for box in big:
             for name, d in zip(SETTINGS, reid_distances(img, outs, box), strict=True):
+                dist[name].append(d)
+            refs = [solid_reference(img, coverage_mask((h, w), xyxy, s))
+                    for s in SETTINGS.values()]
+            for name, d in zip(SETTINGS, reid_distances(img, refs, box), strict=True):
+                dist[f"ref:{name}"].append(d)
+            region = coverage_mask((h, w), xyxy, MaskSettings())
+            fills = _fills(img, region, rng) if noise else [solid_reference(img, region)]
+            ds = reid_distances(img, fills, box)
+            dist[REFERENCE].append(ds[0])
+            for name, d in zip(NOISE_FILLS, ds[1:], strict=False):
                 dist[name].append(d)
             faces += 1
             if limit is not None and faces >= limit:
@@ -66,12 +105,23 @@ def measure(root: Path, limit: int | None = None) -> dict[str, list[float]]:
     return dist
 
 
-def table(dist: dict[str, list[float]], threshold: float) -> list[dict[str, object]]:
-    """One row per setting: faces, min, median, share under the threshold."""
+def table(dist: dict[str, list[float]], threshold: float,
+          margin: float | None = None) -> list[dict[str, object]]:
+    """One row per setting: faces, min, median, share under the threshold, and the share
+    that fails the check (under the threshold AND closer than its solid reference by more
+    than ``margin``)."""
     rows = []
     for name, values in dist.items():
+        if name.startswith("ref:"):
+            continue
         arr = np.asarray(values)
+        refs = dist.get(f"ref:{name}", dist[REFERENCE]) if name in SETTINGS else None
+        fails = None
+        if refs is not None and len(arr):
+            fails = round(float(np.mean([reidentifiable(d, r, threshold, margin)
+                                         for d, r in zip(arr, refs, strict=True)])), 3)
         rows.append({
+            "fails_check": fails,
             "setting": name,
             "faces": len(arr),
             "min": round(float(arr.min()), 3) if len(arr) else None,
@@ -88,20 +138,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=default_root())
     ap.add_argument("--limit", type=int, default=None, help="stop after this many faces")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--noise", action="store_true", help="also measure other irreversible "
+                    "fills and print the spread of their distance to the reference's")
     args = ap.parse_args(argv)
     if not (args.root / "gt.txt").is_file():
         print(f"no WIDER dev set at {args.root}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     threshold = reid_threshold()
-    dist = measure(args.root, args.limit)
+    dist = measure(args.root, args.limit, args.noise)
     rows = table(dist, threshold)
-    print(f"threshold {threshold:.4f} (shipped calibration); faces >= {MIN_REID_SIDE:.0f} px")
-    print("| setting | faces | min | median | share under threshold |")
-    print("|---|---|---|---|---|")
+    print(f"threshold {threshold:.4f} (shipped calibration), reference margin "
+          f"{reference_margin():.3f}; faces >= {MIN_REID_SIDE:.0f} px")
+    print("| setting | faces | min | median | share under threshold | fails the check |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['setting']} | {r['faces']} | {r['min']} | {r['median']} | "
-              f"{r['share_under_threshold']} |")
+              f"{r['share_under_threshold']} | {r['fails_check']} |")
+    if args.noise:
+        ref = np.asarray(dist[REFERENCE])
+        for name in NOISE_FILLS:
+            gap = np.abs(np.asarray(dist[name]) - ref)
+            print(f"|{name} - reference|: median {np.median(gap):.3f}, "
+                  f"p95 {np.percentile(gap, 95):.3f}, max {gap.max():.3f}")
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json is not None:
         args.json.write_text(json.dumps({"threshold": threshold, "rows": rows,

@@ -1,22 +1,82 @@
-"""Hooks the command line calls after the jobs; verification and reports plug in here.
+"""What the command line does after the jobs: collect verification, write the report,
+name the failures.
 
-HOOK(lead): connect ``veil.jobs.verify`` / ``veil.report`` in :func:`after_jobs`. Until
-then it does nothing, and ``--no-verify`` / ``--report`` are accepted but have no effect.
+The verification itself (and self-repair) runs inside each job
+(:func:`veil.jobs.repair.verify_and_repair`, switched on by ``JobOptions.verify``), so it
+runs in the worker processes too. Here the per-file entries are gathered into
+``report.json`` / ``report.html`` and every output that failed is named on stderr, one
+line each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from veil.jobs.repair import ENTRY_KEY, unverified_entry
 from veil.jobs.result import FileResult
+from veil.report.json_report import ReportEntry, write_report
+
+REPORT_FOLDER = "veil-report"
+PrintError = Callable[[Path | str, str], None]
 
 
-def after_jobs(results: Sequence[FileResult], *, verify: bool,
-               report_dir: Path | None) -> list[FileResult]:
-    """Verify the outputs (unless ``verify`` is false) and write a report to ``report_dir``.
+def default_report_dir(outdir: Path) -> Path:
+    """Where the report goes when ``--report`` is not given: ``<OUTDIR>/veil-report``."""
+    return Path(outdir) / REPORT_FOLDER
 
-    Returns the results, with ``verification`` filled in and ``error`` set on the files
-    that fail verification (so that the exit code says so). Not connected yet.
+
+def verification_failed(result: FileResult) -> bool:
+    """True when the file was verified and did not pass (or verification could not run)."""
+    return result.verification is not None and not result.verification.get("passed", False)
+
+
+def failure_line(result: FileResult) -> str:
+    """One line for an output that failed verification: the checks that failed and where."""
+    ver = result.verification or {}
+    where = result.output or result.source
+    if ver.get("error"):
+        return f"{where}: {ver['error']}"
+    failed = [k for k, v in ver.get("checks", {}).items() if v == "fail"]
+    reasons = ver.get("reasons", [])
+    first = reasons[0] if reasons else "failed"
+    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    repair = ver.get("repair") or {}
+    tried = (f" after {repair['rounds']} repair round(s)" if repair.get("rounds") else "")
+    return (f"{where}: verification failed{tried} [{', '.join(failed) or 'check'}]: "
+            f"{first}{more}")
+
+
+def _entry(result: FileResult) -> ReportEntry:
+    entry = result.extra.pop(ENTRY_KEY, None)
+    return entry if isinstance(entry, ReportEntry) else unverified_entry(result)
+
+
+def after_jobs(results: Sequence[FileResult], *, verify: bool, report_dir: Path | None,
+               outdir: Path | None = None, settings: dict[str, Any] | None = None,
+               refused: Sequence[FileResult] = (), print_error: PrintError | None = None,
+               tool_version: str | None = None) -> list[FileResult]:
+    """Write the report and name the outputs that failed verification.
+
+    The report is written to ``report_dir``, or to ``<outdir>/veil-report`` when
+    ``verify`` is on and no folder was given; with neither, none is written. ``refused``
+    are the inputs turned down before any job (listed in the report as errors).
+    ``print_error(path, reason)`` gets one line per failed output. Returns the results.
     """
-    return list(results)
+    results = list(results)
+    entries = [_entry(r) for r in [*refused, *results]]
+    if verify and print_error is not None:
+        for r in results:
+            if verification_failed(r):
+                where, _, reason = failure_line(r).partition(": ")
+                print_error(where, reason)
+    folder = report_dir
+    if folder is None and verify and outdir is not None:
+        folder = default_report_dir(outdir)
+    if folder is not None:
+        if tool_version is None:
+            from veil import __version__ as tool_version
+        write_report(entries, Path(folder), settings=dict(settings or {}),
+                     tool_version=str(tool_version))
+    return results

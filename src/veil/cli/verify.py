@@ -1,8 +1,4 @@
-"""``veil verify ORIGINAL OUTPUT [--report DIR]``.
-
-HOOK(lead): connect ``veil.jobs.verify`` / ``veil.report`` here. Until then the command
-says that verification is not available and exits with status 2.
-"""
+"""``veil verify ORIGINAL OUTPUT [--report DIR]``: check outputs made by any tool."""
 
 from __future__ import annotations
 
@@ -11,27 +7,86 @@ from pathlib import Path
 import click
 
 from veil.cli.app import main
+from veil.cli.output import error_line
+from veil.errors import UsageError
+from veil.jobs.batch import PLAN_SUFFIX
+from veil.jobs.verify import verify_paths
+from veil.plan.record import Plan
+from veil.plan.still import file_sha256
 
 VERIFY_HELP = """\
-Check OUTPUT (files or a folder, made by veil or by any other tool) against ORIGINAL:
-residual faces, re-identification, metadata left behind. Exits non-zero when any
-check fails.
+Check OUTPUT (a file or a folder, made by veil or by any other tool) against
+ORIGINAL: faces left visible (a stronger scan with two detector families),
+masked faces that can still be recognised, and metadata left behind. Folders
+are paired by relative path and file stem (photo.heic matches photo.jpg).
 
 \b
-Example:
-  veil verify holiday/ safe/ --report report/
+Without a veil plan, the masked regions are the pixels that changed between the
+two files and the faces to test are those veil finds in the original. A veil
+plan found beside an output (<output>.veil.json, made for this very original)
+is used instead.
 
-(Not available in this version yet.)
+\b
+Examples:
+  veil verify holiday/ safe/ --report report/
+  veil verify photo.jpg other-tool-output.jpg
+
+\b
+Exit codes:
+  0  every output passed every check
+  1  some output failed a check, is missing, or could not be read (each named
+     on stderr with the check and where)
+  2  usage error
 """
 
 
-@main.command("verify", help=VERIFY_HELP, short_help="Check outputs (not available yet).",
+def sidecar_plan(original: Path, output: Path) -> Plan | None:
+    """veil's plan beside ``output`` (``<output>.veil.json``) when it was made for
+    ``original`` (same SHA-256); otherwise ``None``."""
+    path = output.with_name(output.name + PLAN_SUFFIX)
+    if not path.is_file():
+        return None
+    try:
+        plan = Plan.load(path)
+    except (OSError, ValueError, KeyError):
+        return None
+    return plan if plan.media.sha256 == file_sha256(original) else None
+
+
+@main.command("verify", help=VERIFY_HELP, short_help="Check outputs of veil or any other tool.",
               context_settings={"max_content_width": 100})
 @click.argument("original", metavar="ORIGINAL", type=click.Path(path_type=Path))
 @click.argument("output", metavar="OUTPUT", type=click.Path(path_type=Path))
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="Write report.json and report.html here.")
-def verify(original: Path, output: Path, report_dir: Path | None) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No summary line; failures are still "
+              "printed.")
+def verify(original: Path, output: Path, report_dir: Path | None, quiet: bool) -> None:
     """Verify OUTPUT against ORIGINAL."""
-    click.echo("veil: verify is not available in this version yet", err=True)
-    click.get_current_context().exit(2)
+    if not output.exists():
+        raise click.UsageError(f"{output}: no such file or folder")
+    try:
+        entries, paths = verify_paths(original, output, report_dir=report_dir,
+                                      plan_for=sidecar_plan)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    bad = 0
+    for e in entries:
+        if e.status == "pass":
+            continue
+        bad += 1
+        where = e.output or e.input
+        if e.error is not None:
+            reason = e.error
+        else:
+            assert e.verification is not None
+            v = e.verification
+            failed = ", ".join(k for k, s in v.checks.items() if s == "fail")
+            more = f" (+{len(v.reasons) - 1} more)" if len(v.reasons) > 1 else ""
+            reason = f"verification failed [{failed}]: {v.reasons[0]}{more}"
+        click.echo(error_line(where, reason), err=True)
+    if not quiet:
+        tail = f"; report: {paths[1]}" if paths else ""
+        click.echo(f"veil: {len(entries) - bad} of {len(entries)} outputs passed{tail}",
+                   err=True)
+    click.get_current_context().exit(1 if bad or not entries else 0)

@@ -216,6 +216,7 @@ class JobOptions:
     overwrite: bool = False
     audio: bool = True
     crf: int = 20
+    verify: bool = False  # verify (and self-repair) each output: veil.jobs.repair
 
 
 def run_task(task: Task, options: JobOptions, progress: Progress | None = None) -> FileResult:
@@ -224,6 +225,17 @@ def run_task(task: Task, options: JobOptions, progress: Progress | None = None) 
     Never raises for a per-file problem; unexpected exceptions become an error too,
     so one file cannot stop a batch.
     """
+    result = _run_job(task, options, progress)
+    if options.verify and result.ok:
+        from veil.jobs.repair import RepairOptions, verify_and_repair
+
+        result = verify_and_repair(result, RepairOptions(
+            keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
+            crf=options.crf))
+    return result
+
+
+def _run_job(task: Task, options: JobOptions, progress: Progress | None) -> FileResult:
     t0 = time.perf_counter()
     try:
         if task.kind == "video":

@@ -95,6 +95,14 @@ def _section(i: int, e: dict[str, Any], thumb: bytes | None) -> str:
             parts.append("<p>This output was not verified.</p>")
         parts.append("</section>")
         return "".join(parts)
+    rep = e.get("repair") or {}
+    if rep.get("rounds"):
+        added = rep.get("added", [])
+        done = ("and the output now passes that check" if rep.get("repaired")
+                else "but faces are still visible")
+        parts.append(f"<p>Self-repair: {len(added)} face(s) the first check found visible "
+                     f"were added to the plan and the output rendered again "
+                     f"({rep['rounds']} round(s)), {done}.</p>")
     if ver["reasons"]:
         parts.append("<p><strong>Why it failed:</strong></p><ul>" + "".join(
             f"<li>{_t(r)}</li>" for r in ver["reasons"]) + "</ul>")
@@ -109,11 +117,15 @@ def _section(i: int, e: dict[str, Any], thumb: bytes | None) -> str:
     reid = ver["reid"]
     if reid["faces"]:
         parts.append(f"<p>Recognition distance of each masked face to its original "
-                     f"(recognisable below {reid['threshold']}):</p><table><tr><th>frame</th>"
-                     "<th>box</th><th>distance</th><th>recognisable</th></tr>")
+                     f"(recognisable: below {reid['threshold']} and closer than a solid "
+                     f"fill of the same region by more than {reid.get('reference_margin')})"
+                     ":</p><table><tr><th>frame</th><th>box</th><th>distance</th>"
+                     "<th>solid fill</th><th>recognisable</th></tr>")
         for r in reid["faces"]:
+            ref = r.get("solid_reference")
             parts.append(f"<tr><td>{r['frame']}</td><td>{_t(r['box'])}</td>"
                          f"<td>{r['distance']:.3f}</td>"
+                         f"<td>{'' if ref is None else f'{ref:.3f}'}</td>"
                          f"<td>{'yes' if r['reidentifiable'] else 'no'}</td></tr>")
         parts.append("</table>")
     md = ver["metadata"]

@@ -46,6 +46,7 @@ class ReportEntry:
     verification: Verification | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    repair: dict[str, Any] | None = None  # self-repair rounds (veil's own jobs), see schema
 
     @classmethod
     def for_files(cls, input: Path, output: Path | None, *, kind: str | None = None,
@@ -89,6 +90,7 @@ class ReportEntry:
             "verification": None if self.verification is None else self.verification.to_dict(),
             "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
             "error": self.error,
+            "repair": self.repair,
         }
 
 

@@ -28,10 +28,18 @@ from veil.errors import MediaError
 from veil.plan.record import Plan
 from veil.render.masks import coverage_mask
 from veil.scan import Scanner
-from veil.settings import ScanSettings
+from veil.settings import MaskSettings, ScanSettings
 from veil.verify import frames as media
 from veil.verify import metadata as meta
-from veil.verify.recognition import MIN_REID_SIDE, reid_distance, reid_threshold, shorter_side
+from veil.verify.recognition import (
+    MIN_REID_SIDE,
+    reference_margin,
+    reid_distances,
+    reid_threshold,
+    reidentifiable,
+    shorter_side,
+    solid_reference,
+)
 from veil.verify.residual import ResidualFinder
 from veil.verify.thumbnail import output_thumbnail
 
@@ -68,10 +76,14 @@ class ReidResult:
     box: Box
     distance: float
     reidentifiable: bool
+    reference: float | None = None  # distance of the solid-fill reference (see recognition)
 
     def to_dict(self) -> dict[str, Any]:
         return {"frame": self.frame, "box": list(self.box),
-                "distance": round(self.distance, 4), "reidentifiable": self.reidentifiable}
+                "distance": round(self.distance, 4),
+                "solid_reference": None if self.reference is None
+                else round(self.reference, 4),
+                "reidentifiable": self.reidentifiable}
 
 
 @dataclass
@@ -99,6 +111,7 @@ class Verification:
     frames_total: int = 0
     with_plan: bool = False
     seconds: float = 0.0
+    output_size: tuple[int, int] | None = None  # (width, height) of the output's frames
     thumbnail_jpeg: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +129,8 @@ class Verification:
                 "threshold": None if self.reid_threshold is None
                 else round(self.reid_threshold, 4),
                 "min_face_side": MIN_REID_SIDE,
+                "reference_margin": None if self.reid_threshold is None
+                else round(reference_margin(), 4),
                 "faces": [r.to_dict() for r in self.reid],
             },
             "metadata": {
@@ -231,6 +246,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
         v.metadata_flagged = meta.identifying(v.metadata_left)
 
     threshold = reid_threshold() if reid else None
+    reference_shape = plan.mask if plan is not None else MaskSettings()
     v.reid_threshold = threshold
     made_with = plan.scan if plan is not None else ScanSettings()
     finder = _finder(made_with, True) if residual else None
@@ -240,6 +256,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     for index, orig, out in pairs:
         v.frames_checked += 1
         h, w = out.shape[:2]
+        v.output_size = (w, h)
         if plan is not None:
             sx, sy = w / max(1, plan.media.width), h / max(1, plan.media.height)
         else:
@@ -263,8 +280,10 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             for box in faces:
                 if shorter_side(box) < MIN_REID_SIDE:
                     continue
-                d = reid_distance(orig, out, box)
-                rr = ReidResult(index, _box(box), d, d < threshold)
+                region = masked | coverage_mask((h, w), np.asarray([box], np.float32),
+                                                reference_shape)
+                d, ref = reid_distances(orig, [out, solid_reference(orig, region)], box)
+                rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref)
                 v.reid.append(rr)
                 if rr.reidentifiable:
                     alerts.append(rr.box)
@@ -300,9 +319,11 @@ def _conclude(v: Verification, *, reid: bool, residual: bool, metadata: bool) ->
         bad = [r for r in v.reid if r.reidentifiable]
         v.checks["reid"] = "fail" if bad else "pass"
         for r in bad[:MAX_LISTED]:
+            ref = "" if r.reference is None else \
+                f", closer than a solid fill of the same region ({r.reference:.3f})"
             reasons.append(f"the masked face {_where(r.frame, r.box, v.kind)} can still be "
                            f"recognised (distance {r.distance:.3f} to its original, "
-                           f"under {v.reid_threshold:.3f})")
+                           f"under {v.reid_threshold:.3f}{ref})")
         if len(bad) > MAX_LISTED:
             reasons.append(f"... and {len(bad) - MAX_LISTED} more recognisable faces")
     else:

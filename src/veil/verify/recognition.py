@@ -31,6 +31,11 @@ SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 RESNET_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 CALIBRATION_FILE = "reid_calibration.json"
 FLOOR_THRESHOLD = 0.6  # METRICS.md: the calibrated threshold is never below 0.6
+# A masked face fails only when it is also closer to its original than a solid fill of
+# the same region is, by more than this margin: the spread of the distance between
+# equally irreversible fills (see ``veil.bench.reid_table --noise`` and the calibration
+# file, key ``reference_margin``).
+DEFAULT_REFERENCE_MARGIN = 0.05
 
 
 class RecognitionUnavailable(RuntimeError):
@@ -131,6 +136,38 @@ def reid_distances(original: np.ndarray, outputs: list[np.ndarray],
     return out
 
 
+def solid_reference(original: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``original`` with the pixels of ``region`` (boolean ``(H, W)``) filled with one
+    colour, the mean colour of the original there: a mask that certainly keeps nothing of
+    the face but its average colour. Its re-id distance is the yardstick a real mask is
+    compared with (:func:`reidentifiable`)."""
+    original = _rgb(original)
+    out = original.copy()
+    if region.any():
+        out[region] = original[region].reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+    return out
+
+
+def reidentifiable(distance: float, reference: float | None, threshold: float,
+                   margin: float | None = None) -> bool:
+    """The re-identification verdict for one masked face.
+
+    ``distance``: the METRICS.md re-id distance of the output; ``reference``: the same
+    distance for the solid-fill reference of the same region (:func:`solid_reference`).
+    A face is re-identifiable when it is under ``threshold`` AND closer to its original
+    than the reference by more than ``margin`` (the measurement's noise): dlib's aligned
+    chip reaches beyond any face mask into hair and background, so even a solid fill can
+    fall under the threshold, and that residue is not what a mask can remove. Without a
+    reference, the threshold alone decides.
+    """
+    if distance >= threshold:
+        return False
+    if reference is None:
+        return True
+    m = reference_margin() if margin is None else margin
+    return distance < reference - m
+
+
 def calibration_embedding(image: np.ndarray,
                           box: tuple[float, float, float, float] | np.ndarray) -> np.ndarray:
     """The 128-D embedding of one face, aligned on its own landmarks.
@@ -173,3 +210,8 @@ def calibration() -> Calibration:
 def reid_threshold() -> float:
     """Distances below this mean the masked face is still re-identifiable."""
     return calibration().threshold
+
+
+def reference_margin() -> float:
+    """How much closer than the solid reference a masked face must be to fail."""
+    return float(calibration().data.get("reference_margin", DEFAULT_REFERENCE_MARGIN))
