@@ -17,7 +17,7 @@ from veil.settings import MaskSettings
 from verify_media import FACE_BOX, image_plan, write_masked
 
 FILE_KEYS = {"input", "output", "kind", "input_sha256", "output_sha256", "status", "passed",
-             "faces_by_provenance", "verification", "timings", "error"}
+             "faces_by_provenance", "verification", "timings", "error", "repair"}
 VERIFICATION_KEYS = {"passed", "reasons", "checks", "kind", "with_plan", "frames_checked",
                      "frames_total", "residual_faces", "reid", "metadata", "seconds"}
 
@@ -66,10 +66,12 @@ def test_json_schema(report):
     assert ok["faces_by_provenance"]["detected"] == 1
     assert set(ok["verification"]) == VERIFICATION_KEYS
     assert set(ok["verification"]["checks"]) == {"residual", "reid", "metadata"}
-    assert set(ok["verification"]["reid"]) == {"threshold", "min_face_side", "faces"}
+    assert set(ok["verification"]["reid"]) == {"threshold", "min_face_side",
+                                               "reference_margin", "faces"}
     assert set(ok["verification"]["metadata"]) == {"before", "left", "flagged"}
     face = ok["verification"]["reid"]["faces"][0]
-    assert set(face) == {"frame", "box", "distance", "reidentifiable"}
+    assert set(face) == {"frame", "box", "distance", "solid_reference", "reidentifiable"}
+    assert face["solid_reference"] > 0 and ok["repair"] is None
     res = bad["verification"]["residual_faces"][0]
     assert set(res) == {"frame", "box", "detector", "score", "masked_share"}
     assert bad["verification"]["reasons"]

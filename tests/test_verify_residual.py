@@ -7,16 +7,23 @@ import numpy as np
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.settings import MaskSettings, ScanSettings
 from veil.verify.frames import sample_indices
-from veil.verify.residual import ResidualFinder, box_share, strong_settings
+from veil.verify.residual import (
+    CF_ALONE_SCORE,
+    MIN_RESIDUAL_SIDE,
+    ResidualFinder,
+    box_share,
+    strong_settings,
+)
 from verify_media import FACE_BOX, astronaut
 
 
-def test_strong_settings_are_stronger():
+def test_strong_settings_lower_the_threshold_on_the_same_passes():
     base = ScanSettings()
     s = strong_settings(base)
     assert s.threshold < base.threshold
-    assert s.max_upscale > base.max_upscale
-    assert s.target_pixels > base.target_pixels
+    # No costlier passes: the same pixel budget and enlargement as the job's scan.
+    assert (s.base_side, s.target_pixels, s.max_upscale) == \
+        (base.base_side, base.target_pixels, base.max_upscale)
 
 
 def test_box_share():
@@ -66,3 +73,40 @@ def test_sample_indices_stride_and_plan_changes():
     assert {19, 20, 40, 41, 42, 59, 60} <= set(idx)             # around every plan change
     assert sample_indices(10, None, None, stride=1) == list(range(10))
     assert sample_indices(0, 30.0) == []
+
+
+class _FakeScanner:
+    """Stands in for CenterFace: returns the given boxes and scores for any frame."""
+
+    def __init__(self, boxes, scores):
+        self.boxes, self.scores = boxes, scores
+
+    def scan(self, frame):
+        from veil.detections import Detections
+
+        return Detections(np.asarray(self.boxes, np.float32).reshape(-1, 4),
+                          np.asarray(self.scores, np.float32))
+
+
+def test_weak_lone_candidate_is_not_residual_but_strong_or_confirmed_is():
+    img = astronaut()
+    nothing = np.zeros(img.shape[:2], bool)
+    patch = (140.0, 300.0, 200.0, 360.0)  # somewhere on the suit: no face there
+    weak = ResidualFinder(ScanSettings(), hog=False,
+                          scanner=_FakeScanner([patch], [CF_ALONE_SCORE - 0.1]))
+    assert weak.find(img, nothing) == []
+    strong = ResidualFinder(ScanSettings(), hog=False,
+                            scanner=_FakeScanner([patch], [CF_ALONE_SCORE + 0.1]))
+    assert len(strong.find(img, nothing)) == 1
+    # The real face at a weak CenterFace score: dlib HOG sees it too, so it counts.
+    both = ResidualFinder(ScanSettings(), scanner=_FakeScanner([FACE_BOX], [0.2]))
+    found = both.find(img, nothing)
+    assert any(c.detector == "centerface" and abs(c.box[0] - FACE_BOX[0]) < 1
+               for c, _ in found)
+
+
+def test_tiny_candidates_are_ignored():
+    img = astronaut()
+    tiny = ResidualFinder(ScanSettings(), hog=False,
+                          scanner=_FakeScanner([(10, 10, 10 + MIN_RESIDUAL_SIDE - 1, 30)], [0.9]))
+    assert tiny.find(img, np.zeros(img.shape[:2], bool)) == []

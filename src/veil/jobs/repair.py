@@ -1,0 +1,195 @@
+"""Verify veil's own output after a job, and repair it when a face is still visible.
+
+``verify_and_repair`` is what every job runs unless verification is turned off:
+
+1. verify the output against its original with the plan that made it;
+2. if the residual-face check found faces outside the masked regions, add each of them
+   to the plan (provenance ``detected``; the frame's ``note`` and the file's
+   ``extra["repair"]`` say it came from verification), render again from the plan
+   (no new scan) onto the final name, atomically, and verify again;
+3. at most ``rounds`` repair rounds. Adding regions never unmasks anything, so the
+   last rendering is always at least as safe as the first one and is the one kept. If
+   it still fails, the output stays (masked as well as veil could) and the entry says
+   what remains and where; the job's exit status says it failed.
+
+Only residual faces are repaired: a face that can still be recognised through its mask,
+or metadata left in a file, is reported, never patched over.
+
+For video, a face found in one sampled frame is most likely visible in the frames
+around it that were not sampled, so its box (enlarged) is added to every frame up to
+the next sampled frame on either side. The frames where the plan changes are sampled
+in the next round (see :mod:`veil.verify.frames`), so a face still visible just beyond
+the repaired span is found there and repaired in turn.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veil.errors import VeilError
+from veil.jobs.result import FileResult
+from veil.plan.record import Plan, Region
+from veil.report.json_report import ReportEntry
+from veil.verify.check import ResidualFace, Verification, verify_pair
+from veil.verify.frames import SAMPLES_PER_SECOND
+
+MAX_ROUNDS = 2
+GROW = 0.25          # a repaired video box is enlarged by this share of its size per side
+NOTE = "verify"      # FramePlan.note prefix of frames repaired after verification
+ENTRY_KEY = "_report_entry"  # FileResult.extra key holding the ReportEntry (not JSON)
+
+
+@dataclass(frozen=True)
+class RepairOptions:
+    """How a repaired output is written (the same as the job that made it)."""
+
+    keep_icc: bool = False
+    quality: int = 95
+    audio: bool = True
+    crf: int = 20
+    rounds: int = MAX_ROUNDS
+
+
+def _plan_box(rf: ResidualFace, plan: Plan, out_size: tuple[int, int]) -> tuple[float, ...]:
+    """A residual face's box (output pixels) in the plan's pixels."""
+    w, h = out_size
+    sx = plan.media.width / max(1, w)
+    sy = plan.media.height / max(1, h)
+    x1, y1, x2, y2 = rf.box
+    return (x1 * sx, y1 * sy, x2 * sx, y2 * sy)
+
+
+def _grown(box: tuple[float, ...], plan: Plan) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * GROW, (y2 - y1) * GROW
+    return (max(0.0, x1 - dx), max(0.0, y1 - dy),
+            min(float(plan.media.width), x2 + dx), min(float(plan.media.height), y2 + dy))
+
+
+def _span(frame: int, plan: Plan) -> range:
+    """Frames a residual face found in ``frame`` is added to (video: up to the next sample)."""
+    if plan.media.kind != "video":
+        return range(frame, frame + 1)
+    fps = plan.media.fps or 25.0
+    half = max(1, int(round(fps / SAMPLES_PER_SECOND)))
+    last = max(0, plan.media.frame_count - 1) if plan.media.frame_count else frame + half
+    return range(max(0, frame - half), min(last, frame + half) + 1)
+
+
+def add_residual_faces(plan: Plan, faces: list[ResidualFace], out_size: tuple[int, int],
+                       round_no: int) -> list[dict[str, Any]]:
+    """Add the residual faces to ``plan`` (in place); return what was added, per face.
+
+    ``out_size`` is the output's ``(width, height)``; boxes are converted to the plan's
+    pixels. Frames masked whole are left alone (they already hide everything).
+    """
+    added: list[dict[str, Any]] = []
+    for rf in faces:
+        box = _plan_box(rf, plan, out_size)
+        frames = _span(rf.frame, plan)
+        for i in frames:
+            fp = plan.frame(i)
+            if fp.mask_whole:
+                continue
+            put = box if i == rf.frame else _grown(box, plan)
+            plan.add_region(i, Region(tuple(put), score=rf.score,  # type: ignore[arg-type]
+                                      provenance="detected"))
+            fp = plan.frames[i]
+            fp.note = f"{NOTE}: round {round_no} added a face found by {rf.detector}"
+        added.append({"round": round_no, "frame": rf.frame, "frames": [frames.start,
+                      frames.stop - 1], "box": [round(v, 1) for v in box],
+                      "detector": rf.detector})
+    return added
+
+
+def _render(result: FileResult, plan: Plan, output: Path, opts: RepairOptions) -> FileResult:
+    if plan.media.kind == "video":
+        from veil.jobs.video import render_video_plan
+
+        return render_video_plan(result.source, plan, output, audio=opts.audio, crf=opts.crf,
+                                 overwrite=True)
+    from veil.jobs.image import render_image_plan
+
+    return render_image_plan(result.source, plan, output, keep_icc=opts.keep_icc,
+                             quality=opts.quality, overwrite=True)
+
+
+def _output_size(v: Verification, plan: Plan) -> tuple[int, int]:
+    return (v.output_size or (plan.media.width, plan.media.height))
+
+
+def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> FileResult:
+    """Verify a finished job's output, repair residual faces, and record the outcome.
+
+    Fills ``result.verification`` (the verification's dict plus ``repair``) and puts a
+    :class:`ReportEntry` under ``result.extra["_report_entry"]`` for the report. The plan
+    is taken from ``result.plan`` or loaded from ``result.plan_path``; when repaired, the
+    plan file is saved again. A failed job is returned unchanged. Never raises for a
+    per-file problem: a verification that cannot run leaves an entry with the error.
+    """
+    opts = opts or RepairOptions()
+    if not result.ok or result.output is None:
+        return result
+    t0 = time.perf_counter()
+    timings = {"job": result.seconds}
+    plan = result.plan
+    try:
+        if plan is None and result.plan_path is not None:
+            plan = Plan.load(result.plan_path)
+    except (OSError, ValueError) as exc:
+        plan = None
+        result.extra["plan_error"] = str(exc)
+    output = Path(result.output)
+    repair: dict[str, Any] = {"rounds": 0, "added": [], "repaired": False}
+    try:
+        v = verify_pair(result.source, output, plan)
+        while (v.residual_faces and plan is not None and repair["rounds"] < opts.rounds):
+            repair["rounds"] += 1
+            repair["added"] += add_residual_faces(plan, v.residual_faces,
+                                                  _output_size(v, plan), repair["rounds"])
+            t1 = time.perf_counter()
+            again = _render(result, plan, output, opts)
+            timings["repair_render"] = timings.get("repair_render", 0.0) + \
+                time.perf_counter() - t1
+            if not again.ok:
+                raise VeilError(f"repair failed: {again.error}")
+            result.faces = again.faces
+            if result.plan_path is not None:
+                plan.save(result.plan_path)
+            v = verify_pair(result.source, output, plan)
+        repair["repaired"] = repair["rounds"] > 0 and not v.residual_faces
+        repair["remaining"] = [rf.to_dict() for rf in v.residual_faces]
+    except (VeilError, OSError, ValueError, RuntimeError) as exc:
+        # RuntimeError: dlib failures and RecognitionUnavailable (a broken install).
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        entry = ReportEntry.for_files(result.source, output, plan=plan, timings=timings,
+                                      error=f"verification could not run: {text}")
+        entry.repair = repair
+        result.verification = {"passed": False, "error": entry.error, "repair": repair}
+        result.extra[ENTRY_KEY] = entry
+        return result
+    timings["verify"] = time.perf_counter() - t0 - timings.get("repair_render", 0.0)
+    if plan is not None and plan.media.kind == "image":
+        result.plan = plan
+    entry = ReportEntry.for_files(result.source, output, kind=v.kind, plan=plan,
+                                  verification=v, timings=timings)
+    entry.repair = repair
+    result.verification = {**v.to_dict(), "repair": repair}
+    result.extra["repair"] = repair
+    result.extra[ENTRY_KEY] = entry
+    return result
+
+
+def unverified_entry(result: FileResult) -> ReportEntry:
+    """The report entry of a job that was not verified (or failed before writing)."""
+    plan = result.plan
+    if result.ok and plan is None and result.plan_path is not None:
+        try:
+            plan = Plan.load(result.plan_path)
+        except (OSError, ValueError):
+            plan = None
+    return ReportEntry.for_files(result.source, result.output, kind=result.kind, plan=plan,
+                                 timings={"job": result.seconds}, error=result.error)
