@@ -43,7 +43,8 @@ def test_folder_mirrored_and_faces_masked(holiday: Path, tmp_path: Path,
     code, _, err = run(holiday, "-o", tmp_path / "safe")
     assert code == 0, err
     outs = sorted(str(p.relative_to(tmp_path / "safe"))
-                  for p in (tmp_path / "safe").rglob("*") if p.is_file())
+                  for p in (tmp_path / "safe").rglob("*")
+                if p.is_file() and "veil-report" not in p.parts)
     assert outs == ["beach/1.jpg", "beach/day2/2.webp", "top.png"]
     for rel in outs:
         assert _face_diff(read_rgb(tmp_path / "safe" / rel), small_astronaut, 256) > 15, rel
@@ -114,7 +115,7 @@ def test_bad_files_fail_alone(tmp_path: Path, small_astronaut: np.ndarray) -> No
         assert sum(f"{name}: " in ln for ln in lines) == 1, (name, err)
         assert not (tmp_path / "out" / name).exists()
     assert (tmp_path / "out" / "good.jpg").is_file()
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg", "veil-report"]
     doc = json.loads(out)
     assert doc["summary"]["failed"] == 4 and doc["summary"]["done"] == 1
     errors = {Path(f["input"]).name: f["error"] for f in doc["files"]}
@@ -171,9 +172,9 @@ def test_plan_dir_and_render(tmp_path: Path, small_astronaut: np.ndarray) -> Non
     assert not (tmp_path / "third" / "x.png").exists()
 
 
-def test_verify_is_a_marked_hook(tmp_path: Path) -> None:
+def test_verify_with_nothing_to_verify_fails(tmp_path: Path) -> None:
     code, _, err = run("verify", tmp_path, tmp_path)
-    assert code == 2 and "not available" in err
+    assert code == 1 and "no media files" in err
 
 
 def test_workers_pool(tmp_path: Path, small_astronaut: np.ndarray) -> None:

@@ -71,7 +71,10 @@ def test_json_schema(report):
     assert set(ok["verification"]["metadata"]) == {"before", "left", "flagged"}
     face = ok["verification"]["reid"]["faces"][0]
     assert set(face) == {"frame", "box", "distance", "solid_reference", "reidentifiable"}
-    assert face["solid_reference"] > 0 and ok["repair"] is None
+    assert face["solid_reference"] is None  # over the threshold: no reference needed
+    assert ok["repair"] is None
+    bad_face = bad["verification"]["reid"]["faces"][0]
+    assert bad_face["reidentifiable"] and bad_face["solid_reference"] > bad_face["distance"]
     res = bad["verification"]["residual_faces"][0]
     assert set(res) == {"frame", "box", "detector", "score", "masked_share"}
     assert bad["verification"]["reasons"]

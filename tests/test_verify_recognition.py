@@ -14,6 +14,8 @@ from veil.verify.recognition import (
     reid_distance,
     reid_distances,
     reid_threshold,
+    reidentifiable,
+    solid_reference,
 )
 from verify_media import FACE_BOX, astronaut
 
@@ -48,3 +50,24 @@ def test_same_face_distance_is_zero_and_mask_raises_it():
     flat[y1 - 10:y2 + 10, x1 - 10:x2 + 10] = 128
     near, far = reid_distances(img, [img, flat], FACE_BOX)
     assert near < 1e-6 and far > reid_threshold()
+
+
+def test_reid_rule_needs_both_the_threshold_and_the_solid_reference():
+    t, m = 0.69, 0.05
+    assert reidentifiable(0.1, 0.7, t, m)            # unmasked: far closer than a fill
+    assert not reidentifiable(0.8, 0.9, t, m)        # above the threshold
+    assert not reidentifiable(0.6, 0.62, t, m)       # as good as a solid fill (context only)
+    assert reidentifiable(0.5, 0.62, t, m)           # clearly closer than a solid fill
+    assert reidentifiable(0.5, None, t, m)           # no reference: the threshold decides
+
+
+def test_solid_reference_keeps_only_the_mean_colour():
+    img = astronaut()
+    region = np.zeros(img.shape[:2], bool)
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    region[y1:y2, x1:x2] = True
+    ref = solid_reference(img, region)
+    assert (ref[~region] == img[~region]).all()
+    inside = ref[region].reshape(-1, 3)
+    assert (inside == inside[0]).all()
+    assert np.abs(inside[0].astype(float) - img[region].reshape(-1, 3).mean(0)).max() <= 0.5

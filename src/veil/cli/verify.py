@@ -70,6 +70,9 @@ def verify(original: Path, output: Path, report_dir: Path | None, quiet: bool) -
                                       plan_for=sidecar_plan)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
+    if not entries:
+        click.echo(error_line(original, "no media files to verify"), err=True)
+        click.get_current_context().exit(1)
     bad = 0
     for e in entries:
         if e.status == "pass":
@@ -89,4 +92,4 @@ def verify(original: Path, output: Path, report_dir: Path | None, quiet: bool) -
         tail = f"; report: {paths[1]}" if paths else ""
         click.echo(f"veil: {len(entries) - bad} of {len(entries)} outputs passed{tail}",
                    err=True)
-    click.get_current_context().exit(1 if bad or not entries else 0)
+    click.get_current_context().exit(1 if bad else 0)

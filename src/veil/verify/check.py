@@ -34,7 +34,7 @@ from veil.verify import metadata as meta
 from veil.verify.recognition import (
     MIN_REID_SIDE,
     reference_margin,
-    reid_distances,
+    reid_check,
     reid_threshold,
     reidentifiable,
     shorter_side,
@@ -76,7 +76,8 @@ class ReidResult:
     box: Box
     distance: float
     reidentifiable: bool
-    reference: float | None = None  # distance of the solid-fill reference (see recognition)
+    reference: float | None = None  # distance of the solid-fill reference, measured only
+    #                                  when ``distance`` is under the threshold
 
     def to_dict(self) -> dict[str, Any]:
         return {"frame": self.frame, "box": list(self.box),
@@ -220,6 +221,14 @@ def _plan_masks(plan: Plan, index: int, original: np.ndarray, output: np.ndarray
     return masked, allowed, boxes
 
 
+def _reference(original: np.ndarray, masked: np.ndarray, box: np.ndarray,
+               shape: MaskSettings) -> np.ndarray:
+    """The solid reference of one face: the output's masked pixels plus the face's own mask
+    shape, filled with one colour (:func:`veil.verify.recognition.solid_reference`)."""
+    region = masked | coverage_mask(masked.shape, np.asarray([box], np.float32), shape)
+    return solid_reference(original, region)
+
+
 def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 reid: bool = True, residual: bool = True, metadata: bool = True,
                 video_stride: int | None = None) -> Verification:
@@ -280,9 +289,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             for box in faces:
                 if shorter_side(box) < MIN_REID_SIDE:
                     continue
-                region = masked | coverage_mask((h, w), np.asarray([box], np.float32),
-                                                reference_shape)
-                d, ref = reid_distances(orig, [out, solid_reference(orig, region)], box)
+                reference = functools.partial(_reference, orig, masked, box, reference_shape)
+                d, ref = reid_check(orig, out, box, threshold, reference)
                 rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref)
                 v.reid.append(rr)
                 if rr.reidentifiable:

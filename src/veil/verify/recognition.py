@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -134,6 +135,31 @@ def reid_distances(original: np.ndarray, outputs: list[np.ndarray],
         b = np.asarray(resnet.compute_face_descriptor(img, landmarks), dtype=np.float64)
         out.append(float(np.linalg.norm(a - b)))
     return out
+
+
+def reid_check(original: np.ndarray, output: np.ndarray,
+               box: tuple[float, float, float, float] | np.ndarray, threshold: float,
+               reference: Callable[[], np.ndarray]) -> tuple[float, float | None]:
+    """The re-id distance of one face and, only when it is under ``threshold``, the
+    distance of its solid reference (``reference()`` builds that picture on demand).
+
+    Returns ``(distance, reference_distance or None)``; the original's embedding is
+    computed once.
+    """
+    original, output = _rgb(original), _rgb(output)
+    if original.shape != output.shape:
+        raise ValueError(f"frame sizes differ: {original.shape} and {output.shape}")
+    shape_predictor, resnet = _models()
+    h, w = original.shape[:2]
+    landmarks = shape_predictor(original, _rectangle(box, w, h))
+    a = np.asarray(resnet.compute_face_descriptor(original, landmarks), dtype=np.float64)
+    b = np.asarray(resnet.compute_face_descriptor(output, landmarks), dtype=np.float64)
+    d = float(np.linalg.norm(a - b))
+    if d >= threshold:
+        return d, None
+    r = np.asarray(resnet.compute_face_descriptor(_rgb(reference()), landmarks),
+                   dtype=np.float64)
+    return d, float(np.linalg.norm(a - r))
 
 
 def solid_reference(original: np.ndarray, region: np.ndarray) -> np.ndarray:

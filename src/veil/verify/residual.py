@@ -2,15 +2,17 @@
 
 The output is scanned again with the passes that made it at a lower threshold, and with a
 second, independent detector family: dlib's HOG frontal-face detector. A face found there
-counts as *residual* unless its box lies mostly (``MASKED_SHARE``) inside a masked
-region. Boxes under 8 px on the shorter side are ignored (METRICS.md does not count faces
+counts as *residual* unless at least ``MASKED_SHARE`` (0.8, METRICS.md's coverage for a
+face that is not leaked) of its box lies inside a masked region. Boxes under 8 px on the
+shorter side are ignored (METRICS.md does not count faces
 under 10 px; the detector's boxes are tighter than ground truth).
 
 False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDER dev set
 (``python -m veil.bench.planted_miss``):
 
-- a CenterFace candidate under ``CF_ALONE_SCORE`` counts only when dlib HOG finds a face
-  at the same place (weak lone candidates outside the masks were clothing, flags, hands);
+- a candidate of one family under its "alone" score (``CF_ALONE_SCORE``,
+  ``HOG_ALONE_SCORE``) counts only when the other family finds a face at the same place
+  (weak lone candidates outside the masks were clothing, badges, flags, hands);
 - masking creates face-like blobs (a flat patch above a dark collar can look like a head),
   so a candidate that *touches* a masked region without lying mostly inside it is
   confirmed on the original: the same detector must find a face at the same place in the
@@ -28,7 +30,9 @@ from veil.detections import Detections, box_iou
 from veil.scan import Scanner
 from veil.settings import ScanSettings
 
-MASKED_SHARE = 0.5        # a face at least this much inside a masked region is masked
+# A face at least this much inside a masked region is masked (METRICS.md: a face is
+# leaked below 0.8 coverage).
+MASKED_SHARE = 0.8
 CONFIRM_IOU = 0.3         # a touching candidate is real when the original shows a face here
 HOG_MIN_SCORE = 0.2       # dlib HOG detection score floor (its own scale, 0 = default)
 THRESHOLD_FACTOR = 0.9    # CenterFace threshold when verifying: 0.9 x the one that made it
@@ -40,7 +44,13 @@ MIN_RESIDUAL_SIDE = 8.0
 # masks was not a face, while every planted miss >= 20 px scored higher (BENCHMARKS.md,
 # ``python -m veil.bench.planted_miss``).
 CF_ALONE_SCORE = 0.4
+# A dlib HOG candidate that CenterFace does not confirm must score at least this much
+# (dlib's own scale): badges and patches reach 0.6, frontal faces CenterFace misses
+# score well above 1.
+HOG_ALONE_SCORE = 1.0
 AGREE_IOU = 0.3
+# Pixel budget of the verification scan's zoomed passes, as a share of the job's.
+PIXEL_BUDGET_SHARE = 1.0
 
 
 def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
@@ -56,7 +66,7 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
     return ScanSettings(
         threshold=round(min(base.threshold, CF_ALONE_SCORE) * THRESHOLD_FACTOR, 4),
         base_side=base.base_side,
-        target_pixels=base.target_pixels,
+        target_pixels=int(base.target_pixels * PIXEL_BUDGET_SHARE),
         max_upscale=base.max_upscale,
     )
 
@@ -144,13 +154,15 @@ class ResidualFinder:
         """
         out: list[tuple[Candidate, float]] = []
         cands = self.candidates(output)
-        hog = np.asarray([c.box for c in cands if c.detector == "dlib-hog"],
-                         np.float32).reshape(-1, 4)
+        boxes = {fam: np.asarray([c.box for c in cands if c.detector == fam],
+                                 np.float32).reshape(-1, 4) for fam in ("centerface", "dlib-hog")}
+        alone = {"centerface": CF_ALONE_SCORE, "dlib-hog": HOG_ALONE_SCORE}
         for cand in cands:
             if min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1]) < MIN_RESIDUAL_SIDE:
                 continue  # below the size METRICS.md counts as a face
-            if cand.detector == "centerface" and cand.score < CF_ALONE_SCORE and not (
-                    len(hog) and box_iou(np.asarray([cand.box], np.float32), hog).max()
+            other = boxes["dlib-hog" if cand.detector == "centerface" else "centerface"]
+            if cand.score < alone[cand.detector] and not (
+                    len(other) and box_iou(np.asarray([cand.box], np.float32), other).max()
                     >= AGREE_IOU):
                 continue  # a weak candidate the other family does not see: a false alarm
             share = box_share(masked, cand.box)
