@@ -36,8 +36,8 @@ class ScanSettings:
     max_upscale: the largest factor a frame is ever enlarged by.
     """
 
-    threshold: float = 0.2
-    support_ratio: float = 0.4
+    threshold: float = 0.25
+    support_ratio: float = 0.3
     support_passes: int = 1
     zooms: tuple[float, ...] = (1.0, 1.5, 2.0)
     mirror: bool = True
