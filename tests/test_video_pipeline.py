@@ -25,7 +25,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 W, H, N = 160, 120, 30
 SQ = 24            # side of the green "face"
 SOLID = MaskSettings(method="solid", shape="box", margin=0.0)
-NO_UPSCALE = ScanSettings(target_pixels=1)   # one detector pass per frame
+NO_UPSCALE = ScanSettings.fast(target_pixels=1)   # one detector pass per frame
 
 
 def square_at(i: int) -> tuple[int, int]:

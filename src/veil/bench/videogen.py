@@ -71,7 +71,7 @@ def random_path(rng: np.random.Generator, frames: int) -> CameraPath:
     return CameraPath(
         frames=frames,
         pan=(float(rng.uniform(-0.35, 0.35)), float(rng.uniform(-0.2, 0.2))),
-        zoom=(float(rng.uniform(0.9, 1.1)), float(rng.uniform(1.0, 1.35))),
+        zoom=(float(rng.uniform(0.95, 1.05)), float(rng.uniform(1.0, 1.15))),
         rot_deg=float(rng.uniform(1.0, 4.0)),
         wobble=float(rng.uniform(0.0, 3.0)),
         occlude_at=int(rng.integers(frames // 4, max(frames // 4 + 1, frames - 8))),
@@ -153,7 +153,7 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
     # x1.5 of the still, but never smaller than what fills the canvas.
     base = max(upscale, ow / sw, oh / sh)
     path = random_path(rng, frames)
-    quality = int(rng.integers(45, 80))
+    quality = int(rng.integers(70, 91))
     gt_frames: list[list[list[float]]] = []
     container = av.open(str(out), "w")
     stream = container.add_stream("libx264", rate=fps)
@@ -197,13 +197,14 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
 
 
 def make_clips(data: Path, out_dir: Path, *, count: int = 12, frames: int = 60,
-               size: tuple[int, int] = (640, 360), seed: int = 0) -> list[Path]:
-    """Clips from the first ``count`` images of ``wider-val-dev`` (cached in ``out_dir``)."""
+               size: tuple[int, int] = (640, 360), seed: int = 0, first: int = 0) -> list[Path]:
+    """Clips from ``count`` images of ``wider-val-dev`` starting at index ``first``
+    (0-based; cached in ``out_dir``)."""
     root = Path(data) / "wider-val-dev"
-    images = read_wider_gt(root / "gt.txt")[:count]
+    images = read_wider_gt(root / "gt.txt")[first:first + count]
     out_dir.mkdir(parents=True, exist_ok=True)
     clips: list[Path] = []
-    for k, gt in enumerate(images):
+    for k, gt in enumerate(images, start=first):
         clip = out_dir / f"clip{k:03d}_{Path(gt.name).stem}.mp4"
         if not (clip.exists() and Path(str(clip) + ".gt.json").exists()):
             make_clip(root / "images" / gt.name, gt, clip, seed=seed + k, frames=frames,
@@ -253,10 +254,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--first", type=int, default=0, help="0-based index of the first image")
     a = ap.parse_args(argv)
     w, h = (int(v) for v in a.size.lower().split("x"))
     for clip in make_clips(a.data, a.out, count=a.count, frames=a.frames, size=(w, h),
-                           seed=a.seed):
+                           seed=a.seed, first=a.first):
         print(clip)
 
 

@@ -34,6 +34,9 @@ class TrackSettings:
     uncertain_grow: interpolated and extended boxes grow on each side by this fraction
         of their size per frame of distance from the nearest detection (heads do not
         move in straight lines), up to ``uncertain_max``.
+    min_detections / confirm_score: a track is masked when it has at least
+        ``min_detections`` detections *or* one detection scoring ``confirm_score`` or
+        more. A face persists from frame to frame; most false alarms flicker.
     """
 
     max_gap: int = 10
@@ -45,6 +48,8 @@ class TrackSettings:
     max_widen: float = 1.0
     uncertain_grow: float = 0.04
     uncertain_max: float = 0.3
+    min_detections: int = 1
+    confirm_score: float = 0.0
 
     def to_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -166,6 +171,14 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
             tracks.append(tr)
             active.append(tr)
     return tracks
+
+
+def confirmed_tracks(tracks: Sequence[Track], settings: TrackSettings | None = None
+                     ) -> list[Track]:
+    """The tracks to mask: persistent ones, or ones with one confident detection."""
+    s = settings or TrackSettings()
+    return [tr for tr in tracks
+            if len(tr.frames) >= s.min_detections or max(tr.scores) >= s.confirm_score]
 
 
 def _widen(box: np.ndarray, motion: np.ndarray, s: TrackSettings) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from veil.detections import Detections
 from veil.plan.record import MediaInfo, Plan, Region
-from veil.plan.track import TrackSettings, link_tracks, track_regions
+from veil.plan.track import TrackSettings, confirmed_tracks, link_tracks, track_regions
 from veil.settings import MaskSettings, ScanSettings
 
 
@@ -25,7 +25,7 @@ def build_video_plan(detections: Sequence[Detections], media: MediaInfo, *,
     """
     plan = Plan(media=media, scan=scan, mask=mask, tool=tool)
     n = len(detections)
-    tracks = link_tracks(detections, scene_cuts, track)
+    tracks = confirmed_tracks(link_tracks(detections, scene_cuts, track), track)
     w, h = float(media.width), float(media.height)
     for r in track_regions(tracks, n, scene_cuts, track):
         x1, y1, x2, y2 = (float(v) for v in r.box)
