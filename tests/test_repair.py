@@ -74,3 +74,29 @@ def test_video_repair_spans_to_the_next_sample():
     assert not plan.frame(12).regions  # a frame masked whole needs nothing more
     assert plan.frame(10).regions[-1].box == (25.0, 10.0, 35.0, 20.0)
     assert not plan.frame(4).regions and not plan.frame(16).regions
+
+
+def test_video_gap_is_repaired(tmp_path):
+    """A track with a gap: the face left visible in frame 5 is found, added, re-rendered.
+    (160 px frames: the face is under 40 px, so no re-id is measured and the test is quick.)"""
+    from veil.jobs.video import file_sha256, render_video_plan
+    from verify_media import write_video
+
+    small = np.asarray(Image.fromarray(astronaut()).resize((160, 160)))
+    src = write_video(tmp_path / "clip.mp4", [small] * 10)
+    box = tuple(v * 160 / 512 for v in FACE_BOX)
+    plan = Plan(MediaInfo("clip.mp4", file_sha256(src), "video", 160, 160, frame_count=10,
+                          fps=10.0), mask=MaskSettings())
+    for i in range(10):
+        if i != 5:
+            plan.add_region(i, Region(box, track_id=1))
+    out = tmp_path / "out.mp4"
+    done = render_video_plan(src, plan, out)
+    assert done.ok, done.error
+    result = FileResult(source=src, output=out, kind="video", plan=plan,
+                        plan_path=tmp_path / "out.mp4.veil.json")
+    fixed = verify_and_repair(result)
+    ver = fixed.verification
+    assert ver["repair"]["rounds"] >= 1 and ver["repair"]["added"][0]["frame"] == 5
+    assert ver["checks"]["residual"] == "pass", ver["reasons"]
+    assert len(Plan.load(result.plan_path).frame(5).regions) >= 1

@@ -17,7 +17,9 @@ from veil.settings import MaskSettings
 
 # The astronaut's face (CenterFace box on skimage.data.astronaut(), 512x512).
 FACE_BOX = (181.5, 58.2, 269.9, 177.8)
-WEAK = MaskSettings(blur_ratio=0.25)  # blur kernel a quarter of the face width: too weak
+# Too weak: a blur kernel of 0.15 x the face width. (A quarter of the face width fails on
+# 17% of the dev faces >= 40 px, but not on the astronaut: see docs/report-schema.md.)
+WEAK = MaskSettings(blur_ratio=0.15)
 
 
 @functools.lru_cache(maxsize=1)
