@@ -135,3 +135,56 @@ def test_scene_cut_detector_fires_on_a_cut_not_on_a_pan():
     for i, f in enumerate(frames):
         det.update(i, np.ascontiguousarray(f))
     assert det.cuts == [10]
+
+
+def test_short_weak_tracks_are_dropped_when_confirmation_is_asked_for():
+    from veil.plan.track import confirmed_tracks
+
+    dets = moving_face(20)
+    dets[5] = Detections.concatenate([dets[5], Detections([[100, 100, 120, 120]], [0.3])])
+    dets[9] = Detections.concatenate([dets[9], Detections([[140, 10, 160, 30]], [0.8])])
+    tracks = link_tracks(dets)
+    assert len(tracks) == 3
+    assert len(confirmed_tracks(tracks)) == 3          # default: every track is masked
+    kept = confirmed_tracks(tracks, TrackSettings(min_detections=3, confirm_score=0.5))
+    assert sorted(len(t.frames) for t in kept) == [1, 20]   # the confident one stays
+
+
+def test_video_scan_settings_bound_the_passes_by_frame_size():
+    from veil.jobs.video import video_scan_settings
+    from veil.scan.scanner import plan_passes
+
+    for w, h in [(640, 360), (1280, 720), (1920, 1080), (720, 1280)]:
+        s = video_scan_settings(w, h, ScanSettings(threshold=0.3))
+        passes = plan_passes(w, h, s)
+        assert s.threshold == 0.3 and not s.mirror
+        assert [p.mirror for p in passes] == [False, False]
+        base, zoom = (max(w, h) * p.scale for p in passes)
+        assert base == pytest.approx(min(640, max(w, h)))
+        assert zoom == pytest.approx(1.5 * base, rel=0.01)
+    fast = video_scan_settings(1280, 720, ScanSettings.fast())
+    assert len(plan_passes(1280, 720, fast)) == 1
+
+
+def test_video_scanner_runs_the_zoom_pass_on_every_nth_frame():
+    from veil.jobs.video import VideoScanner
+    from veil.scan.scanner import Scanner
+
+    class Counter:
+        name = "counter"
+
+        def __init__(self) -> None:
+            self.sizes: list[tuple[int, int]] = []
+
+        def detect(self, frame: np.ndarray) -> Detections:
+            self.sizes.append(frame.shape[:2])
+            return Detections.empty()
+
+    det = Counter()
+    settings = ScanSettings(zooms=(1.0, 1.5), mirror=False, base_side=64,
+                            target_pixels=10**6)
+    vs = VideoScanner(settings, zoom_every=2, scanner=Scanner(settings, detector=det))
+    frame = np.zeros((36, 64, 3), np.uint8)
+    for i in range(4):
+        vs.scan(frame, i)
+    assert det.sizes == [(36, 64), (54, 96), (36, 64), (36, 64), (54, 96), (36, 64)]
