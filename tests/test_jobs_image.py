@@ -14,9 +14,10 @@ from conftest import face_box, read_rgb, save
 from veil.detections import Detections
 from veil.errors import VeilError
 from veil.jobs.image import anonymize_image_file, render_image_plan, shared_scanner
+from veil.media.fingerprint import file_sha256
 from veil.media.metadata import metadata_tags
 from veil.plan.record import MediaInfo, Plan, Region
-from veil.plan.still import file_sha256, image_media_info, plan_still, plan_whole_image
+from veil.plan.still import image_media_info, plan_still, plan_whole_image
 from veil.render.image import render_still
 from veil.settings import MaskSettings, ScanSettings
 

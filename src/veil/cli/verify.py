@@ -11,8 +11,8 @@ from veil.cli.output import error_line
 from veil.errors import UsageError
 from veil.jobs.batch import PLAN_SUFFIX
 from veil.jobs.verify import verify_paths
+from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
-from veil.plan.still import file_sha256
 
 VERIFY_HELP = """\
 Check OUTPUT (a file or a folder, made by veil or by any other tool) against

@@ -16,8 +16,9 @@ import numpy as np
 
 from veil.errors import MediaError, VeilError
 from veil.jobs.result import FileResult
+from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
-from veil.plan.still import file_sha256, image_media_info, plan_still
+from veil.plan.still import image_media_info, plan_still
 from veil.render.image import render_still
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings

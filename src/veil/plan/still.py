@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from veil.detections import Detections
+from veil.media.fingerprint import file_sha256
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.settings import MaskSettings, ScanSettings
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes (read in chunks; the file is not held in memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def image_media_info(path: str | os.PathLike[str], width: int, height: int,

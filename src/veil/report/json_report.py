@@ -9,7 +9,6 @@ and ``report.html`` side by side, each atomically.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -17,20 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from veil.media.atomic import atomic_path
+from veil.media.fingerprint import file_sha256
 from veil.plan.record import PROVENANCES, Plan
 from veil.verify.check import Verification
 
 REPORT_FORMAT = "veil-report/1"
 STATUSES: tuple[str, ...] = ("pass", "fail", "error", "unverified")
-
-
-def sha256_of(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -62,7 +53,7 @@ class ReportEntry:
             entry.faces_by_provenance = plan.counts_by_provenance()
         for attr, path in (("input_sha256", entry.input), ("output_sha256", entry.output)):
             if path is not None and path.is_file():
-                setattr(entry, attr, sha256_of(path))
+                setattr(entry, attr, file_sha256(path))
         return entry
 
     @property
