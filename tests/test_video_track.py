@@ -168,7 +168,6 @@ def test_video_scan_settings_bound_the_passes_by_frame_size():
 
 def test_video_scanner_runs_the_zoom_pass_on_every_nth_frame():
     from veil.jobs.video import VideoScanner
-    from veil.scan.scanner import Scanner
 
     class Counter:
         name = "counter"
@@ -183,7 +182,7 @@ def test_video_scanner_runs_the_zoom_pass_on_every_nth_frame():
     det = Counter()
     settings = ScanSettings(zooms=(1.0, 1.5), mirror=False, base_side=64,
                             target_pixels=10**6)
-    vs = VideoScanner(settings, zoom_every=2, scanner=Scanner(settings, detector=det))
+    vs = VideoScanner(settings, zoom_every=2, detector=det)
     frame = np.zeros((36, 64, 3), np.uint8)
     for i in range(4):
         vs.scan(frame, i)

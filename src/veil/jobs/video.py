@@ -26,6 +26,7 @@ from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
 from veil.render.video import render_video
+from veil.scan.base import Detector
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
 
@@ -114,9 +115,9 @@ class VideoScanner:
     """
 
     def __init__(self, settings: ScanSettings, zoom_every: int = VIDEO_ZOOM_EVERY,
-                 scanner: Scanner | None = None) -> None:
+                 detector: Detector | None = None) -> None:
         self.settings = settings
-        self.full = scanner or Scanner(settings)
+        self.full = Scanner(settings, detector=detector)
         self.zoom_every = max(1, int(zoom_every))
         self.light = self.full
         if self.zoom_every > 1 and (len(settings.zooms) > 1 or settings.mirror):
@@ -187,8 +188,10 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
     to AAC), and carries no metadata tags, data, subtitle or attachment streams.
     ``progress(done, total)`` counts frames of both passes (total = 2 x frames).
     With ``adapt_scan`` (the default) ``scan`` is turned into the video settings of
-    :func:`video_scan_settings` (recorded in the plan), and the zoom pass runs on one
-    frame in ``zoom_every``; a ``scanner`` given by the caller is used as it is.
+    :func:`video_scan_settings` (recorded in the plan) and the zoom pass runs on one
+    frame in ``zoom_every``; of a ``scanner`` given by the caller only its detector is
+    then used (a photo scanner's passes would be several times too slow for video).
+    With ``adapt_scan=False`` a given ``scanner`` is used as it is.
 
     Returns a :class:`FileResult`; on failure ``error`` is one line and no file is
     left under ``dst``.
@@ -200,12 +203,12 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
         check_video_output(src, dst, overwrite=overwrite)
         info = probe_video(src)
         frame_scanner: Scanner | VideoScanner
-        if scanner is not None:
-            frame_scanner = scanner
+        if adapt_scan:
+            scan = video_scan_settings(info.width, info.height, scan)
+            frame_scanner = VideoScanner(scan, zoom_every,
+                                         detector=scanner.detector if scanner else None)
         else:
-            if adapt_scan:
-                scan = video_scan_settings(info.width, info.height, scan)
-            frame_scanner = VideoScanner(scan, zoom_every if adapt_scan else 1)
+            frame_scanner = scanner or Scanner(scan)
         total = 2 * info.frame_count if info.frame_count else None
         sha = file_sha256(src)
         detections, cuts, bad = scan_video(src, frame_scanner, progress=progress,
