@@ -120,9 +120,9 @@ def main() -> None:
 @click.option("--threshold", type=click.FloatRange(0.01, 1), default=ScanSettings().threshold,
               show_default=True, help="Detector confidence needed to mask a face; lower masks "
               "more (and more non-faces).")
-@click.option("--fast", is_flag=True, help="One detector pass per picture instead of several "
-              "(zoomed and mirrored): about 4x faster on small pictures, but misses more small "
-              "and faint faces.")
+@click.option("--fast", is_flag=True, help="One detector pass per picture instead of four "
+              "(zoomed and mirrored): about 3.5x faster on small pictures, but misses many more "
+              "small and faint faces (dev set: 14.9% of faces leaked instead of 1.4%).")
 @click.option("--keep-icc", is_flag=True, help="Keep the embedded colour (ICC) profile as it is: "
               "colour calibration, plus whatever description, copyright or device maker/model "
               "fields the profile itself carries.")
