@@ -10,7 +10,6 @@ whose ``error`` is one line; nothing is then left under the output name.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import numpy as np
 from veil.detections import Detections
 from veil.errors import MediaError, VeilError
 from veil.jobs.result import FileResult, Progress
+from veil.media.fingerprint import file_sha256
 from veil.media.video import VIDEO_SUFFIXES, DecodedFrame, VideoReader, prefetch, probe_video
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
@@ -40,15 +40,6 @@ VIDEO_BASE_SIDE = 640
 VIDEO_ZOOM = 1.5
 #: The zoom pass runs on one frame in this many; the tracker bridges the others.
 VIDEO_ZOOM_EVERY = 2
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def error_text(exc: BaseException) -> str:

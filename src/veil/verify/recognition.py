@@ -104,18 +104,9 @@ def reid_distance(original: np.ndarray, output: np.ndarray,
     ``original`` and ``output`` are RGB uint8 frames of the same size; ``box`` is the face
     box (xyxy) in the original. Landmarks are located on the original only. Returns the
     distance (0 = the output still shows the very same face); the embeddings themselves
-    never leave this function.
+    never leave this module.
     """
-    original = _rgb(original)
-    output = _rgb(output)
-    if original.shape != output.shape:
-        raise ValueError(f"frame sizes differ: {original.shape} and {output.shape}")
-    shape_predictor, resnet = _models()
-    h, w = original.shape[:2]
-    landmarks = shape_predictor(original, _rectangle(box, w, h))
-    a = np.asarray(resnet.compute_face_descriptor(original, landmarks), dtype=np.float64)
-    b = np.asarray(resnet.compute_face_descriptor(output, landmarks), dtype=np.float64)
-    return float(np.linalg.norm(a - b))
+    return reid_distances(original, [output], box)[0]
 
 
 def reid_distances(original: np.ndarray, outputs: list[np.ndarray],
