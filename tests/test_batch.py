@@ -166,3 +166,23 @@ def test_unexpected_error_becomes_a_file_error(tmp_path: Path,
     tasks = [Task(tmp_path / f"{i}.jpg", tmp_path / "out" / f"{i}.jpg", "image") for i in (1, 2)]
     results = run_batch(tasks, JobOptions())
     assert [r.error for r in results] == ["internal error: RuntimeError: boom"] * 2
+
+
+def test_output_reaches_its_final_name_only_once_verified(tmp_path: Path,
+                                                          astronaut: np.ndarray) -> None:
+    from veil.jobs.batch import FAILED_MARK, STAGING_PREFIX, JobOptions, Task, run_task
+    from veil.settings import MaskSettings
+
+    src = save(astronaut, tmp_path / "in" / "a.png")
+    good = run_task(Task(src, tmp_path / "ok" / "a.png", "image"), JobOptions(verify=True))
+    assert good.ok and good.output == tmp_path / "ok" / "a.png" and good.output.exists()
+    assert good.verification is not None and good.verification["passed"]
+    # A mask far too weak to protect anyone: verification fails, repair cannot help, and
+    # the file never appears under the name a user would publish.
+    weak = JobOptions(mask=MaskSettings(method="blur", blur_ratio=0.03, noise=0), verify=True)
+    bad = run_task(Task(src, tmp_path / "weak" / "a.png", "image"), weak)
+    assert bad.verification is not None and not bad.verification["passed"]
+    assert not (tmp_path / "weak" / "a.png").exists()
+    assert bad.output == tmp_path / "weak" / f"a{FAILED_MARK}.png" and bad.output.exists()
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(STAGING_PREFIX)]
+    assert leftovers == []

@@ -50,9 +50,10 @@ Every output is then verified, as an adversary would check it: a stronger
 second scan for faces left visible (two detector families), a recognition
 test of each masked face against its original, and the metadata read back.
 A face found still visible is added to the plan and the file rendered again
-(at most 2 rounds). The audit report (report.json, report.html) goes to
-OUTDIR/veil-report unless --report DIR is given. `veil verify ORIGINAL OUTPUT`
-checks outputs made by any tool.
+(at most 2 rounds). An output gets its final name only once verified; one
+that still fails is written as NAME.verification-failed.EXT instead. The audit
+report (report.json, report.html) goes to OUTDIR/veil-report unless --report
+DIR is given. `veil verify ORIGINAL OUTPUT` checks outputs made by any tool.
 
 \b
 Exit codes:

@@ -12,11 +12,11 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from veil.errors import UsageError
+from veil.errors import UsageError, VeilError
 from veil.jobs.image import anonymize_image_file, check_output_path, same_file, shared_scanner
 from veil.jobs.result import FileResult, Progress
 from veil.settings import MaskSettings, ScanSettings
@@ -225,14 +225,57 @@ def run_task(task: Task, options: JobOptions, progress: Progress | None = None) 
     Never raises for a per-file problem; unexpected exceptions become an error too,
     so one file cannot stop a batch.
     """
-    result = _run_job(task, options, progress)
-    if options.verify and result.ok:
-        from veil.jobs.repair import RepairOptions, verify_and_repair
+    if not options.verify:
+        return _run_job(task, options, progress)
+    from veil.jobs.repair import RepairOptions, verify_and_repair
 
+    # Fail closed: the output is made, verified and repaired under a hidden staging name,
+    # and reaches its final name only once verified. One that still fails verification is
+    # kept, for the report's reader, under a name that says so.
+    staged = Task(task.source, task.output.with_name(STAGING_PREFIX + task.output.name),
+                  task.kind, task.plan_path)
+    try:
+        check_output_path(task.source, task.output, overwrite=options.overwrite)
+    except VeilError as exc:
+        return FileResult(source=task.source, kind=task.kind, error=str(exc))
+    result = _run_job(staged, replace(options, overwrite=True), progress)
+    if result.ok and result.output is not None:
         result = verify_and_repair(result, RepairOptions(
             keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
             crf=options.crf))
+        _publish(result, task.output, overwrite=options.overwrite)
     return result
+
+
+STAGING_PREFIX = ".veil-unverified."
+FAILED_MARK = ".verification-failed"
+
+
+def _publish(result: FileResult, checked: Path, *, overwrite: bool) -> None:
+    """Move a verified output from its staging name to its final name (or, when it
+    failed verification, to the final name marked ``.verification-failed``).
+
+    ``checked`` is the output path the batch already cleared; any other final name (a
+    suffix corrected by the job, the failure mark) must not replace an existing file
+    unless ``overwrite``."""
+    staged = Path(result.output)  # type: ignore[arg-type]
+    final = staged.with_name(staged.name.removeprefix(STAGING_PREFIX))
+    passed = bool(result.verification and result.verification.get("passed"))
+    if not passed:
+        final = final.with_name(final.stem + FAILED_MARK + final.suffix)
+    try:
+        if final != checked and final.exists() and not overwrite:
+            raise VeilError(f"output {final} exists (use --overwrite to replace outputs)")
+        os.replace(staged, final)
+    except (OSError, VeilError) as exc:
+        staged.unlink(missing_ok=True)
+        result.output = None
+        result.error = str(exc)
+        return
+    result.output = final
+    entry = result.extra.get("_report_entry")
+    if entry is not None:
+        entry.output = final
 
 
 def _run_job(task: Task, options: JobOptions, progress: Progress | None) -> FileResult:
