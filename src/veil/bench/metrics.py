@@ -10,26 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
-from scipy import ndimage
 
-CHANGE_THRESHOLD = 12
+from veil.verify.blackbox import CHANGE_THRESHOLD, black_box_mask
+
+__all__ = ["CHANGE_THRESHOLD", "black_box_mask", "FrameScore", "Totals", "score_frame"]
+
 LEAK_COVERAGE = 0.8
 MIN_FACE_SIDE = 10.0
-
-
-def black_box_mask(original: np.ndarray, output: np.ndarray) -> np.ndarray:
-    """Boolean ``(H, W)`` mask of what a tool changed between two same-size images."""
-    if original.shape != output.shape:
-        raise ValueError(f"size differs: original {original.shape}, output {output.shape}")
-    diff = np.abs(original.astype(np.int16) - output.astype(np.int16))
-    if diff.ndim == 3:
-        diff = diff.max(axis=2)
-    changed = (diff > CHANGE_THRESHOLD).astype(np.uint8)
-    kernel = np.ones((3, 3), np.uint8)
-    closed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, kernel, iterations=2)
-    return ndimage.binary_fill_holes(closed.astype(bool))
 
 
 def _box_window(box: Iterable[float], w: int, h: int) -> tuple[int, int, int, int]:

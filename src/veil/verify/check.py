@@ -23,7 +23,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from veil.bench.metrics import black_box_mask
 from veil.errors import MediaError
 from veil.plan.record import Plan
 from veil.render.masks import coverage_mask
@@ -31,6 +30,7 @@ from veil.scan import Scanner
 from veil.settings import MaskSettings, ScanSettings
 from veil.verify import frames as media
 from veil.verify import metadata as meta
+from veil.verify.blackbox import black_box_mask
 from veil.verify.recognition import (
     MIN_REID_SIDE,
     reference_margin,
