@@ -173,11 +173,8 @@ def render_image_plan(
     src, dst = Path(src), Path(dst)
     result = FileResult(source=src, kind="image", plan=plan)
     try:
-        if plan.media.kind != "image":
-            raise VeilError(f"the plan is for a {plan.media.kind}, not an image")
         check_output_path(src, dst, overwrite=overwrite)
-        if file_sha256(src) != plan.media.sha256:
-            raise VeilError(f"the plan was made for a different file ({plan.media.name})")
+        plan.require_source(src, "image")
         loaded = read_image(src)
         rendered = render_still(loaded.pixels, plan, rng)
         result.output = _write_rendered(loaded, rendered, src, dst, keep_icc=keep_icc,

@@ -243,11 +243,8 @@ def render_video_plan(src: Path, plan: Plan, dst: Path, *, audio: bool = True, c
     src, dst = Path(src), Path(dst)
     result = FileResult(source=src, kind="video", plan=plan)
     try:
-        if plan.media.kind != "video":
-            raise VeilError(f"the plan is for a {plan.media.kind}, not a video")
         check_video_output(src, dst, overwrite=overwrite)
-        if file_sha256(src) != plan.media.sha256:
-            raise VeilError(f"the plan was made for a different file ({plan.media.name})")
+        plan.require_source(src, "video")
         stats = render_video(src, plan, dst, audio=audio, crf=crf, preset=preset,
                              progress=progress)
         result.output = dst

@@ -109,6 +109,10 @@ class MediaInfo:
         )
 
 
+def _with_article(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
 @dataclass
 class Plan:
     """Regions to mask for every frame of one media file, with the settings that made it.
@@ -184,6 +188,17 @@ class Plan:
             frames=frames,
             tool=str(d.get("tool", "")),
         )
+
+    def require_source(self, path: str | os.PathLike[str], kind: str) -> None:
+        """Raise :class:`veil.errors.VeilError` unless this plan was made for the ``kind`` file
+        at ``path`` (same SHA-256): a plan is never rendered onto another file."""
+        from veil.errors import VeilError
+        from veil.media.fingerprint import file_sha256
+
+        if self.media.kind != kind:
+            raise VeilError(f"the plan is for a {self.media.kind}, not {_with_article(kind)}")
+        if file_sha256(path) != self.media.sha256:
+            raise VeilError(f"the plan was made for a different file ({self.media.name})")
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the plan as JSON (atomically: temporary name, then rename)."""
