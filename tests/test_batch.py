@@ -186,3 +186,16 @@ def test_output_reaches_its_final_name_only_once_verified(tmp_path: Path,
     assert bad.output == tmp_path / "weak" / f"a{FAILED_MARK}.png" and bad.output.exists()
     leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(STAGING_PREFIX)]
     assert leftovers == []
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path: Path, astronaut: np.ndarray) -> None:
+    import os
+
+    from veil.jobs.batch import JobOptions, Task, run_task
+
+    src = save(astronaut, tmp_path / "a.png")
+    done = run_task(Task(src, tmp_path / "out" / "a.png", "image"), JobOptions())
+    assert done.output is not None
+    umask = os.umask(0)
+    os.umask(umask)
+    assert done.output.stat().st_mode & 0o777 == 0o666 & ~umask

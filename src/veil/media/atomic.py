@@ -8,6 +8,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+# The permissions a plainly created file would get (mkstemp makes its files 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
@@ -28,6 +33,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise OSError(f"nothing was written for {final.name}")
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
