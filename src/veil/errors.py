@@ -17,6 +17,17 @@ class MediaError(VeilError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    @classmethod
+    def from_os_error(cls, path: str | Path, exc: OSError) -> MediaError:
+        """The one-line reason for an operating-system error while reading ``path``."""
+        if isinstance(exc, FileNotFoundError):
+            return cls(path, "no such file")
+        if isinstance(exc, IsADirectoryError):
+            return cls(path, "is a directory, not an image file")
+        if isinstance(exc, PermissionError):
+            return cls(path, "permission denied")
+        return cls(path, f"cannot read file ({exc.strerror or exc})")
+
 
 class UsageError(VeilError):
     """The command was asked for something it cannot do (bad paths, collisions...)."""

@@ -147,12 +147,8 @@ def _open_file(path: Path) -> IO[bytes]:
     """Open ``path`` for reading, turning every OS problem into one clear MediaError."""
     try:
         st = path.stat()
-    except FileNotFoundError as exc:
-        raise MediaError(path, "no such file") from exc
-    except PermissionError as exc:
-        raise MediaError(path, "permission denied") from exc
     except OSError as exc:
-        raise MediaError(path, f"cannot read file ({exc.strerror or exc})") from exc
+        raise MediaError.from_os_error(path, exc) from exc
     if path.is_dir():
         raise MediaError(path, "is a directory, not an image file")
     if not path.is_file():
@@ -161,10 +157,8 @@ def _open_file(path: Path) -> IO[bytes]:
         raise MediaError(path, "empty file (0 bytes)")
     try:
         return open(path, "rb")  # noqa: SIM115 - closed by the caller
-    except PermissionError as exc:
-        raise MediaError(path, "permission denied") from exc
     except OSError as exc:
-        raise MediaError(path, f"cannot read file ({exc.strerror or exc})") from exc
+        raise MediaError.from_os_error(path, exc) from exc
 
 
 def _unsupported_reason(fh: IO[bytes]) -> str:

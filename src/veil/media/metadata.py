@@ -621,11 +621,5 @@ def metadata_tags(path: Path) -> list[str]:
             raise MediaError(path, f"cannot read metadata: {exc}") from exc
     except MediaError:
         raise
-    except FileNotFoundError as exc:
-        raise MediaError(path, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise MediaError(path, "is a directory, not an image file") from exc
-    except PermissionError as exc:
-        raise MediaError(path, "permission denied") from exc
     except OSError as exc:
-        raise MediaError(path, f"cannot read file ({exc.strerror or exc})") from exc
+        raise MediaError.from_os_error(path, exc) from exc
