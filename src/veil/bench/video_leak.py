@@ -154,6 +154,16 @@ def _pct(a: int, b: int) -> str:
     return f"{a}/{b} = {100.0 * a / b:.1f}%" if b else "n/a"
 
 
+def run_tool(name: str, clip: Path, out: Path, *, veil_mode: str, deface: str | None,
+             audio: bool) -> Run:
+    """Run veil or deface on ``clip`` into a fresh ``out`` (any old output removed)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    cmd = (veil_command(clip, out, mode=veil_mode, audio=audio) if name == "veil"
+           else deface_command(str(deface), clip, out, audio=audio))
+    return run_process(cmd)
+
+
 def leak_mode(a: argparse.Namespace) -> None:
     work: Path = a.work
     clips = make_clips(a.data, work / "clips", count=a.clips, frames=a.frames, seed=a.seed)
@@ -171,12 +181,7 @@ def leak_mode(a: argparse.Namespace) -> None:
         notes: set[str] = set()
         for clip in clips:
             out = work / name / clip.name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if out.exists():
-                out.unlink()
-            cmd = (veil_command(clip, out, mode=a.veil, audio=False) if name == "veil"
-                   else deface_command(str(exe), clip, out, audio=False))
-            run = run_process(cmd)
+            run = run_tool(name, clip, out, veil_mode=a.veil, deface=str(exe), audio=False)
             seconds += run.seconds
             if run.returncode != 0 or not out.exists():
                 notes.add(f"{clip.name} failed: {run.stderr.strip().splitlines()[-1:]}")
@@ -217,12 +222,7 @@ def speed_mode(a: argparse.Namespace) -> None:
     for _ in range(a.runs):
         for name in times:
             out = out_dir / name / clip.name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if out.exists():
-                out.unlink()
-            cmd = (veil_command(clip, out, mode=a.veil, audio=True) if name == "veil"
-                   else deface_command(a.deface, clip, out, audio=True))
-            run = run_process(cmd)
+            run = run_tool(name, clip, out, veil_mode=a.veil, deface=a.deface, audio=True)
             if run.returncode != 0:
                 raise SystemExit(f"{name} failed: {run.stderr.strip()[-500:]}")
             times[name].append(run.seconds)
