@@ -210,10 +210,15 @@ def _plan_masks(plan: Plan, index: int, original: np.ndarray, output: np.ndarray
     masked = np.zeros(hw, dtype=bool)
     for box in boxes:
         # Trust the plan only where the output really changed: a region the renderer
-        # skipped is not masked, whatever the plan says.
+        # skipped is not masked, whatever the plan says. Each region is judged inside
+        # its own bounding rectangle (a crowd has hundreds; whole-frame masks are slow).
         region = coverage_mask(hw, box[None], plan.mask)
-        if region.any() and _changed(original, output, region):
-            masked |= region
+        ys, xs = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+        if not len(ys):
+            continue
+        win = (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
+        if _changed(original[win], output[win], region[win]):
+            masked[win] |= region[win]
     released = [r.box for r in fp.regions if r.released]
     allowed = None
     if released:

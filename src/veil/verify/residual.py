@@ -54,17 +54,20 @@ PIXEL_BUDGET_SHARE = 1.0
 
 
 def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
-    """Scan settings for verification: the passes that made the output, at a lower
-    threshold (``THRESHOLD_FACTOR``).
+    """Scan settings for verification: the zoom passes that made the output, at a lower
+    threshold (``THRESHOLD_FACTOR``), without the mirrored repeat.
 
     The scanner's zoomed passes already enlarge small frames as far as it goes; a larger
     pixel budget would only add passes on large frames, costing more than the job itself
-    for faces the base and zoomed passes see anyway. Independence comes from the second
-    detector family (dlib HOG), not from more of the same passes.
+    for faces the base and zoomed passes see anyway. The mirrored pass repeats the largest
+    zoom for the same detector's borderline faces; in verification the second, independent
+    family (dlib HOG) takes that role, at a fraction of the cost.
     """
     base = made_with or ScanSettings()
     return ScanSettings(
         threshold=round(min(base.threshold, CF_ALONE_SCORE) * THRESHOLD_FACTOR, 4),
+        zooms=base.zooms,
+        mirror=False,
         base_side=base.base_side,
         target_pixels=int(base.target_pixels * PIXEL_BUDGET_SHARE),
         max_upscale=base.max_upscale,
