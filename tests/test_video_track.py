@@ -14,6 +14,7 @@ from veil.plan.track import (
     track_regions,
 )
 from veil.plan.video import build_video_plan
+from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
 
 
@@ -151,7 +152,7 @@ def test_short_weak_tracks_are_dropped_when_confirmation_is_asked_for():
 
 
 def test_video_scan_settings_bound_the_passes_by_frame_size():
-    from veil.jobs.video import video_scan_settings
+    from veil.jobs.video import VIDEO_KEEP_WEAK, VIDEO_ZOOM, video_scan_settings
     from veil.scan.scanner import plan_passes
 
     for w, h in [(640, 360), (1280, 720), (1920, 1080), (720, 1280)]:
@@ -161,7 +162,8 @@ def test_video_scan_settings_bound_the_passes_by_frame_size():
         assert [p.mirror for p in passes] == [False, False]
         base, zoom = (max(w, h) * p.scale for p in passes)
         assert base == pytest.approx(min(640, max(w, h)))
-        assert zoom == pytest.approx(1.5 * base, rel=0.01)
+        assert zoom == pytest.approx(VIDEO_ZOOM * base, rel=0.01)
+        assert s.keep_weak == VIDEO_KEEP_WEAK < s.support_threshold
     fast = video_scan_settings(1280, 720, ScanSettings.fast())
     assert len(plan_passes(1280, 720, fast)) == 1
 
@@ -187,3 +189,50 @@ def test_video_scanner_runs_the_zoom_pass_on_every_nth_frame():
     for i in range(4):
         vs.scan(frame, i)
     assert det.sizes == [(36, 64), (54, 96), (36, 64), (36, 64), (54, 96), (36, 64)]
+
+
+def test_weak_candidates_are_reported_only_when_asked():
+    class Fixed:
+        name = "fixed"
+        floor = 0.05
+
+        def detect(self, frame: np.ndarray) -> Detections:
+            boxes = np.array([[10, 10, 30, 30], [40, 5, 60, 25]], np.float32)
+            return Detections(boxes, np.array([0.9, 0.07], np.float32)).with_min_score(
+                self.floor)
+
+    frame = np.zeros((64, 64, 3), np.uint8)
+    one = dict(zooms=(1.0,), mirror=False)
+    assert len(Scanner(ScanSettings(**one), detector=Fixed()).scan(frame)) == 1
+    det = Fixed()
+    det.floor = 0.1
+    weak = Scanner(ScanSettings(**one, keep_weak=0.06), detector=det)
+    assert det.floor == pytest.approx(0.06)  # lowered to what the settings need
+    found = weak.scan(frame)
+    assert sorted(found.scores.tolist()) == pytest.approx([0.07, 0.9])
+
+
+def test_weak_tracks_need_persistence_and_confident_ones_do_not():
+    n = 12
+    dets = []
+    for t in range(n):
+        boxes, scores = [], []
+        if t == 5:  # one confident face in one frame
+            boxes.append([100, 100, 140, 140])
+            scores.append(0.9)
+        if t == 2:  # one weak flicker
+            boxes.append([300, 100, 330, 130])
+            scores.append(0.1)
+        if t in (3, 6, 8):  # a faint face the scan sees in three frames only
+            boxes.append([200, 200, 230, 230])
+            scores.append(0.1)
+        dets.append(Detections(np.array(boxes, np.float32).reshape(-1, 4),
+                               np.array(scores, np.float32)))
+    media = MediaInfo(name="c.mp4", sha256="0", kind="video", width=640, height=360,
+                      frame_count=n)
+    plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings())
+    regions = {t: [r.box for r in plan.frame(t).regions] for t in range(n)}
+    assert not any(abs(b[0] - 300) < 20 for bs in regions.values() for b in bs)
+    faint = [t for t, bs in regions.items() if any(abs(b[0] - 200) < 20 for b in bs)]
+    assert set(range(3, 9)) <= set(faint)   # detected, and filled between detections
+    assert any(abs(b[0] - 100) < 20 for b in regions[5])

@@ -37,6 +37,10 @@ class ScanSettings:
         on large photos and video frames); a pass that shrinks to the previous
         one's size is skipped.
     max_upscale: the largest factor a frame is ever enlarged by.
+    keep_weak: when above 0, candidates down to this score are reported too, unconfirmed
+        (their scores set them apart). A video plan confirms them over time: a face
+        persists from frame to frame, most false alarms flicker (see
+        :class:`veil.plan.track.TrackSettings`). Photos leave it at 0.
     """
 
     threshold: float = 0.25
@@ -47,6 +51,7 @@ class ScanSettings:
     base_side: int = 1280
     target_pixels: int = 2_500_000
     max_upscale: float = 2.0
+    keep_weak: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -57,11 +62,20 @@ class ScanSettings:
             raise ValueError("zooms must be positive factors")
         if self.support_passes < 1:
             raise ValueError("support_passes must be at least 1")
+        if not 0 <= self.keep_weak <= 1:
+            raise ValueError("keep_weak must be in [0, 1]")
 
     @property
     def support_threshold(self) -> float:
         """The lowest score a candidate confirmed by other passes may have."""
         return self.threshold * self.support_ratio
+
+    @property
+    def detector_floor(self) -> float:
+        """The lowest candidate score any rule of these settings looks at."""
+        if self.keep_weak > 0:
+            return min(self.support_threshold, self.keep_weak)
+        return self.support_threshold
 
     @classmethod
     def fast(cls, **changes: Any) -> ScanSettings:

@@ -36,10 +36,13 @@ __all__ = ["VIDEO_SUFFIXES", "anonymize_video", "probe_video", "render_video_pla
 #: Long side of the base pass for video frames: CenterFace costs about 26 ms at
 #: 640x360 and 128 ms at 1280x720 on two cores, and a video has thousands of frames.
 VIDEO_BASE_SIDE = 640
-#: The zoom pass of a video frame: x1.5 of the base pass (960x540 for 16:9).
-VIDEO_ZOOM = 1.5
+#: The zoom pass of a video frame: x2 of the base pass (1280x720 for 16:9).
+VIDEO_ZOOM = 2.0
 #: The zoom pass runs on one frame in this many; the tracker bridges the others.
-VIDEO_ZOOM_EVERY = 2
+VIDEO_ZOOM_EVERY = 3
+#: Video frames also report candidates down to this score, unconfirmed: the plan
+#: keeps those that persist for three frames (:class:`veil.plan.track.TrackSettings`).
+VIDEO_KEEP_WEAK = 0.06
 
 
 def error_text(exc: BaseException) -> str:
@@ -84,8 +87,9 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     The photo defaults run four passes up to 1280 px; at video rates that is several
     times too slow. A video frame gets a base pass with its long side at most
     :data:`VIDEO_BASE_SIDE` and one zoom pass at :data:`VIDEO_ZOOM` x that (no
-    mirror). ``scan``'s threshold and support settings are kept; a one-pass ``scan``
-    (:meth:`ScanSettings.fast`) stays one pass (at the video base size).
+    mirror), and weak candidates are reported for the tracker to confirm
+    (:data:`VIDEO_KEEP_WEAK`). ``scan``'s threshold and support settings are kept; a
+    one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass (at the video base size).
     """
     scan = scan or ScanSettings()
     one_pass = len(scan.zooms) == 1 and not scan.mirror
@@ -95,7 +99,8 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     return ScanSettings.from_dict({
         **scan.to_dict(), "zooms": (1.0,) if one_pass else (1.0, VIDEO_ZOOM),
         "mirror": False, "base_side": VIDEO_BASE_SIDE, "target_pixels": max(pixels, 1),
-        "max_upscale": VIDEO_ZOOM})
+        "max_upscale": VIDEO_ZOOM,
+        "keep_weak": min(VIDEO_KEEP_WEAK, scan.threshold)})
 
 
 class VideoScanner:

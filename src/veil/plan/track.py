@@ -36,7 +36,10 @@ class TrackSettings:
         move in straight lines), up to ``uncertain_max``.
     min_detections / confirm_score: a track is masked when it has at least
         ``min_detections`` detections *or* one detection scoring ``confirm_score`` or
-        more. A face persists from frame to frame; most false alarms flicker.
+        more (``None``: the scan's threshold, filled in by the video plan). A face
+        persists from frame to frame; most false alarms flicker. This is what lets a
+        video scan report weak candidates (``ScanSettings.keep_weak``): a faint face
+        seen in three frames is masked in all of them and in the frames between.
     """
 
     max_gap: int = 10
@@ -44,12 +47,12 @@ class TrackSettings:
     extend_after: int = 8
     min_iou: float = 0.1
     max_centre_dist: float = 0.7
-    motion_widen: float = 1.0
+    motion_widen: float = 0.75
     max_widen: float = 1.0
-    uncertain_grow: float = 0.04
+    uncertain_grow: float = 0.02
     uncertain_max: float = 0.3
-    min_detections: int = 1
-    confirm_score: float = 0.0
+    min_detections: int = 3
+    confirm_score: float | None = None
 
     def to_dict(self) -> dict[str, float | int]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -177,8 +180,10 @@ def confirmed_tracks(tracks: Sequence[Track], settings: TrackSettings | None = N
                      ) -> list[Track]:
     """The tracks to mask: persistent ones, or ones with one confident detection."""
     s = settings or TrackSettings()
+    # Without a score to confirm by, every track is masked (fail closed).
+    confirm = s.confirm_score if s.confirm_score is not None else 0.0
     return [tr for tr in tracks
-            if len(tr.frames) >= s.min_detections or max(tr.scores) >= s.confirm_score]
+            if len(tr.frames) >= s.min_detections or max(tr.scores) >= confirm]
 
 
 def _widen(box: np.ndarray, motion: np.ndarray, s: TrackSettings) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -20,11 +21,15 @@ def build_video_plan(detections: Sequence[Detections], media: MediaInfo, *,
 
     ``detections[i]`` are the faces of frame ``i`` (upright picture coordinates);
     ``bad_frames`` are frames that could not be decoded or scanned cleanly: they are
-    masked whole. Boxes are clipped to the picture; regions of one track never repeat
-    in a frame.
+    masked whole. A track is kept when it persists or when one of its detections
+    reaches the scan's threshold (:class:`TrackSettings`). Boxes are clipped to the
+    picture; regions of one track never repeat in a frame.
     """
     plan = Plan(media=media, scan=scan, mask=mask, tool=tool)
     n = len(detections)
+    track = track or TrackSettings()
+    if track.confirm_score is None:
+        track = dataclasses.replace(track, confirm_score=scan.threshold)
     tracks = confirmed_tracks(link_tracks(detections, scene_cuts, track), track)
     w, h = float(media.width), float(media.height)
     for r in track_regions(tracks, n, scene_cuts, track):

@@ -121,7 +121,11 @@ class Scanner:
         if detector is None:
             from veil.scan.centerface import CenterFace
 
-            detector = CenterFace(floor=self.settings.support_threshold)
+            detector = CenterFace(floor=self.settings.detector_floor)
+        elif getattr(detector, "floor", 0.0) > self.settings.detector_floor:
+            # A detector shared with other scanners only ever reports more candidates
+            # this way; each scanner keeps what its own settings ask for.
+            detector.floor = self.settings.detector_floor  # type: ignore[attr-defined]
         self.detector = detector
 
     def scan(self, frame: np.ndarray) -> Detections:
@@ -130,6 +134,9 @@ class Scanner:
         h, w = frame.shape[:2]
         parts = [_run_pass(self.detector, frame, p) for p in plan_passes(w, h, s)]
         found = confirmed(parts, s.threshold, s.support_threshold, s.support_passes)
+        if s.keep_weak > 0:  # reported unconfirmed; the video plan confirms them over time
+            found = Detections.concatenate([found] + [p.with_min_score(s.keep_weak)
+                                                      for p in parts])
         return merge_detections(found).clipped(w, h)
 
     __call__ = scan
