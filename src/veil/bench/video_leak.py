@@ -166,11 +166,14 @@ def run_tool(name: str, clip: Path, out: Path, *, veil_mode: str, deface: str | 
 
 def leak_mode(a: argparse.Namespace) -> None:
     work: Path = a.work
-    clips = make_clips(a.data, work / "clips", count=a.clips, frames=a.frames, seed=a.seed)
+    clips = make_clips(a.data, work / "clips", count=a.clips, frames=a.frames, seed=a.seed,
+                       first=a.first)
     tools: list[tuple[str, object]] = [("veil", None)]
     if a.deface:
         tools.append(("deface", a.deface))
-    print(f"Moving-camera clips from the first {len(clips)} wider-val-dev images, "
+    which = (f"the first {len(clips)}" if a.first == 0
+             else f"{len(clips)} (from index {a.first})")
+    print(f"Moving-camera clips from {which} wider-val-dev images, "
           f"{a.frames} frames each, 640x360; solid fill; black-box masks (METRICS.md).\n")
     print("| tool | face-frames | frame leak | faces | track leak | collateral | seconds |")
     print("|---|---|---|---|---|---|---|")
@@ -298,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--veil", choices=("auto", "cli", "api"), default="auto",
                     help="run veil as its command (cli) or via anonymize_video (api)")
     ap.add_argument("--clips", type=int, default=12, help="leak: number of WIDER images")
+    ap.add_argument("--first", type=int, default=0,
+                    help="leak: index of the first WIDER image (0-based)")
     ap.add_argument("--frames", type=int, default=60, help="leak: frames per clip")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clip", type=Path, help="speed/memory: the 720p clip to use")
