@@ -172,6 +172,36 @@ def test_plan_dir_and_render(tmp_path: Path, small_astronaut: np.ndarray) -> Non
     assert not (tmp_path / "third" / "x.png").exists()
 
 
+def test_render_verifies_and_repairs_an_edited_plan(tmp_path: Path,
+                                                    small_astronaut: np.ndarray) -> None:
+    from veil.plan.record import Plan
+
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    code, _, _ = run(src, "-o", tmp_path / "out", "--plan-dir", tmp_path / "plans",
+                     "--no-verify")
+    plan_path = tmp_path / "plans" / "x.png.veil.json"
+    plan = Plan.load(plan_path)
+    plan.frames.clear()  # a reviewer deleted the face by mistake
+    plan.save(plan_path)
+    edited = plan_path.read_text()
+    x1, y1, x2, y2 = face_box(256)
+    centre = small_astronaut[(y1 + y2) // 2, (x1 + x2) // 2]
+
+    code, _, err = run("render", plan_path, src, "-o", tmp_path / "loose", "--no-verify")
+    assert code == 0, err
+    loose = read_rgb(tmp_path / "loose" / "x.png")
+    assert (loose[(y1 + y2) // 2, (x1 + x2) // 2] == centre).all()  # as asked: not checked
+
+    code, _, err = run("render", plan_path, src, "-o", tmp_path / "checked")
+    assert code == 0, err
+    out = read_rgb(tmp_path / "checked" / "x.png")
+    assert not (out[(y1 + y2) // 2, (x1 + x2) // 2] == centre).all()  # repaired
+    report = json.loads((tmp_path / "checked" / "veil-report" / "report.json").read_text())
+    assert report["files"][0]["passed"] and report["files"][0]["repair"]["rounds"] == 1
+    assert sorted(p.name for p in (tmp_path / "checked").iterdir()) == ["veil-report", "x.png"]
+    assert plan_path.read_text() == edited  # the user's plan is left as it was
+
+
 def test_verify_with_nothing_to_verify_fails(tmp_path: Path) -> None:
     code, _, err = run("verify", tmp_path, tmp_path)
     assert code == 1 and "no media files" in err

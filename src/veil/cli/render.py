@@ -8,8 +8,16 @@ from pathlib import Path
 import click
 
 from veil.cli.app import main
+from veil.cli.hooks import after_jobs, verification_failed
 from veil.cli.output import error_line
-from veil.jobs.batch import VIDEO_MISSING, media_kind, output_name
+from veil.jobs.batch import (
+    VIDEO_MISSING,
+    JobOptions,
+    media_kind,
+    output_name,
+    staged_path,
+    verify_staged,
+)
 from veil.jobs.image import check_output_path, render_image_plan
 from veil.jobs.result import FileResult
 from veil.plan.record import Plan
@@ -19,6 +27,13 @@ RENDER_HELP = """\
 Render a saved plan (from --plan-dir, or a video's .veil.json, possibly edited) onto
 its ORIGINAL file and write the result into OUTDIR, without scanning again. The plan
 must have been made for exactly this file (its SHA-256 is checked).
+
+As after every job, the result is verified (residual faces, re-identification,
+metadata) unless --no-verify: it is written under a hidden name, a face the check
+finds is added and the file rendered again, and it gets its final name only once it
+passes (else NAME.verification-failed.EXT, exit code 1). The report goes to
+OUTDIR/veil-report unless --report DIR. Faces released in the plan stay visible and
+are not counted as residual. The plan file itself is not changed.
 
 \b
 Example:
@@ -47,9 +62,14 @@ Example:
 @click.option("--crf", type=click.IntRange(0, 51), default=20, show_default=True,
               help="Video quality (H.264 CRF).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--no-verify", is_flag=True, help="Skip the check of the result.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Write report.json and report.html here "
+              "[default: OUTDIR/veil-report when verifying].")
 def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
            shape: str | None, margin: float | None, keep_icc: bool, quality: int,
-           no_audio: bool, crf: int, overwrite: bool) -> None:
+           no_audio: bool, crf: int, overwrite: bool, no_verify: bool,
+           report_dir: Path | None) -> None:
     """Render PLAN onto ORIGINAL into OUTDIR."""
     try:
         plan = Plan.load(plan_path)
@@ -69,20 +89,34 @@ def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
     except Exception as exc:  # noqa: BLE001 - shown as a usage error
         raise click.UsageError(str(exc)) from exc
 
+    options = JobOptions(mask=plan.mask, keep_icc=keep_icc, quality=quality,
+                         overwrite=overwrite, audio=not no_audio, crf=crf,
+                         verify=not no_verify)
+    target = staged_path(dst) if options.verify else dst
     if plan.media.kind == "video":
-        result = _render_video(original, plan, dst, audio=not no_audio, crf=crf)
+        result = _render_video(original, plan, target, audio=not no_audio, crf=crf)
     else:
-        result = render_image_plan(original, plan, dst, keep_icc=keep_icc, quality=quality,
-                                   overwrite=overwrite)
+        result = render_image_plan(original, plan, target, keep_icc=keep_icc,
+                                   quality=quality, overwrite=overwrite or options.verify)
+    if options.verify:
+        result.plan = plan
+        result = verify_staged(result, dst, options)
     if not result.ok:
         click.echo(error_line(original, result.error or "failed"), err=True)
         click.get_current_context().exit(1)
+    settings = {"mask": plan.mask.to_dict(), "plan": str(plan_path)}
+    after_jobs([result], verify=options.verify, report_dir=report_dir, outdir=outdir,
+               settings=settings, print_error=lambda where, why: click.echo(
+                   error_line(where, why), err=True))
     click.echo(f"veil: {result.faces} region{'s' if result.faces != 1 else ''} masked, "
                f"written to {result.output}", err=True)
+    if verification_failed(result):
+        click.get_current_context().exit(1)
 
 
 def _render_video(original: Path, plan: Plan, dst: Path, *, audio: bool,
                   crf: int) -> FileResult:
+    """Render a video plan (``dst`` was cleared by the caller)."""
     try:
         from veil.jobs.video import render_video_plan
     except ImportError:

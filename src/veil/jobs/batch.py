@@ -227,23 +227,35 @@ def run_task(task: Task, options: JobOptions, progress: Progress | None = None) 
     """
     if not options.verify:
         return _run_job(task, options, progress)
-    from veil.jobs.repair import RepairOptions, verify_and_repair
-
     # Fail closed: the output is made, verified and repaired under a hidden staging name,
     # and reaches its final name only once verified. One that still fails verification is
     # kept, for the report's reader, under a name that says so.
-    staged = Task(task.source, task.output.with_name(STAGING_PREFIX + task.output.name),
-                  task.kind, task.plan_path)
+    staged = Task(task.source, staged_path(task.output), task.kind, task.plan_path)
     try:
         check_output_path(task.source, task.output, overwrite=options.overwrite)
     except VeilError as exc:
         return FileResult(source=task.source, kind=task.kind, error=str(exc))
     result = _run_job(staged, replace(options, overwrite=True), progress)
-    if result.ok and result.output is not None:
-        result = verify_and_repair(result, RepairOptions(
-            keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
-            crf=options.crf))
-        _publish(result, task.output, overwrite=options.overwrite)
+    return verify_staged(result, task.output, options)
+
+
+def staged_path(output: Path) -> Path:
+    """The hidden name an output is written under until it has passed verification."""
+    return output.with_name(STAGING_PREFIX + output.name)
+
+
+def verify_staged(result: FileResult, final: Path, options: JobOptions) -> FileResult:
+    """Verify (and self-repair) an output written under :func:`staged_path`, then move
+    it to ``final`` (or, when it failed, to ``final`` marked ``.verification-failed``).
+    A failed job is returned unchanged."""
+    if not result.ok or result.output is None:
+        return result
+    from veil.jobs.repair import RepairOptions, verify_and_repair
+
+    result = verify_and_repair(result, RepairOptions(
+        keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
+        crf=options.crf))
+    _publish(result, final, overwrite=options.overwrite)
     return result
 
 
