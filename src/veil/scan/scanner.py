@@ -130,13 +130,19 @@ class Scanner:
 
     def scan(self, frame: np.ndarray) -> Detections:
         """All faces in an upright RGB frame."""
-        s = self.settings
         h, w = frame.shape[:2]
-        parts = [_run_pass(self.detector, frame, p) for p in plan_passes(w, h, s)]
+        parts = [_run_pass(self.detector, frame, p) for p in plan_passes(w, h, self.settings)]
+        return self.combine(parts, w, h)
+
+    def combine(self, parts: list[Detections], width: int, height: int) -> Detections:
+        """The faces of a ``width`` x ``height`` frame from what each pass found (frame
+        coordinates): confident or confirmed candidates, weak ones too with
+        ``keep_weak``, overlaps merged."""
+        s = self.settings
         found = confirmed(parts, s.threshold, s.support_threshold, s.support_passes)
         if s.keep_weak > 0:  # reported unconfirmed; the video plan confirms them over time
             found = Detections.concatenate([found] + [p.with_min_score(s.keep_weak)
                                                       for p in parts])
-        return merge_detections(found).clipped(w, h)
+        return merge_detections(found).clipped(width, height)
 
     __call__ = scan

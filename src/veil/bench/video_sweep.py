@@ -1,0 +1,183 @@
+"""How the video scan and tracking defaults were chosen: a sweep on generated clips.
+
+    python -m veil.bench.video_sweep                       # clips from dev images 0-11
+    python -m veil.bench.video_sweep --first 12 --clips 12 # a check set
+
+The detector runs once per frame of each clip at every scale a setting may use (1x,
+1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
+in ``--work``. Every setting is then scored from them: the scanner's own rule combines
+the passes of each frame (:meth:`veil.scan.scanner.Scanner.combine`), the video plan is
+built as a job builds it (tracks, confirmation, gap filling, extension, widening), and
+the plan's regions are scored as the mask a solid fill would draw, with METRICS.md's
+per-face rules (frame leak, track leak, collateral). This is a simulation: encoding
+and the black-box mask are left out, so ``python -m veil.bench.video_leak`` gives the
+final figures of the chosen defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from veil.bench.metrics import Totals, score_frame
+from veil.bench.video_leak import _frames
+from veil.bench.videogen import DEFAULT_DATA, make_clips
+from veil.detections import Detections
+from veil.jobs.video import VIDEO_KEEP_WEAK, VIDEO_ZOOM, VIDEO_ZOOM_EVERY
+from veil.plan.record import MediaInfo
+from veil.plan.track import SceneCutDetector, TrackSettings
+from veil.plan.video import build_video_plan
+from veil.render.masks import coverage_mask
+from veil.scan.scanner import Scanner, ScanPass, _run_pass
+from veil.settings import MaskSettings, ScanSettings
+
+SCALES = (1.0, 1.5, 2.0)
+FLOOR = 0.05
+
+
+@dataclass(frozen=True)
+class VideoSetting:
+    """One point of the sweep: the scan schedule, the tracker and the mask."""
+
+    zoom: float | None = VIDEO_ZOOM       # scale of the zoom pass (None: base pass only)
+    # (scales are of the 640x360 clip frame, which is also the video base size)
+    every: int = VIDEO_ZOOM_EVERY         # the zoom pass runs on one frame in this many
+    keep_weak: float = VIDEO_KEEP_WEAK    # ScanSettings.keep_weak
+    threshold: float = 0.25
+    track: TrackSettings = field(default_factory=TrackSettings)
+    mask: MaskSettings = field(default_factory=MaskSettings)
+
+
+def _grid() -> dict[str, VideoSetting]:
+    d = VideoSetting()
+    old = TrackSettings(motion_widen=1.0, uncertain_grow=0.04, min_detections=1,
+                        confirm_score=0.0)
+    return {
+        "default": d,
+        "before (1.5x every 2nd, no weak)": VideoSetting(zoom=1.5, every=2, keep_weak=0.0,
+                                                          track=old),
+        "no weak candidates": replace(d, keep_weak=0.0),
+        "weak from 0.075": replace(d, keep_weak=0.075),
+        "weak from 0.05": replace(d, keep_weak=0.05),
+        "weak tracks need 6 frames": replace(d, track=replace(d.track, min_detections=6)),
+        "weak tracks need 10 frames": replace(d, track=replace(d.track, min_detections=10)),
+        "zoom 2x every 3rd frame": replace(d, zoom=2.0, every=3),
+        "zoom 2x every 2nd frame": replace(d, zoom=2.0, every=2),
+        "zoom 1.5x every frame": replace(d, zoom=1.5, every=1),
+        "motion widening 0.5": replace(d, track=replace(d.track, motion_widen=0.5)),
+        "motion widening 1.0, growth 0.04": replace(
+            d, track=replace(d.track, motion_widen=1.0, uncertain_grow=0.04)),
+        "no extension": replace(d, track=replace(d.track, extend_before=0, extend_after=0)),
+    }
+
+
+def cache_candidates(clips: list[Path], work: Path) -> dict[str, Any]:
+    """Candidates of every frame at every scale in :data:`SCALES` (cached on disk)."""
+    from veil.scan.centerface import CenterFace
+
+    out: dict[str, Any] = {}
+    detector = None
+    for clip in clips:
+        cached = work / "candidates" / (clip.name + ".pkl")
+        if cached.is_file():
+            out[str(clip)] = pickle.loads(cached.read_bytes())
+            continue
+        detector = detector or CenterFace(floor=FLOOR)
+        cuts = SceneCutDetector()
+        frames: list[dict[float, tuple[np.ndarray, np.ndarray]]] = []
+        shape = (0, 0)
+        for t, rgb in enumerate(_frames(clip)):
+            shape = rgb.shape[:2]
+            per = {}
+            for s in SCALES:
+                d = _run_pass(detector, rgb, ScanPass(scale=s))
+                per[s] = (d.boxes.copy(), d.scores.copy())
+            frames.append(per)
+            cuts.update(t, rgb)
+        entry = {"frames": frames, "cuts": list(cuts.cuts), "shape": shape}
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(pickle.dumps(entry))
+        out[str(clip)] = entry
+    return out
+
+
+class _Cached:
+    """Stands in for the detector: the sweep feeds the scanner cached passes."""
+
+    name = "cached"
+
+    def detect(self, frame: np.ndarray) -> Detections:  # pragma: no cover - never called
+        raise RuntimeError("the sweep combines cached candidates only")
+
+
+def score_setting(cache: dict[str, Any], v: VideoSetting) -> tuple[Totals, int, int]:
+    """Totals over all face-frames, and faces leaked in any frame / faces."""
+    scan = ScanSettings(threshold=v.threshold, keep_weak=v.keep_weak,
+                        zooms=(1.0,) if v.zoom is None else (1.0, v.zoom), mirror=False)
+    scanner = Scanner(scan, detector=_Cached())
+    total = Totals()
+    faces = leaked = 0
+    for clip, entry in cache.items():
+        gt = json.loads(Path(clip + ".gt.json").read_text())
+        h, w = entry["shape"]
+        dets = []
+        for t, per in enumerate(entry["frames"]):
+            scales = [1.0] + ([v.zoom] if v.zoom is not None and t % v.every == 0 else [])
+            parts = [Detections(*per[s]) for s in scales]
+            dets.append(scanner.combine(parts, w, h))
+        media = MediaInfo(name=Path(clip).name, sha256="", kind="video", width=w, height=h,
+                          frame_count=len(dets))
+        plan = build_video_plan(dets, media, scan=scan, mask=v.mask, scene_cuts=entry["cuts"],
+                                track=v.track)
+        counted_any: dict[int, bool] = {}
+        leaked_any: dict[int, bool] = {}
+        for t in range(len(dets)):
+            mask = coverage_mask((h, w), plan.frame(t).active_boxes(), v.mask)
+            rows = np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
+            fs = score_frame(mask, rows[:, :4], rows[:, 4] > 0)
+            total.add(fs)
+            for i, (c, lk) in enumerate(zip(fs.counted, fs.leaked, strict=True)):
+                if c:
+                    counted_any[i] = True
+                    leaked_any[i] = leaked_any.get(i, False) or lk
+        faces += len(counted_any)
+        leaked += sum(leaked_any.values())
+    return total, leaked, faces
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m veil.bench.video_sweep",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--work", type=Path, default=Path("bench-work/video"))
+    ap.add_argument("--first", type=int, default=0, help="index of the first WIDER image")
+    ap.add_argument("--clips", type=int, default=12)
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    if not (a.data / "wider-val-dev" / "gt.txt").is_file():
+        print(f"no WIDER dev set under {a.data}")
+        return 2
+    clips = make_clips(a.data, a.work / "clips", count=a.clips, frames=a.frames, seed=a.seed,
+                       first=a.first)
+    cache = cache_candidates(clips, a.work)
+    print(f"Simulated on {len(clips)} clips (WIDER dev images from index {a.first}), "
+          f"{a.frames} frames each.\n")
+    print("| setting | frame leak | track leak | collateral |")
+    print("|---|---|---|---|")
+    for name, v in _grid().items():
+        total, leaked, faces = score_setting(cache, v)
+        print(f"| {name} | {100 * total.leaked / max(total.counted, 1):.2f}% | "
+              f"{leaked}/{faces} = {100 * leaked / max(faces, 1):.1f}% | "
+              f"{total.collateral:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
