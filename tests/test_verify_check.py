@@ -124,14 +124,15 @@ def test_reid_choice_takes_each_track_where_it_is_largest() -> None:
                 scan=ScanSettings(), mask=MaskSettings())
     for f in range(10):
         side = 40 + 5 * f  # track 1 grows frame by frame
-        plan.add_region(f, Region(box=(0, 0, side, side), score=0.9, provenance="detected",
+        plan.add_region(f, Region(box=(0, 0, side, side), score=0.9,
+                                  provenance="extended" if f == 9 else "detected",
                                   track_id=1))
         plan.add_region(f, Region(box=(300, 0, 350, 50), score=0.9, provenance="detected",
                                   track_id=2, released=(f == 9)))
     plan.add_region(4, Region(box=(500, 0, 560, 60), score=1.0, provenance="manual"))
     pick = reid_choice(plan, checked={0, 2, 4, 6, 9}, per_track=2)
     track1 = {f for f, pos in pick.items() if 0 in pos}
-    assert track1 == {6, 9}                       # the two largest checked frames
+    assert track1 == {4, 6}   # the two largest checked frames where it was detected
     assert sum(1 in pos for f, pos in pick.items() if f != 9) == 2  # track 2, not released
     assert 1 not in pick.get(9, set())            # frame 9: track 2 released, not active
     assert 2 in pick[4]                            # a region without a track is its own

@@ -176,10 +176,12 @@ def reid_choice(plan: Plan, checked: set[int] | None,
     """For a video plan: which masked faces to re-identify in which checked frames.
 
     Returns ``{frame: {positions in that frame's active boxes}}``: for every track, the
-    ``per_track`` checked frames where its box is largest; a region without a track is
-    its own. ``checked=None`` means every frame is checked.
+    ``per_track`` checked frames where its box is largest, frames where the face was
+    detected (or placed by hand) first: interpolated and extended boxes are grown
+    guesses, larger than the face, and landmarks found in them may sit on a neighbour.
+    A region without a track is its own. ``checked=None`` means every frame is checked.
     """
-    by_track: dict[object, list[tuple[float, int, int]]] = {}
+    by_track: dict[object, list[tuple[bool, float, int, int]]] = {}
     for f, fp in plan.frames.items():
         if fp.mask_whole or (checked is not None and f not in checked):
             continue
@@ -187,10 +189,11 @@ def reid_choice(plan: Plan, checked: set[int] | None,
         for pos, r in enumerate(active):
             side = min(r.box[2] - r.box[0], r.box[3] - r.box[1])
             key = r.track_id if r.track_id is not None else ("region", f, pos)
-            by_track.setdefault(key, []).append((side, f, pos))
+            seen = r.provenance in ("detected", "manual")
+            by_track.setdefault(key, []).append((seen, side, f, pos))
     chosen: dict[int, set[int]] = {}
     for items in by_track.values():
-        for _, f, pos in sorted(items, reverse=True)[:per_track]:
+        for _, _, f, pos in sorted(items, reverse=True)[:per_track]:
             chosen.setdefault(f, set()).add(pos)
     return chosen
 
