@@ -136,16 +136,27 @@ def mask_whole_frame(frame: np.ndarray, settings: MaskSettings) -> np.ndarray:
     return out
 
 
-def coverage_mask(shape_hw: tuple[int, int], boxes: np.ndarray,
-                  settings: MaskSettings) -> np.ndarray:
-    """Boolean ``(H, W)`` mask of the pixels :func:`mask_regions` would change."""
+def mask_windows(shape_hw: tuple[int, int], boxes: np.ndarray, settings: MaskSettings
+                 ) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """For each face box, the window of an ``(H, W)`` frame that its mask touches and the
+    boolean mask inside that window (the pixels :func:`mask_regions` changes there).
+    Boxes wholly outside the frame are left out."""
     h, w = shape_hw
-    cov = np.zeros((h, w), dtype=bool)
     grown = expand_boxes(np.asarray(boxes, dtype=np.float32).reshape(-1, 4), settings.margin,
                          settings.pad_px)
+    out = []
     for g in grown:
         placed = _placed_shape(g, w, h, settings.shape)
         if placed is not None:
             x1, y1, x2, y2, sel = placed
-            cov[y1:y2, x1:x2] |= sel
+            out.append(((slice(y1, y2), slice(x1, x2)), sel))
+    return out
+
+
+def coverage_mask(shape_hw: tuple[int, int], boxes: np.ndarray,
+                  settings: MaskSettings) -> np.ndarray:
+    """Boolean ``(H, W)`` mask of the pixels :func:`mask_regions` would change."""
+    cov = np.zeros(shape_hw, dtype=bool)
+    for win, sel in mask_windows(shape_hw, boxes, settings):
+        cov[win] |= sel
     return cov

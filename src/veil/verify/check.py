@@ -27,7 +27,7 @@ import numpy as np
 
 from veil.errors import MediaError
 from veil.plan.record import Plan
-from veil.render.masks import coverage_mask
+from veil.render.masks import coverage_mask, mask_windows
 from veil.scan import Scanner
 from veil.settings import MaskSettings, ScanSettings
 from veil.verify import frames as media
@@ -243,17 +243,12 @@ def _plan_masks(plan: Plan, index: int, original: np.ndarray, output: np.ndarray
     if fp.mask_whole:
         return np.ones(hw, dtype=bool), None, np.zeros((0, 4), np.float32)
     masked = np.zeros(hw, dtype=bool)
-    for box in boxes:
-        # Trust the plan only where the output really changed: a region the renderer
-        # skipped is not masked, whatever the plan says. Each region is judged inside
-        # its own bounding rectangle (a crowd has hundreds; whole-frame masks are slow).
-        region = coverage_mask(hw, box[None], plan.mask)
-        ys, xs = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
-        if not len(ys):
-            continue
-        win = (slice(ys[0], ys[-1] + 1), slice(xs[0], xs[-1] + 1))
-        if _changed(original[win], output[win], region[win]):
-            masked[win] |= region[win]
+    # Trust the plan only where the output really changed: a region the renderer skipped
+    # is not masked, whatever the plan says. Each region is judged inside its own window
+    # (a crowd has hundreds of regions; whole-frame masks per region are slow).
+    for win, sel in mask_windows(hw, boxes, plan.mask):
+        if sel.any() and _changed(original[win], output[win], sel):
+            masked[win] |= sel
     released = [r.box for r in fp.regions if r.released]
     allowed = None
     if released:
