@@ -120,7 +120,7 @@ def result_json(result: FileResult) -> dict[str, Any]:
     faces: list[dict[str, object]] = []
     if result.kind == "image" and result.plan is not None:
         faces = [{"box": r.to_dict()["box"], "score": r.to_dict()["score"]}
-                 for r in result.plan.frame(0).regions if not r.released]
+                 for r in result.plan.frame(0).active_regions()]
     entry: dict[str, Any] = {
         "input": str(result.source),
         "output": str(result.output) if result.output else None,

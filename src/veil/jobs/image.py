@@ -179,7 +179,7 @@ def render_image_plan(
         rendered = render_still(loaded.pixels, plan, rng)
         result.output = _write_rendered(loaded, rendered, src, dst, keep_icc=keep_icc,
                                         quality=quality, overwrite=overwrite)
-        result.faces = sum(1 for r in plan.frame(0).regions if not r.released)
+        result.faces = len(plan.frame(0).active_regions())
     except (VeilError, OSError, ValueError) as exc:
         result.error = _error_text(exc)
     result.seconds = time.perf_counter() - t0

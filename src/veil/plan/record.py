@@ -70,9 +70,13 @@ class FramePlan:
     mask_whole: bool = False
     note: str = ""
 
+    def active_regions(self) -> list[Region]:
+        """The regions that are to be masked (not released), in plan order."""
+        return [r for r in self.regions if not r.released]
+
     def active_boxes(self) -> np.ndarray:
-        """``(N,4)`` float32 boxes of the regions that are to be masked."""
-        boxes = [r.box for r in self.regions if not r.released]
+        """``(N,4)`` float32 boxes of :meth:`active_regions`, in the same order."""
+        boxes = [r.box for r in self.active_regions()]
         return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
 
 

@@ -185,12 +185,10 @@ def reid_choice(plan: Plan, checked: set[int] | None,
     for f, fp in plan.frames.items():
         if fp.mask_whole or (checked is not None and f not in checked):
             continue
-        active = [r for r in fp.regions if not r.released]
-        for pos, r in enumerate(active):
-            side = min(r.box[2] - r.box[0], r.box[3] - r.box[1])
+        for pos, r in enumerate(fp.active_regions()):  # positions of active_boxes()
             key = r.track_id if r.track_id is not None else ("region", f, pos)
             seen = r.provenance in ("detected", "manual")
-            by_track.setdefault(key, []).append((seen, side, f, pos))
+            by_track.setdefault(key, []).append((seen, shorter_side(r.box), f, pos))
     chosen: dict[int, set[int]] = {}
     for items in by_track.values():
         for _, _, f, pos in sorted(items, reverse=True)[:per_track]:
