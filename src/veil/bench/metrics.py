@@ -103,6 +103,23 @@ def score_frame(mask: np.ndarray, boxes_xywh: np.ndarray,
 
 
 @dataclass
+class TrackTally:
+    """Per ground-truth face of one clip (its index in every frame's boxes): counted in at
+    least one frame, and leaked in at least one counted frame (METRICS.md track leak)."""
+
+    counted: set[int] = field(default_factory=set)
+    leaked: set[int] = field(default_factory=set)
+
+    def add(self, s: FrameScore) -> None:
+        """Add one frame's score."""
+        for i, (c, lk) in enumerate(zip(s.counted, s.leaked, strict=True)):
+            if c:
+                self.counted.add(i)
+                if lk:
+                    self.leaked.add(i)
+
+
+@dataclass
 class Totals:
     """Sums over many frames or images."""
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.bench.metrics import Totals, black_box_mask, score_frame
+from veil.bench.metrics import Totals, TrackTally, black_box_mask, score_frame
 from veil.bench.videogen import DEFAULT_DATA, make_clips, make_long_clip
 
 
@@ -121,8 +121,7 @@ def score_clip(original: Path, output: Path, gt_json: Path) -> ClipScore:
     """
     gt = json.loads(Path(gt_json).read_text())
     score = ClipScore()
-    counted_any: dict[int, bool] = {}
-    leaked_any: dict[int, bool] = {}
+    tally = TrackTally()
     out_iter = _frames(output)
     for t, orig in enumerate(_frames(original)):
         out = next(out_iter, None)
@@ -142,13 +141,10 @@ def score_clip(original: Path, output: Path, gt_json: Path) -> ClipScore:
             mask = black_box_mask(orig, out)
         fs = score_frame(mask, boxes, rows[:, 4] > 0)
         score.totals.add(fs)
-        for i, (c, lk) in enumerate(zip(fs.counted, fs.leaked, strict=True)):
-            if c:
-                counted_any[i] = True
-                leaked_any[i] = leaked_any.get(i, False) or lk
+        tally.add(fs)
         score.frames += 1
-    score.faces = len(counted_any)
-    score.leaked_faces = sum(leaked_any.values())
+    score.faces = len(tally.counted)
+    score.leaked_faces = len(tally.leaked)
     return score
 
 

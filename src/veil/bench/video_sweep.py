@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from veil.bench.metrics import Totals, score_frame
+from veil.bench.metrics import Totals, TrackTally, score_frame
 from veil.bench.video_leak import _frames
 from veil.bench.videogen import DEFAULT_DATA, make_clips
 from veil.detections import Detections
@@ -135,19 +135,15 @@ def score_setting(cache: dict[str, Any], v: VideoSetting) -> tuple[Totals, int, 
                           frame_count=len(dets))
         plan = build_video_plan(dets, media, scan=scan, mask=v.mask, scene_cuts=entry["cuts"],
                                 track=v.track)
-        counted_any: dict[int, bool] = {}
-        leaked_any: dict[int, bool] = {}
+        tally = TrackTally()
         for t in range(len(dets)):
             mask = coverage_mask((h, w), plan.frame(t).active_boxes(), v.mask)
             rows = np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
             fs = score_frame(mask, rows[:, :4], rows[:, 4] > 0)
             total.add(fs)
-            for i, (c, lk) in enumerate(zip(fs.counted, fs.leaked, strict=True)):
-                if c:
-                    counted_any[i] = True
-                    leaked_any[i] = leaked_any.get(i, False) or lk
-        faces += len(counted_any)
-        leaked += sum(leaked_any.values())
+            tally.add(fs)
+        faces += len(tally.counted)
+        leaked += len(tally.leaked)
     return total, leaked, faces
 
 
