@@ -295,7 +295,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     best: _Frame | None = None
 
     pairs, v.frames_total, checked = _pairs(original, output, kind, plan, video_stride)
-    pick = reid_choice(plan, checked) if (kind == "video" and plan is not None) else None
+    pick = (reid_choice(plan, checked)
+            if threshold is not None and kind == "video" and plan is not None else None)
     for index, orig, out in pairs:
         v.frames_checked += 1
         h, w = out.shape[:2]
