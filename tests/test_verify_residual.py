@@ -6,7 +6,7 @@ import numpy as np
 
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.settings import MaskSettings, ScanSettings
-from veil.verify.frames import sample_indices
+from veil.verify.frames import boundary_windows, sample_indices
 from veil.verify.residual import (
     CF_ALONE_SCORE,
     MIN_RESIDUAL_SIDE,
@@ -62,18 +62,45 @@ def test_released_face_is_not_residual():
     assert not any(abs(c.box[0] - FACE_BOX[0]) < 20 for c, _ in found)
 
 
-def test_sample_indices_stride_and_plan_changes():
-    plan = Plan(MediaInfo("v.mp4", "0" * 64, "video", 64, 64, frame_count=100, fps=30.0),
+def _video_plan(frames: int = 100) -> Plan:
+    return Plan(MediaInfo("v.mp4", "0" * 64, "video", 64, 64, frame_count=frames, fps=30.0),
                 mask=MaskSettings())
+
+
+def test_sample_indices_stride_and_track_boundaries():
+    plan = _video_plan()
     for i in range(20, 60):
         if i != 41:  # a one-frame gap in the track
-            plan.add_region(i, Region((1, 1, 20, 20)))
+            plan.add_region(i, Region((1, 1, 20, 20), track_id=7))
     idx = sample_indices(100, 30.0, plan)
     assert idx == sorted(set(idx))
     assert {0, 15, 30, 45, 60, 75, 90, 99} <= set(idx)          # two per second + last
-    assert {19, 20, 40, 41, 42, 59, 60} <= set(idx)             # around every plan change
+    # before the start (19), in the gap (41, which also serves the window before the
+    # track resumes), after the end (60, already in the regular sample)
+    assert set(idx) == {0, 15, 30, 45, 60, 75, 90, 99, 19, 41}
     assert sample_indices(10, None, None, stride=1) == list(range(10))
     assert sample_indices(0, 30.0) == []
+
+
+def test_sample_indices_hit_every_boundary_window_in_a_crowd():
+    plan = _video_plan()
+    for t in range(30):  # a crowd: a track starts and one ends in almost every frame
+        for i in range(2 * t, 2 * t + 9):
+            plan.add_region(i, Region((1, 1, 20, 20), track_id=t))
+    idx = set(sample_indices(100, 30.0, plan))
+    windows = boundary_windows(plan, 100)
+    assert len(windows) == 59  # 30 starts (one at frame 0 has none) and 30 ends
+    assert all(any(lo <= i <= hi for i in idx) for lo, hi in windows)
+    assert len(idx - set(sample_indices(100, 30.0))) <= 25
+
+
+def test_sample_indices_untracked_regions_change_by_count():
+    plan = _video_plan()
+    for i in range(50, 70):
+        plan.add_region(i, Region((1, 1, 20, 20)))
+    idx = set(sample_indices(100, 30.0, plan, stride=1000))
+    assert any(47 <= i <= 49 for i in idx)  # just before the regions appear
+    assert any(70 <= i <= 72 for i in idx)  # just after they end
 
 
 class _FakeScanner:

@@ -13,6 +13,7 @@ from veil.cli.output import BatchDisplay, batch_json
 from veil.errors import UsageError
 from veil.jobs.batch import JobOptions, collect_tasks, run_batch, summarize
 from veil.jobs.image import tool_name
+from veil.jobs.interrupt import exit_on_termination
 from veil.settings import FAST_THRESHOLD, MASK_METHODS, MASK_SHAPES, MaskSettings, ScanSettings
 
 DEFAULT_COMMAND = "protect"
@@ -101,6 +102,7 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="veil", message="%(prog)s %(version)s")
 def main() -> None:
     """Entry point of the ``veil`` command."""
+    exit_on_termination()  # SIGTERM unwinds like Ctrl-C: no partial or unverified file stays
 
 
 @main.command(DEFAULT_COMMAND, short_help="(default) Mask faces in files and folders.",

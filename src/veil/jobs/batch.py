@@ -18,6 +18,7 @@ from typing import Literal
 
 from veil.errors import UsageError, VeilError
 from veil.jobs.image import anonymize_image_file, check_output_path, same_file, shared_scanner
+from veil.jobs.interrupt import TERMINATED_EXIT, exit_on_termination
 from veil.jobs.result import FileResult, Progress
 from veil.settings import MaskSettings, ScanSettings
 
@@ -252,9 +253,15 @@ def verify_staged(result: FileResult, final: Path, options: JobOptions) -> FileR
         return result
     from veil.jobs.repair import RepairOptions, verify_and_repair
 
-    result = verify_and_repair(result, RepairOptions(
-        keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
-        crf=options.crf))
+    staged = Path(result.output)
+    try:
+        result = verify_and_repair(result, RepairOptions(
+            keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
+            crf=options.crf))
+    except BaseException:
+        # interrupted (Ctrl-C, a termination signal) or broken: no unverified output stays
+        staged.unlink(missing_ok=True)
+        raise
     _publish(result, final, overwrite=options.overwrite)
     return result
 
@@ -316,7 +323,12 @@ def _run_job(task: Task, options: JobOptions, progress: Progress | None) -> File
 
 
 def _run_task_in_worker(task: Task, options: JobOptions) -> FileResult:
-    result = run_task(task, options)
+    try:
+        result = run_task(task, options)
+    except SystemExit as exc:
+        # Terminated: the task has unwound and removed its files. Leave now; the pool's
+        # worker loop would otherwise go on with the next task.
+        os._exit(exc.code if isinstance(exc.code, int) else TERMINATED_EXIT)
     result.plan = None if result.kind == "video" else result.plan  # video plans are large
     return result
 
@@ -344,7 +356,9 @@ def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")  # no forked onnxruntime thread pools
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
+                               initializer=exit_on_termination)
+    try:
         futures = {}
         for i, task in enumerate(tasks):
             if on_start:
@@ -360,6 +374,14 @@ def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
             results[i] = result
             if on_done:
                 on_done(tasks[i], result)
+    except BaseException:
+        # Interrupted: stop the workers now (each unwinds and removes its partial and
+        # unverified files, see veil.jobs.interrupt) instead of finishing the batch.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
+    pool.shutdown()
     return results  # type: ignore[return-value]
 
 

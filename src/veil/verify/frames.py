@@ -6,10 +6,12 @@ at a *sample* (:func:`sample_indices`):
 
 - every ``stride``-th frame (by default two frames per second of video),
 - the first and the last frame,
-- and, when a plan is given, every frame where the plan's regions change: the frame
-  before and the frame after each point where the number of masked regions differs
-  from the previous frame (a track starts, ends, or has a gap). These are the frames
-  where a tracker most often lets a face through.
+- and, when a plan is given, the frames just outside each track: within
+  ``BOUNDARY_SLACK`` frames before a track starts and after it ends (or pauses). These
+  are the frames where a tracker most often lets a face through. One checked frame
+  serves every boundary whose window holds it (a face the tracker let go is still there
+  a frame or two later), so a crowd, where tracks start and end in almost every frame,
+  does not make every frame a checked one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".gif"}
 )
 SAMPLES_PER_SECOND = 2.0
+BOUNDARY_SLACK = 2  # frames: how far from a track's boundary its checked frame may lie
 
 _heif_registered = False
 
@@ -74,27 +77,65 @@ def read_image(path: Path) -> np.ndarray:
         raise MediaError(path, f"not a readable image ({exc})") from exc
 
 
+def sample_stride(fps: float | None) -> int:
+    """Every how many frames the regular sample takes one (``SAMPLES_PER_SECOND``)."""
+    return max(1, int(round((fps or 25.0) / SAMPLES_PER_SECOND)))
+
+
 def sample_indices(frame_count: int, fps: float | None, plan: Plan | None = None,
                    stride: int | None = None) -> list[int]:
     """Sorted frame indices to verify in a video of ``frame_count`` frames."""
     if frame_count <= 0:
         return []
-    if stride is None:
-        stride = max(1, int(round((fps or 25.0) / SAMPLES_PER_SECOND)))
-    chosen = set(range(0, frame_count, max(1, stride)))
+    chosen = set(range(0, frame_count, max(1, stride or sample_stride(fps))))
     chosen.update({0, frame_count - 1})
     if plan is not None:
-        def active(i: int) -> int:
-            fp = plan.frame(i)
-            return -1 if fp.mask_whole else len(fp.active_boxes())
-
-        prev = active(0)
-        for i in range(1, frame_count):
-            cur = active(i)
-            if cur != prev:
-                chosen.update({i - 1, i})
-            prev = cur
+        for lo, hi in sorted(boundary_windows(plan, frame_count), key=lambda w: (w[1], w[0])):
+            if not any(i in chosen for i in range(lo, hi + 1)):
+                chosen.add(hi)  # greedy interval stabbing: the fewest frames hit every window
     return sorted(i for i in chosen if 0 <= i < frame_count)
+
+
+def boundary_windows(plan: Plan, frame_count: int,
+                     slack: int = BOUNDARY_SLACK) -> list[tuple[int, int]]:
+    """``(first, last)`` frame windows just outside every track of ``plan``: before each
+    start and after each end or pause. Regions without a track (added by hand or by
+    self-repair) count as one: their boundaries are where their number changes. Frames
+    masked whole hide everything and are left out of the windows."""
+    present: dict[object, set[int]] = {}
+    whole: set[int] = set()
+    for f, fp in plan.frames.items():
+        if fp.mask_whole:
+            whole.add(f)
+            continue
+        regions = fp.active_regions()
+        for r in regions:
+            if r.track_id is not None:
+                present.setdefault(r.track_id, set()).add(f)
+        untracked = sum(r.track_id is None for r in regions)
+        if untracked:
+            present.setdefault(("untracked", untracked), set()).add(f)
+    windows: list[tuple[int, int]] = []
+
+    def add(frames: set[int], start: int, step: int) -> None:
+        # up to slack + 1 frames from ``start`` away from the track, never into the track
+        # itself (a short gap's window is the gap) nor past the ends of the video
+        near = []
+        for i in range(start, start + step * (slack + 1), step):
+            if not 0 <= i < frame_count or i in frames:
+                break
+            if i not in whole:
+                near.append(i)
+        if near:
+            windows.append((min(near), max(near)))
+
+    for frames in present.values():
+        for f in frames:
+            if f - 1 not in frames:
+                add(frames, f - 1, -1)
+            if f + 1 not in frames:
+                add(frames, f + 1, 1)
+    return windows
 
 
 def video_frame_count(path: Path) -> tuple[int, float | None]:

@@ -121,21 +121,25 @@ class ResidualFinder:
                 out.append(Candidate(box, float(s), "dlib-hog"))
         return out
 
-    def candidates(self, frame: np.ndarray) -> list[Candidate]:
-        """Every face either family finds in ``frame`` (RGB uint8)."""
-        return self._centerface(frame) + self._dlib_hog(frame)
+    def candidates(self, frame: np.ndarray, second_family: bool = True) -> list[Candidate]:
+        """Every face either family finds in ``frame`` (RGB uint8); CenterFace's only when
+        ``second_family`` is false."""
+        return self._centerface(frame) + (self._dlib_hog(frame) if second_family else [])
 
-    def _in_original(self, original: np.ndarray, cand: Candidate) -> bool:
-        """Whether the same detector finds a face at the candidate's place in the original."""
-        h, w = original.shape[:2]
+    def _found_near(self, image: np.ndarray, cand: Candidate, family: str,
+                    min_iou: float) -> bool:
+        """Whether ``family`` finds a face at the candidate's place in ``image``: the
+        detector runs on a window of three times the candidate's box (HOG upsampled twice,
+        so that it sees faces down to 20 px)."""
+        h, w = image.shape[:2]
         x1, y1, x2, y2 = cand.box
         bw, bh = x2 - x1, y2 - y1
         cx1, cy1 = int(max(0, x1 - bw)), int(max(0, y1 - bh))
         cx2, cy2 = int(min(w, x2 + bw)), int(min(h, y2 + bh))
-        crop = np.ascontiguousarray(original[cy1:cy2, cx1:cx2])
+        crop = np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
         if crop.size == 0:
             return False
-        if cand.detector == "centerface":
+        if family == "centerface":
             found = [c.box for c in self._centerface(crop)]
         else:
             found = [c.box for c in self._dlib_hog(crop, upsample=2)]
@@ -143,37 +147,47 @@ class ResidualFinder:
             return False
         boxes = Detections(np.asarray(found, dtype=np.float32),
                            np.ones(len(found), np.float32)).transformed(1, 1, cx1, cy1).boxes
-        return bool(box_iou(np.asarray([cand.box], np.float32), boxes).max() >= CONFIRM_IOU)
+        return bool(box_iou(np.asarray([cand.box], np.float32), boxes).max() >= min_iou)
 
     def find(self, output: np.ndarray, masked: np.ndarray, *,
              original: np.ndarray | None = None,
-             allowed: np.ndarray | None = None) -> list[tuple[Candidate, float]]:
+             allowed: np.ndarray | None = None,
+             second_family: bool = True) -> list[tuple[Candidate, float]]:
         """Residual faces of one output frame, each with the share of its box that is masked.
 
         ``masked``: boolean ``(H, W)`` pixels that were masked. ``allowed``: boolean
         ``(H, W)`` pixels deliberately left visible (faces a reviewer released); a face
         mostly inside them is not residual. ``original``: the original frame, used to
         confirm candidates that touch a mask (without it they count as residual).
+        ``second_family=False`` skips dlib HOG over the whole frame: it then looks only
+        around CenterFace's weak candidates, to confirm them.
         """
         out: list[tuple[Candidate, float]] = []
-        cands = self.candidates(output)
+        cands = self.candidates(output, second_family)
         boxes = {fam: np.asarray([c.box for c in cands if c.detector == fam],
                                  np.float32).reshape(-1, 4) for fam in ("centerface", "dlib-hog")}
         alone = {"centerface": CF_ALONE_SCORE, "dlib-hog": HOG_ALONE_SCORE}
+
+        def agreed(cand: Candidate) -> bool:
+            if cand.detector == "centerface" and not second_family:
+                return self._hog is not None and self._found_near(output, cand, "dlib-hog",
+                                                                  AGREE_IOU)
+            other = boxes["dlib-hog" if cand.detector == "centerface" else "centerface"]
+            return bool(len(other) and box_iou(np.asarray([cand.box], np.float32),
+                                               other).max() >= AGREE_IOU)
+
         for cand in cands:
             if min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1]) < MIN_RESIDUAL_SIDE:
                 continue  # below the size METRICS.md counts as a face
-            other = boxes["dlib-hog" if cand.detector == "centerface" else "centerface"]
-            if cand.score < alone[cand.detector] and not (
-                    len(other) and box_iou(np.asarray([cand.box], np.float32), other).max()
-                    >= AGREE_IOU):
-                continue  # a weak candidate the other family does not see: a false alarm
             share = box_share(masked, cand.box)
             if share >= MASKED_SHARE:
                 continue
             if allowed is not None and box_share(allowed, cand.box) >= MASKED_SHARE:
                 continue
-            if share > 0 and original is not None and not self._in_original(original, cand):
+            if cand.score < alone[cand.detector] and not agreed(cand):
+                continue  # a weak candidate the other family does not see: a false alarm
+            if share > 0 and original is not None and not self._found_near(
+                    original, cand, cand.detector, CONFIRM_IOU):
                 continue  # a blob the mask itself made look like a face
             if any(box_iou(np.asarray([cand.box]), np.asarray([c.box]))[0, 0] >= 0.5
                    for c, _ in out):
