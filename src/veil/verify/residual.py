@@ -159,7 +159,7 @@ class ResidualFinder:
         ``(H, W)`` pixels deliberately left visible (faces a reviewer released); a face
         mostly inside them is not residual. ``original``: the original frame, used to
         confirm candidates that touch a mask (without it they count as residual).
-        ``second_family=False`` skips dlib HOG over the whole frame: it then looks only
+        ``second_family=False`` skips dlib HOG over the whole frame; it then looks only
         around CenterFace's weak candidates, to confirm them.
         """
         out: list[tuple[Candidate, float]] = []
@@ -170,6 +170,7 @@ class ResidualFinder:
 
         def agreed(cand: Candidate) -> bool:
             if cand.detector == "centerface" and not second_family:
+                # no HOG over the whole frame: HOG looks in a window around the candidate
                 return self._hog is not None and self._found_near(output, cand, "dlib-hog",
                                                                   AGREE_IOU)
             other = boxes["dlib-hog" if cand.detector == "centerface" else "centerface"]
