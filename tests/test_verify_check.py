@@ -130,7 +130,11 @@ def test_reid_choice_takes_each_track_where_it_is_largest() -> None:
         plan.add_region(f, Region(box=(300, 0, 350, 50), score=0.9, provenance="detected",
                                   track_id=2, released=(f == 9)))
     plan.add_region(4, Region(box=(500, 0, 560, 60), score=1.0, provenance="manual"))
+    for f in range(10):  # a faint track: masked, never confirmed as a face
+        plan.add_region(f, Region(box=(100, 100, 160, 160), score=0.1, track_id=3))
     pick = reid_choice(plan, checked={0, 2, 4, 6, 9}, per_track=2)
+    faint = {f: (3 if f == 4 else 2) for f in range(10)}  # its position in each frame
+    assert not any(faint[f] in pos for f, pos in pick.items())
     track1 = {f for f, pos in pick.items() if 0 in pos}
     assert track1 == {4, 6}   # the two largest checked frames where it was detected
     assert sum(1 in pos for f, pos in pick.items() if f != 9) == 2  # track 2, not released

@@ -181,17 +181,31 @@ def reid_choice(plan: Plan, checked: set[int] | None,
     detected (or placed by hand) first: interpolated and extended boxes are grown
     guesses, larger than the face, and landmarks found in them may sit on a neighbour.
     A region without a track is its own. ``checked=None`` means every frame is checked.
+
+    Only confirmed faces are re-identified: tracks with a detection at the scan's
+    threshold or a region placed by hand. A faint track (masked because it persisted,
+    never scoring at the threshold) may be a face or a texture; a recognition model fed
+    a texture gives a meaningless distance (on generated parade clips, blurred foliage
+    "matched" its original at 0.37). Faint tracks are masked all the same.
     """
+    confirmed: dict[object, bool] = {}
     by_track: dict[object, list[tuple[bool, float, int, int]]] = {}
     for f, fp in plan.frames.items():
-        if fp.mask_whole or (checked is not None and f not in checked):
+        if fp.mask_whole:
             continue
         for pos, r in enumerate(fp.active_regions()):  # positions of active_boxes()
             key = r.track_id if r.track_id is not None else ("region", f, pos)
+            sure = r.provenance == "manual" or (r.provenance == "detected"
+                                                and r.score >= plan.scan.threshold)
+            confirmed[key] = confirmed.get(key, False) or sure
+            if checked is not None and f not in checked:
+                continue
             seen = r.provenance in ("detected", "manual")
             by_track.setdefault(key, []).append((seen, shorter_side(r.box), f, pos))
     chosen: dict[int, set[int]] = {}
-    for items in by_track.values():
+    for key, items in by_track.items():
+        if not confirmed[key]:
+            continue
         for _, _, f, pos in sorted(items, reverse=True)[:per_track]:
             chosen.setdefault(f, set()).add(pos)
     return chosen
