@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from veil.plan.record import MediaInfo, Plan, Region
+from veil.render.masks import mask_regions
 from veil.settings import MaskSettings
 from veil.verify.check import verify_pair
 from veil.verify.recognition import reid_threshold
@@ -95,7 +96,6 @@ def test_video_gap_in_plan_is_caught(tmp_path):
     plan = Plan(MediaInfo("clip.mp4", "0" * 64, "video", 256, 256, frame_count=12, fps=10.0),
                 mask=settings)
     originals, outputs = [], []
-    from veil.render.masks import mask_regions
 
     for i in range(12):
         originals.append(small)
@@ -114,7 +114,7 @@ def test_video_gap_in_plan_is_caught(tmp_path):
     assert any("frame 7" in r for r in v.reasons)
 
 
-def test_reid_choice_takes_each_track_where_it_is_largest() -> None:
+def test_reid_choice_takes_each_face_where_it_was_detected_largest() -> None:
     from veil.plan.record import MediaInfo, Plan, Region
     from veil.settings import MaskSettings, ScanSettings
     from veil.verify.check import reid_choice
@@ -127,16 +127,32 @@ def test_reid_choice_takes_each_track_where_it_is_largest() -> None:
         plan.add_region(f, Region(box=(0, 0, side, side), score=0.9,
                                   provenance="extended" if f == 9 else "detected",
                                   track_id=1))
-        plan.add_region(f, Region(box=(300, 0, 350, 50), score=0.9, provenance="detected",
-                                  track_id=2, released=(f == 9)))
+        plan.add_region(f, Region(box=(300, 0, 350, 50), score=0.9 if f < 5 else 0.1,
+                                  provenance="detected", track_id=2, released=(f == 4)))
     plan.add_region(4, Region(box=(500, 0, 560, 60), score=1.0, provenance="manual"))
-    for f in range(10):  # a faint track: masked, never confirmed as a face
+    for f in range(10):  # a faint track: masked, never detected at the threshold
         plan.add_region(f, Region(box=(100, 100, 160, 160), score=0.1, track_id=3))
-    pick = reid_choice(plan, checked={0, 2, 4, 6, 9}, per_track=2)
-    faint = {f: (3 if f == 4 else 2) for f in range(10)}  # its position in each frame
-    assert not any(faint[f] in pos for f, pos in pick.items())
-    track1 = {f for f, pos in pick.items() if 0 in pos}
-    assert track1 == {4, 6}   # the two largest checked frames where it was detected
-    assert sum(1 in pos for f, pos in pick.items() if f != 9) == 2  # track 2, not released
-    assert 1 not in pick.get(9, set())            # frame 9: track 2 released, not active
-    assert 2 in pick[4]                            # a region without a track is its own
+    # active positions: frame 4 holds track 1, the manual region and the faint track
+    # (track 2 is released there); every other frame track 1, track 2, the faint track
+    assert reid_choice(plan, per_track=2) == {8: {0}, 7: {0}, 3: {1}, 2: {1}, 4: {1}}
+    assert reid_choice(plan) == {8: {0}, 3: {1}, 4: {1}}  # one frame per face
+
+
+def test_video_reid_runs_in_its_own_frame_outside_the_sample(tmp_path):
+    """A face is re-identified in the frame where it was detected largest, even when the
+    residual sample does not include that frame."""
+    small = np.asarray(Image.fromarray(astronaut()).resize((256, 256)))
+    box = tuple(v / 2 for v in FACE_BOX)
+    settings = MaskSettings()
+    plan = Plan(MediaInfo("clip.mp4", "0" * 64, "video", 256, 256, frame_count=12, fps=10.0),
+                mask=settings)
+    outputs = []
+    for i in range(12):
+        plan.add_region(i, Region(box, score=0.9 if i == 7 else 0.1, track_id=1))
+        outputs.append(mask_regions(small, np.asarray([box], np.float32), settings,
+                                    np.random.default_rng(i)))
+    src = write_video(tmp_path / "clip.mp4", [small] * 12)
+    out = write_video(tmp_path / "out.mp4", outputs)
+    v = verify_pair(src, out, plan, residual=False, metadata=False)
+    assert [r.frame for r in v.reid] == [7]
+    assert v.frames_checked == 4  # 0, 5, 10 and the last: frame 7 was decoded for re-id only

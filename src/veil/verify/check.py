@@ -6,7 +6,7 @@ plain words, and what each check found. It works on veil's own outputs (with the
 that made them: masked regions are the plan's regions) and on any other tool's outputs
 (no plan: masked regions are the pixels the tool changed, METRICS.md's black-box mask,
 and the faces to re-identify are those veil's scanner finds in the original). In a video
-with a plan, each tracked face is re-identified in the few checked frames where it is
+with a plan, each tracked face is re-identified once, in the frame where it was detected
 largest (:func:`reid_choice`); residual faces are looked for in every checked frame.
 
 Embeddings never leave :mod:`veil.verify.recognition`; only distances are recorded.
@@ -47,11 +47,11 @@ from veil.verify.thumbnail import output_thumbnail
 
 Box = tuple[float, float, float, float]
 MAX_LISTED = 5  # faces named one by one in a reason; the rest are counted
-# Video with a plan: each tracked face is re-identified in this many of the checked frames,
-# those where it is largest (where recognition has the most to work with, and where a mask
-# whose strength follows the face size is tried hardest). Every frame of a track is masked
-# the same way; checking all of them multiplied the cost (a 282-frame 720p street clip:
-# 871 face-frames, six minutes of dlib descriptors at 0.14 s each) without a new answer.
+# Video with a plan: each tracked face is re-identified in this many frames, those where it
+# was detected largest (where recognition has the most to work with, and where a mask whose
+# strength follows the face size is tried hardest). Every frame of a track is masked the
+# same way; checking all of them multiplied the cost (a 282-frame 720p street clip: 871
+# face-frames, six minutes of dlib descriptors at 0.14 s each) without a new answer.
 REID_FRAMES_PER_TRACK = 1
 UNCHANGED_LEVEL = 3.0  # mean |original - output| under which a planned region was not masked
 
@@ -172,63 +172,57 @@ class _Frame:
     regions: int
 
 
-def reid_choice(plan: Plan, checked: set[int] | None,
-                per_track: int = REID_FRAMES_PER_TRACK) -> dict[int, set[int]]:
-    """For a video plan: which masked faces to re-identify in which checked frames.
+def reid_choice(plan: Plan, per_track: int = REID_FRAMES_PER_TRACK) -> dict[int, set[int]]:
+    """For a video plan: which masked faces to re-identify, in which frames.
 
     Returns ``{frame: {positions in that frame's active boxes}}``: for every track, the
-    ``per_track`` checked frames where its box is largest, frames where the face was
-    detected (or placed by hand) first: interpolated and extended boxes are grown
-    guesses, larger than the face, and landmarks found in them may sit on a neighbour.
-    A region without a track is its own. ``checked=None`` means every frame is checked.
-
-    Only confirmed faces are re-identified: tracks with a detection at the scan's
-    threshold or a region placed by hand. A faint track (masked because it persisted,
-    never scoring at the threshold) may be a face or a texture; a recognition model fed
-    a texture gives a meaningless distance (on generated parade clips, blurred foliage
-    "matched" its original at 0.37). Faint tracks are masked all the same.
+    ``per_track`` frames where it was *detected at the scan's threshold* (or placed by
+    hand) with the largest box. Only there is the region known to hold a face: an
+    interpolated or extended box is a grown guess, and a faint detection (a track masked
+    because it persisted) may be a texture; a recognition model fed a torso or foliage
+    gives a meaningless distance (on generated parade clips, 0.37 to 0.46, "recognised").
+    A track never detected at the threshold is masked all the same but not re-identified.
+    A region without a track is its own. The frames need not be among those checked for
+    residual faces; :func:`verify_pair` decodes them too.
     """
-    confirmed: dict[object, bool] = {}
-    by_track: dict[object, list[tuple[bool, float, int, int]]] = {}
+    by_track: dict[object, list[tuple[float, int, int]]] = {}
     for f, fp in plan.frames.items():
         if fp.mask_whole:
             continue
         for pos, r in enumerate(fp.active_regions()):  # positions of active_boxes()
-            key = r.track_id if r.track_id is not None else ("region", f, pos)
-            sure = r.provenance == "manual" or (r.provenance == "detected"
-                                                and r.score >= plan.scan.threshold)
-            confirmed[key] = confirmed.get(key, False) or sure
-            if checked is not None and f not in checked:
+            if not (r.provenance == "manual" or (r.provenance == "detected"
+                                                 and r.score >= plan.scan.threshold)):
                 continue
-            seen = r.provenance in ("detected", "manual")
-            by_track.setdefault(key, []).append((seen, shorter_side(r.box), f, pos))
+            key = r.track_id if r.track_id is not None else ("region", f, pos)
+            by_track.setdefault(key, []).append((shorter_side(r.box), f, pos))
     chosen: dict[int, set[int]] = {}
-    for key, items in by_track.items():
-        if not confirmed[key]:
-            continue
-        for _, _, f, pos in sorted(items, reverse=True)[:per_track]:
+    for items in by_track.values():
+        for _, f, pos in sorted(items, reverse=True)[:per_track]:
             chosen.setdefault(f, set()).add(pos)
     return chosen
 
 
-def _pairs(original: Path, output: Path, kind: str, plan: Plan | None, stride: int | None
+def _pairs(original: Path, output: Path, kind: str, plan: Plan | None, stride: int | None,
+           extra: set[int]
            ) -> tuple[Iterator[tuple[int, np.ndarray, np.ndarray]], int, set[int] | None, int]:
-    """Frame pairs ``(index, original, output)`` to check, the original's frame count, the
-    indices that will be checked (``None``: every ``stride``-th) and the regular sample's
-    stride."""
+    """Frame pairs ``(index, original, output)``: the frames to check for residual faces
+    and the ``extra`` frames (re-identification only). Also the original's frame count,
+    the indices checked for residual faces (``None``: every ``stride``-th) and the
+    regular sample's stride."""
     if kind == "image":
         orig, out = media.read_image(original), media.read_image(output)
         return iter([(0, orig, out)]), 1, {0}, 1
     count, fps = media.video_frame_count(original)
     if plan is not None and plan.media.frame_count > count:
         count = plan.media.frame_count
-    wanted: set[int] | None = set(media.sample_indices(count, fps, plan, stride)) or None
+    checked: set[int] | None = set(media.sample_indices(count, fps, plan, stride)) or None
     step = stride or media.sample_stride(fps)
+    wanted = None if checked is None else checked | extra
 
     def gen() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         outs = media.iter_video_frames(output, wanted)
         for (i, a) in media.iter_video_frames(original, wanted):
-            if wanted is None and i % step:
+            if wanted is None and i % step and i not in extra:
                 continue
             for j, b in outs:
                 if j == i:
@@ -237,7 +231,7 @@ def _pairs(original: Path, output: Path, kind: str, plan: Plan | None, stride: i
             else:
                 raise MediaError(output, f"the output ends before frame {i} of the original")
 
-    return gen(), count, wanted, step
+    return gen(), count, checked, step
 
 
 def _changed(original: np.ndarray, output: np.ndarray, region: np.ndarray) -> bool:
@@ -310,11 +304,14 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     finder = _finder(made_with, True) if residual else None
     best: _Frame | None = None
 
-    pairs, v.frames_total, checked, step = _pairs(original, output, kind, plan, video_stride)
-    pick = (reid_choice(plan, checked)
+    pick = (reid_choice(plan)
             if threshold is not None and kind == "video" and plan is not None else None)
+    pairs, v.frames_total, checked, step = _pairs(original, output, kind, plan, video_stride,
+                                                  set(pick or ()))
     for index, orig, out in pairs:
-        v.frames_checked += 1
+        sampled = kind == "image" or (index in checked if checked is not None
+                                      else index % step == 0)
+        v.frames_checked += sampled
         h, w = out.shape[:2]
         v.output_size = (w, h)
         if plan is not None:
@@ -331,7 +328,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             if reid:
                 faces = _original_scanner(ScanSettings()).scan(orig).boxes
         alerts: list[Box] = []
-        if finder is not None:
+        if finder is not None and sampled:
             # The second detector family looks at the regular sample (a face one family
             # cannot see stays unseen in every frame); the frames added at track
             # boundaries are about the tracker's timing, which CenterFace checks.
@@ -346,7 +343,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 if shorter_side(box) < MIN_REID_SIDE:
                     continue
                 if pick is not None and pos not in pick.get(index, ()):
-                    continue  # this track is re-identified in frames where it is larger
+                    continue  # this track is re-identified where it was detected largest
                 reference = functools.partial(_reference, orig, masked, box, reference_shape)
                 d, ref = reid_check(orig, out, box, threshold, reference)
                 rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref)
