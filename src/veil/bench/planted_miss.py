@@ -180,12 +180,17 @@ def main(argv: list[str] | None = None) -> int:
             miss = [p["caught"] for p in rec.get("planted", [])]
             print(f"{item.name}: planted caught {miss}, flags "
                   f"{len(rec.get('false_alarms', []))}", file=sys.stderr, flush=True)
-    summary = summarize(records)
+    print_summary(summarize(records), records, args.json)
+    return 0
+
+
+def print_summary(summary: dict[str, Any], records: list[dict[str, Any]],
+                  json_path: Path | None) -> None:
+    """Print a summary line by line; write it with the records to ``json_path`` if given."""
     for k, v in summary.items():
         print(f"{k}: {v}")
-    if args.json is not None:
-        args.json.write_text(json.dumps({"summary": summary, "records": records}, indent=1))
-    return 0
+    if json_path is not None:
+        json_path.write_text(json.dumps({"summary": summary, "records": records}, indent=1))
 
 
 if __name__ == "__main__":

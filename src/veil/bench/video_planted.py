@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from veil.bench.metrics import counts, face_coverage
-from veil.bench.planted_miss import CATCH_IOU, _covers, _xyxy
+from veil.bench.planted_miss import CATCH_IOU, _covers, _xyxy, print_summary
 from veil.bench.videogen import DEFAULT_DATA, make_clips
 from veil.detections import box_iou
 from veil.jobs.video import anonymize_video, render_video_plan
@@ -216,11 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{p['kind']} {'caught' if p.get('caught') else 'missed' if 'caught' in p else '-'}"
             for p in rec.get("planted", [])) + f"; flags {len(rec.get('false_alarms', []))}",
             file=sys.stderr, flush=True)
-    summary = summarize(records)
-    for k, v in summary.items():
-        print(f"{k}: {v}")
-    if args.json is not None:
-        args.json.write_text(json.dumps({"summary": summary, "records": records}, indent=1))
+    print_summary(summarize(records), records, args.json)
     return 0
 
 
