@@ -6,12 +6,14 @@ Over the faces of ``../shared/data/wider-val-dev`` whose ground-truth box is at 
 (all its valid ground-truth boxes, as a render would) and each face's re-id distance to
 its own original is measured. Per setting: faces, min, median, and the share under the
 shipped threshold (re-identifiable). ``blur k=1/4`` (kernel a quarter of the face width)
-is the weak setting that must fail.
+is the weak setting that must fail. With ``--photos DIR`` the faces are those veil's
+scanner finds in the pictures of ``DIR`` (for larger, clearer faces than the dev set's,
+such as ``../shared/data/recognition/deepface-pairs``).
 
 Run::
 
-    python -m veil.bench.reid_table [--root ../shared/data/wider-val-dev] [--limit N]
-        [--json out.json]
+    python -m veil.bench.reid_table [--root ../shared/data/wider-val-dev | --photos DIR]
+        [--limit N] [--noise] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,8 @@ from PIL import Image, ImageOps
 
 from veil.bench.wider import default_root, load_wider
 from veil.render.masks import coverage_mask, mask_regions
-from veil.settings import MaskSettings
+from veil.scan import Scanner
+from veil.settings import MaskSettings, ScanSettings
 from veil.verify.recognition import (
     MIN_REID_SIDE,
     reference_margin,
@@ -64,27 +68,50 @@ def _fills(img: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> lis
     return [ref, np.clip(noisy, 0, 255).astype(np.uint8), black, grey]
 
 
-def measure(root: Path, limit: int | None = None,
+def wider_faces(root: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(RGB image, xyxy boxes)`` of the dev images with a face >= 40 px: their valid
+    ground-truth faces."""
+    for item in load_wider(root):
+        boxes = item.boxes[~item.invalid]
+        xyxy = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
+                                boxes[:, 1] + boxes[:, 3]]).astype(np.float32)
+        if any(min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE for b in xyxy):
+            yield _read(root / "images" / item.name), xyxy
+
+
+def detected_faces(folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(RGB image, xyxy boxes)`` of every picture in ``folder``: the faces veil's scanner
+    finds (default settings), for photos that have no ground truth."""
+    scanner = Scanner(ScanSettings())
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() not in {".jpg", ".jpeg", ".png", ".webp"}:
+            continue
+        img = _read(path)
+        yield img, scanner.scan(img).boxes.astype(np.float32)
+
+
+def _read(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+
+
+def measure(faces_of: Iterable[tuple[np.ndarray, np.ndarray]], limit: int | None = None,
             noise: bool = False) -> tuple[dict[str, list[float]], list[int]]:
-    """Distances per setting name over the dev faces >= 40 px; ``REFERENCE`` holds each
-    face's solid-reference distance (for the default margin and shape), ``ref:<name>``
-    the reference of each setting's own region, and with ``noise`` the NOISE_FILLS.
-    Also, per face, the index of its image in the set."""
+    """Distances per setting name over the faces >= 40 px of ``faces_of`` (pictures and
+    their face boxes; every face of a picture is masked, as a render would);
+    ``REFERENCE`` holds each face's solid-reference distance (for the default margin and
+    shape), ``ref:<name>`` the reference of each setting's own region, and with ``noise``
+    the NOISE_FILLS. Also, per face, the index of its picture."""
     names = list(SETTINGS) + [REFERENCE] + [f"ref:{n}" for n in SETTINGS]
     if noise:
         names += list(NOISE_FILLS)
     dist: dict[str, list[float]] = {name: [] for name in names}
     images: list[int] = []
     faces = 0
-    for index, item in enumerate(load_wider(root)):
-        boxes = item.boxes[~item.invalid]
-        xyxy = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
-                                boxes[:, 1] + boxes[:, 3]]).astype(np.float32)
+    for index, (img, xyxy) in enumerate(faces_of):
         big = [b for b in xyxy if min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE]
         if not big:
             continue
-        with Image.open(root / "images" / item.name) as im:
-            img = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
         rng = np.random.default_rng(0)
         outs = [mask_regions(img, xyxy, s, rng) for s in SETTINGS.values()]
         h, w = img.shape[:2]
@@ -145,17 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     """Print the table as markdown (and optionally write it as JSON)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, default=default_root())
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="measure the faces veil's scanner finds in the pictures of this "
+                    "folder instead of the dev set's ground truth (for example "
+                    "../shared/data/recognition/deepface-pairs: larger, clearer faces)")
     ap.add_argument("--limit", type=int, default=None, help="stop after this many faces")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--noise", action="store_true", help="also measure other irreversible "
                     "fills and print the spread of their distance to the reference's")
     args = ap.parse_args(argv)
-    if not (args.root / "gt.txt").is_file():
+    if args.photos is None and not (args.root / "gt.txt").is_file():
         print(f"no WIDER dev set at {args.root}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     threshold = reid_threshold()
-    dist, images = measure(args.root, args.limit, args.noise)
+    faces_of = detected_faces(args.photos) if args.photos else wider_faces(args.root)
+    dist, images = measure(faces_of, args.limit, args.noise)
     rows = table(dist, threshold, images=images)
     print(f"threshold {threshold:.4f} (shipped calibration), reference margin "
           f"{reference_margin():.3f}; faces >= {MIN_REID_SIDE:.0f} px")
