@@ -81,6 +81,13 @@ def test_to_dict_is_json_and_holds_no_embedding(files):
                       "seconds", "frames_checked", "frames_total"}
 
 
+def test_parts_of_a_face_are_not_re_identified_on_their_own(files):
+    x1, y1, x2, y2 = FACE_BOX
+    part = (x1 + 5, y1 + 5, x1 + (x2 - x1) * 0.75, y1 + (y2 - y1) * 0.75)  # inside the face
+    v = verify_pair(files["original"], files["masked"], image_plan(boxes=[FACE_BOX, part]))
+    assert [r.box for r in v.reid] == [tuple(round(float(c), 1) for c in FACE_BOX)]
+
+
 def test_checks_can_be_skipped(files):
     v = verify_pair(files["original"], files["unmasked"], image_plan(), reid=False,
                     residual=False)

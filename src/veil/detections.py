@@ -131,3 +131,19 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def nested_boxes(boxes: np.ndarray, share: float = 0.8) -> np.ndarray:
+    """Boolean ``(N,)``: which xyxy boxes lie at least ``share`` of their area inside a
+    larger box of the same set. A large face is often also found as several smaller,
+    overlapping boxes on its parts (zoomed passes see an eye and a cheek as a face);
+    masking the large box masks them, and they are not faces of their own."""
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    area = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+    ix = (np.minimum(b[:, None, 2], b[None, :, 2])
+          - np.maximum(b[:, None, 0], b[None, :, 0])).clip(0)
+    iy = (np.minimum(b[:, None, 3], b[None, :, 3])
+          - np.maximum(b[:, None, 1], b[None, :, 1])).clip(0)
+    inside = ix * iy >= share * np.maximum(area[:, None], 1e-9)  # [i, j]: i inside j
+    larger = area[None, :] > area[:, None]
+    return (inside & larger).any(axis=1)

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from veil.bench.wider import default_root, load_wider
+from veil.detections import nested_boxes
 from veil.render.masks import coverage_mask, mask_regions
 from veil.scan import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -109,7 +110,9 @@ def measure(faces_of: Iterable[tuple[np.ndarray, np.ndarray]], limit: int | None
     images: list[int] = []
     faces = 0
     for index, (img, xyxy) in enumerate(faces_of):
-        big = [b for b in xyxy if min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE]
+        inner = nested_boxes(xyxy)  # parts of a larger face's box, as verification skips
+        big = [b for b, part in zip(xyxy, inner, strict=True)
+               if not part and min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE]
         if not big:
             continue
         rng = np.random.default_rng(0)

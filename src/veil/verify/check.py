@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from veil.detections import nested_boxes
 from veil.errors import MediaError
 from veil.plan.record import Plan
 from veil.render.masks import coverage_mask, mask_windows
@@ -339,9 +340,10 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 v.residual_faces.append(rf)
                 alerts.append(rf.box)
         if threshold is not None:
+            inner = nested_boxes(faces)
             for pos, box in enumerate(faces):
-                if shorter_side(box) < MIN_REID_SIDE:
-                    continue
+                if shorter_side(box) < MIN_REID_SIDE or inner[pos]:
+                    continue  # too small to recognise, or a part of a larger face's box
                 if pick is not None and pos not in pick.get(index, ()):
                     continue  # this track is re-identified where it was detected largest
                 reference = functools.partial(_reference, orig, masked, box, reference_shape)
