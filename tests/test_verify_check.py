@@ -88,6 +88,15 @@ def test_parts_of_a_face_are_not_re_identified_on_their_own(files):
     assert [r.box for r in v.reid] == [tuple(round(float(c), 1) for c in FACE_BOX)]
 
 
+def test_only_faces_detected_at_the_threshold_are_re_identified(files):
+    plan = image_plan()
+    plan.frames[0].regions[0].score = 0.1  # kept below the threshold (support, persistence)
+    v = verify_pair(files["original"], files["masked"], plan)
+    assert v.reid == [] and v.passed
+    plan.frames[0].regions[0].provenance = "manual"  # placed by hand: a face
+    assert len(verify_pair(files["original"], files["masked"], plan).reid) == 1
+
+
 def test_checks_can_be_skipped(files):
     v = verify_pair(files["original"], files["unmasked"], image_plan(), reid=False,
                     residual=False)

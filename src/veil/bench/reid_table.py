@@ -69,26 +69,30 @@ def _fills(img: np.ndarray, region: np.ndarray, rng: np.random.Generator) -> lis
     return [ref, np.clip(noisy, 0, 255).astype(np.uint8), black, grey]
 
 
-def wider_faces(root: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(RGB image, xyxy boxes)`` of the dev images with a face >= 40 px: their valid
-    ground-truth faces."""
+def wider_faces(root: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(RGB image, xyxy boxes, measured)`` of the dev images with a face >= 40 px: their
+    valid ground-truth faces, all measured."""
     for item in load_wider(root):
         boxes = item.boxes[~item.invalid]
         xyxy = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
                                 boxes[:, 1] + boxes[:, 3]]).astype(np.float32)
         if any(min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE for b in xyxy):
-            yield _read(root / "images" / item.name), xyxy
+            yield _read(root / "images" / item.name), xyxy, np.ones(len(xyxy), bool)
 
 
-def detected_faces(folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(RGB image, xyxy boxes)`` of every picture in ``folder``: the faces veil's scanner
-    finds (default settings), for photos that have no ground truth."""
-    scanner = Scanner(ScanSettings())
+def detected_faces(folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(RGB image, xyxy boxes, measured)`` of every picture in ``folder``: the boxes
+    veil's scanner finds (default settings), for photos that have no ground truth; all
+    are masked, those at the threshold are measured (as verification re-identifies
+    only faces detected at the threshold)."""
+    settings = ScanSettings()
+    scanner = Scanner(settings)
     for path in sorted(Path(folder).iterdir()):
         if path.suffix.lower() not in {".jpg", ".jpeg", ".png", ".webp"}:
             continue
         img = _read(path)
-        yield img, scanner.scan(img).boxes.astype(np.float32)
+        found = scanner.scan(img)
+        yield img, found.boxes.astype(np.float32), found.scores >= settings.threshold
 
 
 def _read(path: Path) -> np.ndarray:
@@ -96,10 +100,11 @@ def _read(path: Path) -> np.ndarray:
         return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
 
 
-def measure(faces_of: Iterable[tuple[np.ndarray, np.ndarray]], limit: int | None = None,
+def measure(faces_of: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+            limit: int | None = None,
             noise: bool = False) -> tuple[dict[str, list[float]], list[int]]:
-    """Distances per setting name over the faces >= 40 px of ``faces_of`` (pictures and
-    their face boxes; every face of a picture is masked, as a render would);
+    """Distances per setting name over the faces >= 40 px of ``faces_of`` (pictures, their
+    face boxes and which of them to measure; every box is masked, as a render would);
     ``REFERENCE`` holds each face's solid-reference distance (for the default margin and
     shape), ``ref:<name>`` the reference of each setting's own region, and with ``noise``
     the NOISE_FILLS. Also, per face, the index of its picture."""
@@ -109,10 +114,10 @@ def measure(faces_of: Iterable[tuple[np.ndarray, np.ndarray]], limit: int | None
     dist: dict[str, list[float]] = {name: [] for name in names}
     images: list[int] = []
     faces = 0
-    for index, (img, xyxy) in enumerate(faces_of):
+    for index, (img, xyxy, measured) in enumerate(faces_of):
         inner = nested_boxes(xyxy)  # parts of a larger face's box, as verification skips
-        big = [b for b, part in zip(xyxy, inner, strict=True)
-               if not part and min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE]
+        big = [b for b, part, m in zip(xyxy, inner, measured, strict=True)
+               if m and not part and min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE]
         if not big:
             continue
         rng = np.random.default_rng(0)

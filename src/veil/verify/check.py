@@ -27,7 +27,7 @@ import numpy as np
 
 from veil.detections import nested_boxes
 from veil.errors import MediaError
-from veil.plan.record import Plan
+from veil.plan.record import Plan, Region
 from veil.render.masks import coverage_mask, mask_windows
 from veil.scan import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -173,16 +173,24 @@ class _Frame:
     regions: int
 
 
+def confirmed_face(region: Region, threshold: float) -> bool:
+    """Whether a planned region is known to hold a face: detected at the scan's threshold
+    in its frame, or placed by hand. Only those are re-identified. Regions kept below the
+    threshold (a faint track that persisted, a candidate supported by another pass) and
+    interpolated or extended guesses are masked all the same; fed to a recognition model,
+    a texture gives a meaningless distance (on generated parade clips blurred foliage came
+    out at 0.37, in a couple's photo a patch of wall at 0.44, both "recognised")."""
+    return region.provenance == "manual" or (region.provenance == "detected"
+                                             and region.score >= threshold)
+
+
 def reid_choice(plan: Plan, per_track: int = REID_FRAMES_PER_TRACK) -> dict[int, set[int]]:
     """For a video plan: which masked faces to re-identify, in which frames.
 
     Returns ``{frame: {positions in that frame's active boxes}}``: for every track, the
-    ``per_track`` frames where it was *detected at the scan's threshold* (or placed by
-    hand) with the largest box. Only there is the region known to hold a face: an
-    interpolated or extended box is a grown guess, and a faint detection (a track masked
-    because it persisted) may be a texture; a recognition model fed a torso or foliage
-    gives a meaningless distance (on generated parade clips, 0.37 to 0.46, "recognised").
-    A track never detected at the threshold is masked all the same but not re-identified.
+    ``per_track`` frames where it was :func:`confirmed <confirmed_face>` with the largest
+    box. A track never detected at the threshold is masked all the same but not
+    re-identified.
     A region without a track is its own. The frames need not be among those checked for
     residual faces; :func:`verify_pair` decodes them too.
     """
@@ -191,8 +199,7 @@ def reid_choice(plan: Plan, per_track: int = REID_FRAMES_PER_TRACK) -> dict[int,
         if fp.mask_whole:
             continue
         for pos, r in enumerate(fp.active_regions()):  # positions of active_boxes()
-            if not (r.provenance == "manual" or (r.provenance == "detected"
-                                                 and r.score >= plan.scan.threshold)):
+            if not confirmed_face(r, plan.scan.threshold):
                 continue
             key = r.track_id if r.track_id is not None else ("region", f, pos)
             by_track.setdefault(key, []).append((shorter_side(r.box), f, pos))
@@ -323,11 +330,15 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             orig = cv2.resize(orig, (w, h), interpolation=cv2.INTER_AREA)
         if plan is not None:
             masked, allowed, faces = _plan_masks(plan, index, orig, out, (sx, sy))
+            sure = np.asarray([confirmed_face(r, plan.scan.threshold)
+                               for r in plan.frame(index).active_regions()], bool)
         else:
             masked, allowed = black_box_mask(orig, out), None
             faces = np.zeros((0, 4), np.float32)
             if reid:
-                faces = _original_scanner(ScanSettings()).scan(orig).boxes
+                found = _original_scanner(ScanSettings()).scan(orig)
+                faces = found.boxes[found.scores >= ScanSettings().threshold]
+            sure = np.ones(len(faces), bool)
         alerts: list[Box] = []
         if finder is not None and sampled:
             # The second detector family looks at the regular sample (a face one family
@@ -342,8 +353,9 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
         if threshold is not None:
             inner = nested_boxes(faces)
             for pos, box in enumerate(faces):
-                if shorter_side(box) < MIN_REID_SIDE or inner[pos]:
-                    continue  # too small to recognise, or a part of a larger face's box
+                if shorter_side(box) < MIN_REID_SIDE or inner[pos] or not sure[pos]:
+                    continue  # too small to recognise, a part of a larger face's box, or
+                    #           not known to be a face (see confirmed_face)
                 if pick is not None and pos not in pick.get(index, ()):
                     continue  # this track is re-identified where it was detected largest
                 reference = functools.partial(_reference, orig, masked, box, reference_shape)
