@@ -32,3 +32,17 @@ def test_weak_candidates_count_only_when_kept(tmp_path: Path) -> None:
     assert total.leaked == 0         # a persistent faint face is masked
     total, _, _ = score_setting(cache, VideoSetting(keep_weak=0.0))
     assert total.leaked == 10
+
+
+def test_collateral_is_split_by_the_kind_of_track(tmp_path: Path) -> None:
+    from veil.bench.video_sweep import collateral_sources
+
+    cache = _cache(tmp_path, 0.9)
+    entry = cache[str(tmp_path / "c.mp4")]
+    far = np.array([[400, 200, 440, 240]], np.float32)  # a steady false alarm, no face there
+    for t, per in enumerate(entry["frames"]):
+        entry["frames"][t] = {s: (np.vstack([b, far]), np.append(sc, 0.9).astype(np.float32))
+                              for s, (b, sc) in per.items()}
+    parts = collateral_sources(cache, VideoSetting())
+    assert set(parts) == {"face, confirmed", "not a face, confirmed"}
+    assert parts["not a face, confirmed"] > parts["face, confirmed"] >= 0.0
