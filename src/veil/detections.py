@@ -118,18 +118,25 @@ class Detections:
         return out
 
 
+def _areas(b: np.ndarray) -> np.ndarray:
+    return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+
+
+def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas of ``(N,4)`` and ``(M,4)`` xyxy boxes → ``(N, M)``."""
+    ix = (np.minimum(a[:, None, 2], b[None, :, 2])
+          - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
+    iy = (np.minimum(a[:, None, 3], b[None, :, 3])
+          - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
+    return ix * iy
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of ``(N,4)`` and ``(M,4)`` xyxy boxes → ``(N, M)``."""
     a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = (ix2 - ix1).clip(0) * (iy2 - iy1).clip(0)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
+    inter = _intersections(a, b)
+    union = _areas(a)[:, None] + _areas(b)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
 
 
@@ -139,11 +146,7 @@ def nested_boxes(boxes: np.ndarray, share: float = 0.8) -> np.ndarray:
     overlapping boxes on its parts (zoomed passes see an eye and a cheek as a face);
     masking the large box masks them, and they are not faces of their own."""
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    area = (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
-    ix = (np.minimum(b[:, None, 2], b[None, :, 2])
-          - np.maximum(b[:, None, 0], b[None, :, 0])).clip(0)
-    iy = (np.minimum(b[:, None, 3], b[None, :, 3])
-          - np.maximum(b[:, None, 1], b[None, :, 1])).clip(0)
-    inside = ix * iy >= share * np.maximum(area[:, None], 1e-9)  # [i, j]: i inside j
+    area = _areas(b)
+    inside = _intersections(b, b) >= share * np.maximum(area[:, None], 1e-9)  # i inside j
     larger = area[None, :] > area[:, None]
     return (inside & larger).any(axis=1)
