@@ -20,6 +20,12 @@ LEAK_COVERAGE = 0.8
 MIN_FACE_SIDE = 10.0
 
 
+def xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` float32 ``x1, y1, x2, y2`` boxes from ground truth's ``x, y, w, h``."""
+    b = np.asarray(boxes_xywh, dtype=np.float32).reshape(-1, 4)
+    return np.column_stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]])
+
+
 def _box_window(box: Iterable[float], w: int, h: int) -> tuple[int, int, int, int]:
     """Pixel window ``x1, y1, x2, y2`` of an ``x, y, w, h`` box, clipped to the image.
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from veil.bench.metrics import xyxy
 from veil.bench.wider import default_root, load_wider
 from veil.detections import box_iou
 from veil.jobs.image import anonymize_image_file, render_image_plan
@@ -44,12 +45,7 @@ BANDS: tuple[tuple[str, float, float], ...] = (("20+", 20.0, 1e9), ("10-20", 10.
 CATCH_IOU = 0.3
 
 
-def _xyxy(xywh: np.ndarray) -> np.ndarray:
-    b = np.asarray(xywh, dtype=np.float32).reshape(-1, 4)
-    return np.column_stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]])
-
-
-def _covers(gt_box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def covers(gt_box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Plan boxes that belong to this face: IoU >= 0.3, or their centre inside its box."""
     iou = box_iou(gt_box[None], boxes)[0]
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
@@ -71,10 +67,10 @@ def _plant(plan: Plan, gt: np.ndarray, valid: np.ndarray,
     for band, lo, hi in BANDS:
         ok = [g for g in range(len(gt)) if valid[g] and lo <= sides[g] < hi
               and box_iou(gt[g][None], boxes)[0].max() >= CATCH_IOU
-              and not (set(np.flatnonzero(_covers(gt[g], boxes)).tolist()) & taken)]
+              and not (set(np.flatnonzero(covers(gt[g], boxes)).tolist()) & taken)]
         if ok:
             g = int(rng.choice(ok))
-            mine = np.flatnonzero(_covers(gt[g], boxes)).tolist()
+            mine = np.flatnonzero(covers(gt[g], boxes)).tolist()
             taken.update(mine)
             planted.append({"band": band, "side": float(sides[g]), "gt": gt[g].tolist(),
                             "plan_boxes": boxes[mine].tolist()})
@@ -95,7 +91,7 @@ def run_image(root: Path, item: Any, work: Path, rng: np.random.Generator,
               scanner: Scanner) -> dict[str, Any]:
     """Job, verification of its output, planted misses and their verification, one image."""
     src = root / "images" / item.name
-    gt = _xyxy(item.boxes)
+    gt = xyxy(item.boxes)
     valid = ~np.asarray(item.invalid, bool)
     out = work / ("full" + src.suffix)
     t0 = time.perf_counter()

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from veil.bench.metrics import xyxy
 from veil.bench.wider import default_root, load_wider
 from veil.detections import nested_boxes
 from veil.render.masks import coverage_mask, mask_regions
@@ -73,11 +74,9 @@ def wider_faces(root: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray
     """``(RGB image, xyxy boxes, measured)`` of the dev images with a face >= 40 px: their
     valid ground-truth faces, all measured."""
     for item in load_wider(root):
-        boxes = item.boxes[~item.invalid]
-        xyxy = np.column_stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2],
-                                boxes[:, 1] + boxes[:, 3]]).astype(np.float32)
-        if any(min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE for b in xyxy):
-            yield _read(root / "images" / item.name), xyxy, np.ones(len(xyxy), bool)
+        boxes = xyxy(item.boxes[~item.invalid])
+        if any(min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE for b in boxes):
+            yield _read(root / "images" / item.name), boxes, np.ones(len(boxes), bool)
 
 
 def detected_faces(folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -114,23 +113,23 @@ def measure(faces_of: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
     dist: dict[str, list[float]] = {name: [] for name in names}
     images: list[int] = []
     faces = 0
-    for index, (img, xyxy, measured) in enumerate(faces_of):
-        inner = nested_boxes(xyxy)  # parts of a larger face's box, as verification skips
-        big = [b for b, part, m in zip(xyxy, inner, measured, strict=True)
+    for index, (img, boxes, measured) in enumerate(faces_of):
+        inner = nested_boxes(boxes)  # parts of a larger face's box, as verification skips
+        big = [b for b, part, m in zip(boxes, inner, measured, strict=True)
                if m and not part and min(b[2] - b[0], b[3] - b[1]) >= MIN_REID_SIDE]
         if not big:
             continue
         rng = np.random.default_rng(0)
-        outs = [mask_regions(img, xyxy, s, rng) for s in SETTINGS.values()]
+        outs = [mask_regions(img, boxes, s, rng) for s in SETTINGS.values()]
         h, w = img.shape[:2]
         for box in big:
             for name, d in zip(SETTINGS, reid_distances(img, outs, box), strict=True):
                 dist[name].append(d)
-            refs = [solid_reference(img, coverage_mask((h, w), xyxy, s))
+            refs = [solid_reference(img, coverage_mask((h, w), boxes, s))
                     for s in SETTINGS.values()]
             for name, d in zip(SETTINGS, reid_distances(img, refs, box), strict=True):
                 dist[f"ref:{name}"].append(d)
-            region = coverage_mask((h, w), xyxy, MaskSettings())
+            region = coverage_mask((h, w), boxes, MaskSettings())
             fills = _fills(img, region, rng) if noise else [solid_reference(img, region)]
             ds = reid_distances(img, fills, box)
             dist[REFERENCE].append(ds[0])

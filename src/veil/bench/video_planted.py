@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from veil.bench.metrics import counts, face_coverage
-from veil.bench.planted_miss import CATCH_IOU, _covers, _xyxy, print_summary
+from veil.bench.metrics import counts, face_coverage, xyxy
+from veil.bench.planted_miss import CATCH_IOU, covers, print_summary
 from veil.bench.videogen import DEFAULT_DATA, make_clips
 from veil.detections import box_iou
 from veil.jobs.video import anonymize_video, render_video_plan
@@ -76,7 +76,7 @@ def _candidates(plan: Plan, gt: list[np.ndarray]) -> list[int]:
         covered = 0
         for t in frames:
             boxes = plan.frame(t).active_boxes()
-            covered += bool(len(boxes)) and bool(_covers(_xyxy(gt[t][face, :4])[0],
+            covered += bool(len(boxes)) and bool(covers(xyxy(gt[t][face, :4])[0],
                                                          boxes).any())
         if covered >= 0.8 * len(frames):
             out.append(face)
@@ -97,7 +97,7 @@ def _plant(plan: Plan, gt: list[np.ndarray], face: int, kind: str
         if fp.mask_whole or not fp.regions:
             continue
         boxes = np.asarray([r.box for r in fp.regions], np.float32).reshape(-1, 4)
-        mine = _covers(_xyxy(gt[t][face, :4])[0], boxes)
+        mine = covers(xyxy(gt[t][face, :4])[0], boxes)
         if mine.any():
             removed[t] = boxes[mine]
             fp.regions = [r for r, m in zip(fp.regions, mine, strict=True) if not m]
@@ -136,7 +136,7 @@ def run_clip(clip: Path, work: Path, rng: np.random.Generator) -> dict[str, Any]
     for rf in v.residual_faces:
         rows = gt[rf.frame] if rf.frame < len(gt) else np.zeros((0, 5))
         on_face = bool(len(rows)) and bool(box_iou(np.asarray([rf.box], np.float32),
-                                                   _xyxy(rows[:, :4])).max() >= CATCH_IOU)
+                                                   xyxy(rows[:, :4])).max() >= CATCH_IOU)
         rec["false_alarms"].append({"frame": rf.frame, "box": list(rf.box),
                                     "on_face": on_face})
     faces = _candidates(plan, gt)
@@ -161,7 +161,7 @@ def run_clip(clip: Path, work: Path, rng: np.random.Generator) -> dict[str, Any]
         for rf in pv.residual_faces:
             if rf.frame not in leaked:
                 continue
-            targets = np.vstack([_xyxy(gt[rf.frame][face, :4]), removed[rf.frame]])
+            targets = np.vstack([xyxy(gt[rf.frame][face, :4]), removed[rf.frame]])
             if box_iou(np.asarray([rf.box], np.float32), targets).max() >= CATCH_IOU:
                 hits.append(rf.frame)
         p["caught"] = bool(hits)

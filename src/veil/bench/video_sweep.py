@@ -32,6 +32,7 @@ from veil.bench.metrics import (
     collateral_pixels,
     counted_face_pixels,
     score_frame,
+    xyxy,
 )
 from veil.bench.video_leak import _frames
 from veil.bench.videogen import DEFAULT_DATA, make_clips
@@ -181,13 +182,12 @@ def collateral_sources(cache: dict[str, Any], v: VideoSetting) -> dict[str, floa
         hits: dict[object, list[bool]] = {}
         strong: dict[object, bool] = {}
         for t, fp in plan.frames.items():
-            g = _gt_rows(gt, t)[:, :4].copy()
-            g[:, 2:] += g[:, :2]
+            g = xyxy(_gt_rows(gt, t)[:, :4])
             for r in fp.regions:
                 if r.provenance != "detected":
                     continue
                 on = bool(len(g)) and bool(box_iou(np.asarray([r.box], np.float32),
-                                                   g.astype(np.float32)).max() >= 0.2)
+                                                   g).max() >= 0.2)
                 hits.setdefault(r.track_id, []).append(on)
                 strong[r.track_id] = strong.get(r.track_id, False) or r.score >= v.threshold
         kind = {k: ("face" if np.mean(h) >= 0.5 else "not a face") + ", "
