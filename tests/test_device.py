@@ -91,6 +91,23 @@ def test_cli_cuda_unavailable_is_a_usage_error(tmp_path: Path, cpu_only: None,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider'")
+def test_cli_cuda_that_cannot_start_is_a_usage_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_astronaut: np.ndarray) -> None:
+    # onnxruntime lists CUDA but cannot start it (here: a CPU-only build that claims it;
+    # for real: a CUDA or cuDNN that does not match): onnxruntime falls back to the CPU,
+    # which --device cuda must not do silently.
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: list(WITH_CUDA))
+    with pytest.raises(DeviceUnavailable, match="could not start"):
+        CenterFace(device="cuda")
+    src = save(small_astronaut, tmp_path / "in" / "me.jpg")
+    result = CliRunner().invoke(main, [str(src), "-o", str(tmp_path / "out"), "--device",
+                                       "cuda", "--json"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "could not start" in result.stderr and result.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_device_choice_does_not_change_output(tmp_path: Path,
                                                   small_astronaut: np.ndarray) -> None:
     src = save(small_astronaut, tmp_path / "in" / "me.jpg")

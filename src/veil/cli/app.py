@@ -12,7 +12,7 @@ from veil.cli.hooks import after_jobs, verification_failed
 from veil.cli.output import BatchDisplay, batch_json
 from veil.errors import UsageError, VeilError
 from veil.jobs.batch import JobOptions, collect_tasks, run_batch, summarize
-from veil.jobs.image import tool_name
+from veil.jobs.image import shared_scanner, tool_name
 from veil.jobs.interrupt import exit_on_termination
 from veil.scan.centerface import DEVICES, resolve_device
 from veil.settings import FAST_THRESHOLD, MASK_METHODS, MASK_SHAPES, MaskSettings, ScanSettings
@@ -169,11 +169,13 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
     chosen: dict[str, Any] = {"device": device}
     if threshold is not None:
         chosen["threshold"] = threshold
+    scan = ScanSettings.fast(**chosen) if fast else ScanSettings(**chosen)
     try:
         device_used = resolve_device(device)
+        if device == "cuda":  # start it now (the jobs reuse it): a CUDA that fails is a usage error
+            shared_scanner(scan)
     except VeilError as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from exc
-    scan = ScanSettings.fast(**chosen) if fast else ScanSettings(**chosen)
     mask = MaskSettings(method=method, shape=shape, margin=margin)  # type: ignore[arg-type]
     options = JobOptions(scan=scan, mask=mask, keep_icc=keep_icc, quality=quality,
                          overwrite=overwrite, audio=not no_audio, crf=crf,
