@@ -508,6 +508,8 @@ class VideoWriter:
             self._a = self._c.add_stream("aac", rate=ictx.sample_rate or 48000)
             layout = ictx.layout.name if ictx.layout else "stereo"
             self._a.codec_context.layout = layout
+            # bitexact: FFmpeg's AAC encoder then leaves out its "Lavc<version>" string
+            self._a.codec_context.flags |= av.codec.context.Flags.bitexact
             self._resampler = av.AudioResampler(
                 format="fltp", layout=layout, rate=ictx.sample_rate or 48000
             )
