@@ -224,3 +224,18 @@ def test_display_matrix_bytes_are_parsed():
     m = struct.pack("<9i", 0, 65536, 0, 65536, 0, 0, 0, 0, 1 << 30)
     o = Orientation.from_matrix(struct.unpack("<9i", m))
     assert o.transpose and o.mirrored
+
+
+def test_size_bench_compares_outside_the_masks_only():
+    from veil.bench.video_size import psnr_ssim_outside
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    b = a.copy()
+    b[10:30, 10:30] = 0  # a "mask"
+    masked = np.zeros((60, 80), bool)
+    masked[10:30, 10:30] = True
+    psnr, ssim = psnr_ssim_outside(a, b, masked)
+    assert psnr > 80 and ssim > 0.999
+    psnr2, ssim2 = psnr_ssim_outside(a, b, np.zeros((60, 80), bool))
+    assert psnr2 < 20 and ssim2 < ssim
