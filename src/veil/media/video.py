@@ -23,7 +23,7 @@ import queue
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -74,8 +74,8 @@ class VideoInfo:
     pix_fmt: str | None
     audio_codec: str | None  # first audio stream's codec, None when silent
     other_streams: tuple[str, ...]  # data / subtitle / attachment streams (never written)
-    orientation: Orientation = None  # type: ignore[assignment]  # set by probe_video
-    colour: Colour = None  # type: ignore[assignment]  # set by probe_video
+    orientation: Orientation = field(default_factory=lambda: Orientation())
+    colour: Colour | None = None  # how the pixels are read (None: FFmpeg's defaults)
     end_pts: int | None = None  # where the container says the video ends (time_base)
     bit_rate: int | None = None  # of the video stream, bits per second, when known
     size: int = 0  # bytes of the file

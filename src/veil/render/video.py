@@ -122,8 +122,9 @@ def render_video(src: Path, plan: Plan, dst: Path, *, audio: bool = True, crf: i
         stats.audio, stats.rotation = mode, info.rotation
         stats.mirrored = info.mirrored
         stats.dropped_streams = info.other_streams
-        stats.colour = info.colour.describe()
-        stats.output_colour = info.colour.out.describe()
+        if info.colour is not None:
+            stats.colour = info.colour.describe()
+            stats.output_colour = info.colour.out.describe()
         stats.input_bytes = info.size
         stats.maxrate = bitrate_cap(info, cap)
         audio_stream = reader.audio if mode in ("copy", "aac") else None
