@@ -26,8 +26,8 @@ h1{font-size:1.5em;margin:0 0 .3em}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
 th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
 table.files{table-layout:fixed}
-table.files td{overflow-wrap:anywhere;word-break:break-word}
-table.files col.path{width:27%}
+table.files td{overflow-wrap:anywhere}
+table.files th{font-size:.85em;overflow-wrap:normal;hyphens:auto}
 .verdict p{margin:.3em 0 0;font-size:.85em}
 .detail{margin-top:1.5em}
 h2{font-size:1.15em;overflow-wrap:anywhere}
@@ -42,6 +42,12 @@ ul{margin:.3em 0 .3em 1.2em;padding:0}
 .muted{color:#666}
 code{font-size:.92em}
 """
+
+
+# Widths of the files table's columns (None: the two paths share what is left), so that
+# long paths wrap inside their cells instead of pushing the table off a 1280 px screen.
+_COLS = "".join(f"<col style='width:{w}em'>" if w else "<col>"
+                for w in (5, None, None, 4.4, 4.6, 4.6, 5.4, 6.4, 5.6, 3.8))
 
 
 def _t(value: Any) -> str:
@@ -248,12 +254,10 @@ def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
         f"<div class='verdict v-{_t(verdict)}'><strong>{_t(words)}</strong>"
         f"{f'<p>{_t(todo)}</p>' if todo else ''}</div>"
         f"<div class='detail'><p class='muted'>Details for checking: {_t(detail)}.</p>"
-        "<table class='files'><colgroup><col style='width:6.5em'><col class='path'>"
-        "<col class='path'><col style='width:4em'><col><col><col><col><col>"
-        "<col style='width:4em'></colgroup>"
+        f"<table class='files'><colgroup>{_COLS}</colgroup>"
         "<tr><th>status</th><th>input</th><th>output</th><th>kind</th>"
         "<th>faces masked</th><th>faces still visible</th><th>closest distance</th>"
-        "<th>identifying metadata left</th><th>structural fields</th><th>time</th></tr>"
+        "<th>identifying metadata</th><th>structural fields</th><th>time</th></tr>"
         f"{rows}</table>{sections}</div>"
         f"<p class='muted'>Recognition threshold {_t(cal.get('threshold'))}, calibrated on "
         f"{_t(cal.get('different_pairs'))} pairs of different people (false-match rate "
