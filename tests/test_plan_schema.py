@@ -156,3 +156,11 @@ def test_render_refuses_a_reversed_box_with_exit_2(tmp_path: Path,
     assert result.exit_code == 2, result.output
     assert "reversed" in result.stderr and "region 1" in result.stderr
     assert not (tmp_path / "out" / "x.png").exists()
+
+
+def test_the_documented_example_is_a_valid_plan() -> None:
+    text = (REPO / "docs" / "plan-format.md").read_text(encoding="utf-8")
+    example = json.loads(text.split("```json")[1].split("```")[0])
+    plan = Plan.from_dict(example)
+    assert [r.provenance for r in plan.frame(0).regions] == ["detected", "manual", "deleted",
+                                                            "manual"]

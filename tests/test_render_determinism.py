@@ -108,3 +108,43 @@ def test_handshaking_photo_gives_the_same_bytes_and_passes(tmp_path: Path,
                      checked.verification["passed"]))
     assert runs[0] == runs[1]
     assert runs[0][1], "the default output must pass its own verification"
+
+
+def test_video_renders_the_same_bytes(tmp_path: Path) -> None:
+    from veil.jobs.video import file_sha256, render_video_plan
+    from veil.plan.record import MediaInfo
+    from verify_media import write_video
+
+    small = np.asarray(Image.fromarray(astronaut()).resize((160, 160)))
+    src = write_video(tmp_path / "clip.mp4", [small] * 6)
+    box = tuple(v * 160 / 512 for v in FACE_BOX)
+    plan = Plan(MediaInfo("clip.mp4", file_sha256(src), "video", 160, 160, frame_count=6,
+                          fps=10.0))
+    for i in range(6):
+        plan.add_region(i, Region(box, track_id=1))
+    outs = []
+    for name in ("one.mp4", "two.mp4"):
+        done = render_video_plan(src, plan, tmp_path / name)
+        assert done.ok, done.error
+        outs.append((tmp_path / name).read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_a_recognisable_video_face_is_strengthened_along_its_track() -> None:
+    from veil.jobs.repair import strengthen_recognisable
+    from veil.plan.record import MediaInfo
+    from veil.verify.check import ReidResult, Verification
+
+    plan = Plan(MediaInfo("v.mp4", "d" * 64, "video", 320, 240, frame_count=4, fps=10.0))
+    for f in range(4):
+        plan.add_region(f, Region((200, 10, 240, 60), track_id=2))
+        plan.add_region(f, Region((10, 10, 60, 70), track_id=1))
+    v = Verification(kind="video", reid=[
+        ReidResult(2, (20.0, 20.0, 120.0, 140.0), 0.3, True, 0.6, region=1),  # 2x output
+        ReidResult(2, (400.0, 20.0, 480.0, 120.0), 0.7, False, None, region=0)])
+    changed = strengthen_recognisable(plan, v, (640, 480), 1)
+    assert [c["track"] for c in changed] == [1] and changed[0]["regions"] == 4
+    assert changed[0]["box"] == [10.0, 10.0, 60.0, 70.0]  # in the plan's pixels
+    for f in range(4):
+        assert [r.method for r in plan.frame(f).regions] == [None, "solid"]
+    assert strengthen_recognisable(plan, v, (640, 480), 2) == []  # nothing stronger left

@@ -76,6 +76,15 @@ def _masked(r: Region) -> bool:
     return r.masked
 
 
+def plan_account(plan: Plan) -> dict[str, int]:
+    """How many faces ``plan`` masks (video: tracks), leaves visible on purpose
+    (``released``) and records as deleted by a person: for summary lines such as
+    "2 faces masked, 1 left visible on purpose"."""
+    return {"faces_masked": len(region_groups(plan, _masked)),
+            "released": len(region_groups(plan, _released)),
+            "deleted": len(region_groups(plan, _deleted))}
+
+
 @dataclass
 class ReportEntry:
     """What the report says about one input file."""
