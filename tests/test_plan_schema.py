@@ -164,3 +164,12 @@ def test_the_documented_example_is_a_valid_plan() -> None:
     plan = Plan.from_dict(example)
     assert [r.provenance for r in plan.frame(0).regions] == ["detected", "manual", "deleted",
                                                             "manual"]
+
+
+def test_a_thin_box_at_the_edge_survives_saving(tmp_path: Path) -> None:
+    plan = Plan(image_media_info("a.png", 512, 512, "e" * 64))
+    plan.add_region(0, Region((511.997, 10.0, 512.0, 60.0)))  # clipped at the right edge
+    plan.add_region(0, Region((100.001, 10.0, 100.004, 60.0)))
+    plan.save(tmp_path / "p.json")
+    boxes = [r.box for r in Plan.load(tmp_path / "p.json").frame(0).regions]
+    assert boxes[0][0] < boxes[0][2] <= 512 and boxes[1][0] < boxes[1][2]

@@ -9,6 +9,7 @@ again without scanning.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +52,12 @@ class Region:
         return not self.released and self.provenance != "deleted"
 
     def to_dict(self) -> dict[str, Any]:
+        # Rounded outwards to 1/100 px: a thin box at the frame's edge stays a box
+        # (x1 < x2) inside the frame, as the check on load requires.
+        x1, y1, x2, y2 = (round(float(v) * 100, 6) for v in self.box)
         d: dict[str, Any] = {
-            "box": [round(float(v), 2) for v in self.box],
+            "box": [math.floor(x1) / 100, math.floor(y1) / 100, math.ceil(x2) / 100,
+                    math.ceil(y2) / 100],
             "score": round(float(self.score), 4),
             "provenance": self.provenance,
         }
