@@ -79,7 +79,9 @@ def test_released_face_is_in_the_report_and_the_verdict(tmp_path: Path,
     assert entry["released_regions"][0]["box"] == list(face_box(256))
     assert report["summary"]["released"] == 1
     page = (tmp_path / "out" / "veil-report" / "report.html").read_text()
-    assert "1 face was left visible on purpose" in page
+    assert ("safe to publish: every face we found is masked, except 1 face left visible "
+            "on purpose") in page
+    assert "0 faces masked, 1 left visible on purpose." in page
     assert "Left visible on purpose" in page and "she agreed to be shown" in page
 
 
@@ -148,6 +150,7 @@ def test_html_leads_with_a_plain_verdict() -> None:
     lead = page.split("class='verdict")[1].split("</div>")[0]
     assert "Do not publish yet: 1 of 12 files failed" in lead
     assert "1 file still holds identifying metadata" in lead and "render it again" in lead
+    assert "The 11 files that passed are safe to publish." in lead
     assert page.index("class='verdict") < page.index("<table")  # engineering detail below
 
 

@@ -38,6 +38,7 @@ th{background:#f4f4f4}
 section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0;overflow:auto;
 overflow-wrap:anywhere}
 section img{float:right;margin:0 0 1em 1em;border:1px solid #ccc;image-rendering:auto}
+section table{width:auto;min-width:40%}
 ul{margin:.3em 0 .3em 1.2em;padding:0}
 .muted{color:#666}
 code{font-size:.92em}
@@ -202,8 +203,10 @@ def plain_verdict(report: dict[str, Any]) -> tuple[str, str]:
     kept = (f" {_plural(released, 'face was', 'faces were')} left visible on purpose, as "
             "the plan says (listed below)." if released else "")
     if s["verdict"] == "pass":
+        but = (f", except {_plural(released, 'face')} left visible on purpose as the plan "
+               "says (listed below)," if released else "")
         head = (f"{'The file is' if n == 1 else f'All {n} files are'} safe to publish: "
-                f"every face we found is masked and no identifying metadata is left.{kept}")
+                f"every face we found is masked{but} and no identifying metadata is left.")
         return head, ""
     if s["verdict"] == "unverified":
         if not n:
@@ -223,13 +226,27 @@ def plain_verdict(report: dict[str, Any]) -> tuple[str, str]:
                     "identifying metadata")
     if s["error"]:
         what.append(f"{_plural(s['error'], 'file')} could not be processed")
-    head = (f"Do not publish yet: {bad} of {n} files failed the check"
+    which = "The file failed" if n == 1 else f"{bad} of {n} files failed"
+    head = (f"Do not publish yet: {which} the check"
             f"{' (' + '; '.join(what) + ')' if what else ''}.{kept}")
-    todo = ("Look at each failed file below: its outputs are named "
-            "NAME.verification-failed. Fix the plan (mask the face, or mark a face meant to "
-            "stay visible as released) and render it again with veil render, or use a "
-            "stronger mask (--method solid). The other files passed and are safe.")
+    todo = ("Look at each failed file below. A failed output is kept as "
+            "NAME.verification-failed, never under the name you would publish. Mask the "
+            "face in the plan (or mark a face meant to stay visible as released) and "
+            "render it again with veil render, or use a stronger mask (--method solid).")
+    if s["pass"]:
+        todo += (f" The {_plural(s['pass'], 'file')} that passed "
+                 f"{'is' if s['pass'] == 1 else 'are'} safe to publish.")
     return head, todo
+
+
+def account_line(summary: dict[str, Any]) -> str:
+    """``"340 faces masked, 1 left visible on purpose, 2 regions deleted by hand"``."""
+    parts = [_plural(int(summary.get("faces_masked", 0)), "face") + " masked"]
+    if summary.get("released"):
+        parts.append(f"{summary['released']} left visible on purpose")
+    if summary.get("deleted"):
+        parts.append(_plural(int(summary["deleted"]), "region") + " deleted by hand")
+    return ", ".join(parts)
 
 
 def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
@@ -252,6 +269,7 @@ def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
         f"<h1>veil verification report</h1>"
         f"<p class='muted'>{_t(tool['name'])} {_t(tool['version'])}, {_t(report['created'])}</p>"
         f"<div class='verdict v-{_t(verdict)}'><strong>{_t(words)}</strong>"
+        f"<p>{_t(account_line(s))}.</p>"
         f"{f'<p>{_t(todo)}</p>' if todo else ''}</div>"
         f"<div class='detail'><p class='muted'>Details for checking: {_t(detail)}.</p>"
         f"<table class='files'><colgroup>{_COLS}</colgroup>"
