@@ -174,3 +174,17 @@ def test_long_paths_stay_inside_1280_px(tmp_path: Path) -> None:
     found = re.search(r"<title>W(\d+)</title>", dom)
     assert found, dom[-500:]
     assert int(found.group(1)) <= 1280
+
+
+def test_unplanned_note_wording() -> None:
+    from veil.jobs.repair import unplanned_note
+
+    one = [{"frame": 0, "box": [10.0, 20.0, 50.0, 70.0]}]
+    assert unplanned_note(one, "image").startswith(
+        "verification found 1 visible face that the plan does not hold (at x 10-50, y 20-70) "
+        "and masked it;")
+    video = [{"frame": f, "box": [10.0, 20.0, 50.0, 70.0]} for f in (12, 17, 22)]
+    text = unplanned_note(video, "video")
+    assert text.startswith("verification found a face visible in 3 checked frames, first in "
+                           "frame 12 at x 10-50, y 20-70")
+    assert text.endswith('mark its region "released": true in the plan')

@@ -152,16 +152,26 @@ def strengthen_recognisable(plan: Plan, v: Verification, out_size: tuple[int, in
 
 
 def unplanned_note(added: list[dict[str, Any]], kind: str) -> str:
-    """The one line that says faces outside the user's plan were masked."""
+    """The one line that says faces outside the user's plan were masked (``added`` as
+    :func:`add_residual_faces` returns it: one item per face per checked frame)."""
     first = added[0]
     b = first["box"]
     where = f"x {b[0]:.0f}-{b[2]:.0f}, y {b[1]:.0f}-{b[3]:.0f}"
-    where = f"frame {first['frame']} at {where}" if kind == "video" else f"at {where}"
     n = len(added)
-    more = f" (first {where})" if n > 1 else f" {where}"
-    return (f"verification found {n} visible face{'s' if n != 1 else ''} that the plan "
-            f"does not hold{more} and masked {'them' if n != 1 else 'it'}; to leave a "
-            'face visible on purpose, mark its region "released": true in the plan')
+    if kind == "video":
+        seen = f"in {_count(n, 'checked frame')}, first in frame {first['frame']} at {where}"
+        found = f"verification found a face visible {seen} that the plan does not hold"
+        masked = "masked it there"
+    else:
+        found = (f"verification found {_count(n, 'visible face')} that the plan does not "
+                 f"hold ({'first ' if n > 1 else ''}at {where})")
+        masked = f"masked {'them' if n != 1 else 'it'}"
+    return (f"{found} and {masked}; to leave a face visible on purpose, mark its region "
+            '"released": true in the plan')
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _render(result: FileResult, plan: Plan, output: Path, opts: RepairOptions) -> FileResult:
