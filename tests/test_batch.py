@@ -169,7 +169,10 @@ def test_unexpected_error_becomes_a_file_error(tmp_path: Path,
 
 
 def test_output_reaches_its_final_name_only_once_verified(tmp_path: Path,
-                                                          astronaut: np.ndarray) -> None:
+                                                          astronaut: np.ndarray,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from veil.jobs import repair
     from veil.jobs.batch import FAILED_MARK, STAGING_PREFIX, JobOptions, Task, run_task
     from veil.settings import MaskSettings
 
@@ -177,8 +180,10 @@ def test_output_reaches_its_final_name_only_once_verified(tmp_path: Path,
     good = run_task(Task(src, tmp_path / "ok" / "a.png", "image"), JobOptions(verify=True))
     assert good.ok and good.output == tmp_path / "ok" / "a.png" and good.output.exists()
     assert good.verification is not None and good.verification["passed"]
-    # A mask far too weak to protect anyone: verification fails, repair cannot help, and
-    # the file never appears under the name a user would publish.
+    # A mask far too weak to protect anyone: verification fails, repair cannot help (its
+    # solid re-render is switched off here), and the file never appears under the name a
+    # user would publish.
+    monkeypatch.setattr(repair, "strengthen_recognisable", lambda *args: [])
     weak = JobOptions(mask=MaskSettings(method="blur", blur_ratio=0.03, noise=0), verify=True)
     bad = run_task(Task(src, tmp_path / "weak" / "a.png", "image"), weak)
     assert bad.verification is not None and not bad.verification["passed"]

@@ -17,7 +17,9 @@ from veil.settings import MaskSettings
 from verify_media import FACE_BOX, image_plan, write_masked
 
 FILE_KEYS = {"input", "output", "kind", "input_sha256", "output_sha256", "status", "passed",
-             "faces_by_provenance", "verification", "timings", "error", "repair"}
+             "faces_by_provenance", "verification", "timings", "error", "repair",
+             "faces_masked", "released", "deleted", "released_regions", "deleted_regions",
+             "notes"}
 VERIFICATION_KEYS = {"passed", "reasons", "checks", "kind", "with_plan", "frames_checked",
                      "frames_total", "residual_faces", "reid", "metadata", "seconds"}
 
@@ -53,11 +55,13 @@ def test_json_schema(report):
     assert set(data["reid_calibration"]) == {"threshold", "different_pairs",
                                              "false_match_rate_at_threshold", "date"}
     assert data["summary"] == {"verdict": "fail", "files": 4, "pass": 1, "fail": 1,
-                               "error": 1, "unverified": 1}
+                               "error": 1, "unverified": 1, "faces_masked": 3,
+                               "released": 0, "deleted": 0,
+                               "files_with_identifying_metadata": 0}
     for f in data["files"]:
         assert set(f) == FILE_KEYS
         assert set(f["faces_by_provenance"]) == {"detected", "interpolated", "extended",
-                                                 "manual"}
+                                                 "manual", "deleted"}
         assert f["status"] in {"pass", "fail", "error", "unverified"}
         assert f["passed"] == (f["status"] == "pass")
     ok, bad, err, unverified = data["files"]
@@ -68,7 +72,8 @@ def test_json_schema(report):
     assert set(ok["verification"]["checks"]) == {"residual", "reid", "metadata"}
     assert set(ok["verification"]["reid"]) == {"threshold", "min_face_side",
                                                "reference_margin", "faces"}
-    assert set(ok["verification"]["metadata"]) == {"before", "left", "flagged"}
+    assert set(ok["verification"]["metadata"]) == {"before", "left", "flagged",
+                                                   "structural"}
     face = ok["verification"]["reid"]["faces"][0]
     assert set(face) == {"frame", "box", "distance", "solid_reference", "reidentifiable"}
     assert face["solid_reference"] is None  # over the threshold: no reference needed
@@ -89,7 +94,7 @@ def test_html_is_self_contained(report):
     assert "@import" not in text and "url(" not in text
     srcs = re.findall(r"""src\s*=\s*['"]([^'"]*)""", text, flags=re.I)
     assert srcs and all(s.startswith("data:image/") for s in srcs)
-    assert "FAIL" in text and "original.png" in text
+    assert "Do not publish yet: 2 of 4 files failed" in text and "original.png" in text
 
 
 def test_report_files_are_readable_and_complete(report):

@@ -67,6 +67,9 @@ def after_jobs(results: Sequence[FileResult], *, verify: bool, report_dir: Path 
     results = list(results)
     entries = [_entry(r) for r in [*refused, *results]]
     if verify and print_error is not None:
+        for r in results:  # e.g. a face the user's plan does not hold was masked
+            for warning in r.extra.get("warnings", []):
+                print_error(r.source, warning)
         for r in results:
             if verification_failed(r):
                 where, _, reason = failure_line(r).partition(": ")

@@ -12,8 +12,18 @@
    it still fails, the output stays (masked as well as veil could) and the entry says
    what remains and where; the job's exit status says it failed.
 
-Only residual faces are repaired: a face that can still be recognised through its mask,
-or metadata left in a file, is reported, never patched over.
+A masked face that can still be recognised (re-identification) is repaired too: that
+region, and every region of its track in a video, is rendered with the strongest method,
+``solid`` (``Region.method`` in the plan), and the output verified again. The blur's
+noise is seeded (:mod:`veil.render.masks`), so an output either passes or is repaired
+the same way every time: a default output never fails by chance. Metadata left in a file
+is reported, never patched over.
+
+When the plan was the user's own (``veil render`` of a saved, possibly edited plan), a
+face the plan does not hold that verification finds visible is masked all the same (fail
+closed), and said so: ``FileResult.extra["warnings"]`` (one line each, printed on stderr
+by the command line) and the report entry's ``notes`` point to ``"released": true`` for
+a face meant to stay visible.
 
 For video, a face found in one sampled frame is most likely visible in the frames
 around it that were not sampled, so its box (enlarged) is added to every frame up to
@@ -105,6 +115,65 @@ def add_residual_faces(plan: Plan, faces: list[ResidualFace], out_size: tuple[in
     return added
 
 
+STRONGEST = "solid"
+
+
+def strengthen_recognisable(plan: Plan, v: Verification, out_size: tuple[int, int],
+                            round_no: int) -> list[dict[str, Any]]:
+    """Give every region whose masked face was still recognisable the ``solid`` method
+    (in place), with the other regions of its track; return what changed, per face.
+    Regions that are already solid are left alone (nothing stronger exists)."""
+    changed: list[dict[str, Any]] = []
+    w, h = out_size
+    sx, sy = plan.media.width / max(1, w), plan.media.height / max(1, h)
+    for rr in v.reid:
+        if not rr.reidentifiable or rr.region is None:
+            continue
+        active = plan.frame(rr.frame).active_regions()
+        if rr.region >= len(active):
+            continue
+        region = active[rr.region]
+        targets = [region]
+        if region.track_id is not None:
+            targets = [r for fp in plan.frames.values() for r in fp.active_regions()
+                       if r.track_id == region.track_id]
+        todo = [r for r in targets if (r.method or plan.mask.method) != STRONGEST]
+        if not todo:
+            continue
+        for r in todo:
+            r.method = STRONGEST
+        x1, y1, x2, y2 = rr.box
+        changed.append({"round": round_no, "frame": rr.frame, "track": region.track_id,
+                        "box": [round(x1 * sx, 1), round(y1 * sy, 1), round(x2 * sx, 1),
+                                round(y2 * sy, 1)],
+                        "distance": round(rr.distance, 4), "method": STRONGEST,
+                        "regions": len(todo)})
+    return changed
+
+
+def unplanned_note(added: list[dict[str, Any]], kind: str) -> str:
+    """The one line that says faces outside the user's plan were masked (``added`` as
+    :func:`add_residual_faces` returns it: one item per face per checked frame)."""
+    first = added[0]
+    b = first["box"]
+    where = f"x {b[0]:.0f}-{b[2]:.0f}, y {b[1]:.0f}-{b[3]:.0f}"
+    n = len(added)
+    if kind == "video":
+        seen = f"in {_count(n, 'checked frame')}, first in frame {first['frame']} at {where}"
+        found = f"verification found a face visible {seen} that the plan does not hold"
+        masked = "masked it there"
+    else:
+        found = (f"verification found {_count(n, 'visible face')} that the plan does not "
+                 f"hold ({'first ' if n > 1 else ''}at {where})")
+        masked = f"masked {'them' if n != 1 else 'it'}"
+    return (f"{found} and {masked}; to leave a face visible on purpose, mark its region "
+            '"released": true in the plan')
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def _render(result: FileResult, plan: Plan, output: Path, opts: RepairOptions) -> FileResult:
     if plan.media.kind == "video":
         from veil.jobs.video import render_video_plan
@@ -136,6 +205,7 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
     t0 = time.perf_counter()
     timings = {"job": result.seconds}
     plan = result.plan
+    user_plan = plan is not None and plan.loaded_from is not None  # read from a file
     try:
         if plan is None and result.plan_path is not None:
             plan = Plan.load(result.plan_path)
@@ -143,13 +213,19 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
         plan = None
         result.extra["plan_error"] = str(exc)
     output = Path(result.output)
-    repair: dict[str, Any] = {"rounds": 0, "added": [], "repaired": False}
+    repair: dict[str, Any] = {"rounds": 0, "added": [], "strengthened": [],
+                              "repaired": False}
     try:
         v = verify_pair(result.source, output, plan)
-        while (v.residual_faces and plan is not None and repair["rounds"] < opts.rounds):
+        while plan is not None and repair["rounds"] < opts.rounds:
+            size = _output_size(v, plan)
+            stronger = strengthen_recognisable(plan, v, size, repair["rounds"] + 1)
+            if not v.residual_faces and not stronger:
+                break
             repair["rounds"] += 1
-            repair["added"] += add_residual_faces(plan, v.residual_faces,
-                                                  _output_size(v, plan), repair["rounds"])
+            repair["strengthened"] += stronger
+            repair["added"] += add_residual_faces(plan, v.residual_faces, size,
+                                                  repair["rounds"])
             t1 = time.perf_counter()
             again = _render(result, plan, output, opts)
             timings["repair_render"] = timings.get("repair_render", 0.0) + \
@@ -160,7 +236,8 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
             if result.plan_path is not None:
                 plan.save(result.plan_path)
             v = verify_pair(result.source, output, plan)
-        repair["repaired"] = repair["rounds"] > 0 and not v.residual_faces
+        repair["repaired"] = (repair["rounds"] > 0 and not v.residual_faces
+                              and not any(r.reidentifiable for r in v.reid))
         repair["remaining"] = [rf.to_dict() for rf in v.residual_faces]
     except (VeilError, OSError, ValueError, RuntimeError) as exc:
         # RuntimeError: dlib failures and RecognitionUnavailable (a broken install).
@@ -177,8 +254,13 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
     entry = ReportEntry.for_files(result.source, output, kind=v.kind, plan=plan,
                                   verification=v, timings=timings)
     entry.repair = repair
+    if user_plan and repair["added"] and plan is not None:
+        note = unplanned_note(repair["added"], plan.media.kind)
+        entry.notes.append(note)
+        result.extra.setdefault("warnings", []).append(note)
     result.verification = {**v.to_dict(), "repair": repair}
     result.extra["repair"] = repair
+    result.extra["plan_account"] = entry.account()
     result.extra[ENTRY_KEY] = entry
     return result
 

@@ -9,6 +9,7 @@ again without scanning.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +17,20 @@ from typing import Any, Literal
 
 import numpy as np
 
+from veil.errors import UsageError
 from veil.settings import MaskSettings, ScanSettings
 
-Provenance = Literal["detected", "interpolated", "extended", "manual"]
-PROVENANCES: tuple[str, ...] = ("detected", "interpolated", "extended", "manual")
+Provenance = Literal["detected", "interpolated", "extended", "manual", "deleted"]
+#: ``deleted``: a region a reviewer removed (not a face); kept in the plan as a record,
+#: never masked. See docs/plan-format.md.
+PROVENANCES: tuple[str, ...] = ("detected", "interpolated", "extended", "manual", "deleted")
 PLAN_FORMAT = "veil-plan/1"
+
+
+class PlanError(UsageError, ValueError):
+    """A plan file that is not a valid veil plan; the message says where and why, in one
+    line. A :class:`~veil.errors.UsageError` (the command line exits 2) and a
+    :class:`ValueError` (for callers that catch bad input as such)."""
 
 
 @dataclass
@@ -32,10 +42,22 @@ class Region:
     provenance: Provenance = "detected"
     track_id: int | None = None
     released: bool = False  # a reviewer released this face (consent): not masked
+    method: str | None = None  # mask method of this region; None: the plan's (mask.method)
+    reason: str | None = None  # why it was released or deleted (free text)
+    edited_at: str | None = None  # when a person last changed it (ISO 8601, UTC)
+
+    @property
+    def masked(self) -> bool:
+        """Whether the renderer masks this region (not released, not deleted)."""
+        return not self.released and self.provenance != "deleted"
 
     def to_dict(self) -> dict[str, Any]:
+        # Rounded outwards to 1/100 px: a thin box at the frame's edge stays a box
+        # (x1 < x2) inside the frame, as the check on load requires.
+        x1, y1, x2, y2 = (round(float(v) * 100, 6) for v in self.box)
         d: dict[str, Any] = {
-            "box": [round(float(v), 2) for v in self.box],
+            "box": [math.floor(x1) / 100, math.floor(y1) / 100, math.ceil(x2) / 100,
+                    math.ceil(y2) / 100],
             "score": round(float(self.score), 4),
             "provenance": self.provenance,
         }
@@ -43,22 +65,25 @@ class Region:
             d["track"] = int(self.track_id)
         if self.released:
             d["released"] = True
+        for key in ("method", "reason", "edited_at"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Region:
-        prov = d.get("provenance", "detected")
-        if prov not in PROVENANCES:
-            raise ValueError(f"unknown provenance {prov!r}")
+        """A region from its JSON form (checked by :func:`veil.plan.schema.check_plan`
+        when it comes from :meth:`Plan.from_dict`)."""
         box = d["box"]
-        if len(box) != 4:
-            raise ValueError("a region box has four numbers: x1 y1 x2 y2")
         return cls(
             box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
             score=float(d.get("score", 1.0)),
-            provenance=prov,
+            provenance=d.get("provenance", "detected"),
             track_id=d.get("track"),
             released=bool(d.get("released", False)),
+            method=d.get("method"),
+            reason=d.get("reason"),
+            edited_at=d.get("edited_at"),
         )
 
 
@@ -71,8 +96,8 @@ class FramePlan:
     note: str = ""
 
     def active_regions(self) -> list[Region]:
-        """The regions that are to be masked (not released), in plan order."""
-        return [r for r in self.regions if not r.released]
+        """The regions that are to be masked (not released, not deleted), in plan order."""
+        return [r for r in self.regions if r.masked]
 
     def active_boxes(self) -> np.ndarray:
         """``(N,4)`` float32 boxes of :meth:`active_regions`, in the same order."""
@@ -130,6 +155,8 @@ class Plan:
     mask: MaskSettings = field(default_factory=MaskSettings)
     frames: dict[int, FramePlan] = field(default_factory=dict)
     tool: str = ""
+    #: the file this plan was read from (:meth:`load`); not part of the plan's JSON
+    loaded_from: Path | None = field(default=None, compare=False, repr=False)
 
     def frame(self, index: int) -> FramePlan:
         """The plan of frame ``index`` (an empty one when nothing is planned there)."""
@@ -146,10 +173,12 @@ class Plan:
     def region_count(self) -> int:
         return sum(len(f.regions) for f in self.frames.values())
 
-    def counts_by_provenance(self) -> dict[str, int]:
+    def counts_by_provenance(self, masked_only: bool = False) -> dict[str, int]:
+        """Regions by provenance; ``masked_only``: only those masked (neither released
+        nor deleted)."""
         counts = dict.fromkeys(PROVENANCES, 0)
         for f in self.frames.values():
-            for r in f.regions:
+            for r in (f.active_regions() if masked_only else f.regions):
                 counts[r.provenance] += 1
         return counts
 
@@ -175,9 +204,11 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
-        if d.get("format") != PLAN_FORMAT:
-            found = d.get("format")
-            raise ValueError(f"not a veil plan (format {found!r}, expected {PLAN_FORMAT})")
+        """A plan from its JSON form, checked first (:func:`veil.plan.schema.check_plan`):
+        raises :class:`PlanError` saying where and why when it is not a valid plan."""
+        from veil.plan.schema import check_plan
+
+        check_plan(d)
         frames: dict[int, FramePlan] = {}
         for key, entry in d.get("frames", {}).items():
             frames[int(key)] = FramePlan(
@@ -185,13 +216,13 @@ class Plan:
                 mask_whole=bool(entry.get("mask_whole", False)),
                 note=str(entry.get("note", "")),
             )
-        return cls(
-            media=MediaInfo.from_dict(d["media"]),
-            scan=ScanSettings.from_dict(d.get("scan", {})),
-            mask=MaskSettings.from_dict(d.get("mask", {})),
-            frames=frames,
-            tool=str(d.get("tool", "")),
-        )
+        try:
+            scan = ScanSettings.from_dict(d.get("scan", {}))
+            mask = MaskSettings.from_dict(d.get("mask", {}))
+        except (TypeError, ValueError) as exc:
+            raise PlanError(f"bad settings: {exc}") from exc
+        return cls(media=MediaInfo.from_dict(d["media"]), scan=scan, mask=mask, frames=frames,
+                   tool=str(d.get("tool", "")))
 
     def require_source(self, path: str | os.PathLike[str], kind: str) -> None:
         """Raise :class:`veil.errors.VeilError` unless this plan was made for the ``kind`` file
@@ -213,4 +244,14 @@ class Plan:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Plan:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read and check a plan file. Raises :class:`PlanError` (one line: what is wrong
+        and where) for a file that is not a valid plan, :class:`OSError` when unreadable."""
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"not JSON ({exc.msg} at line {exc.lineno}, "
+                            f"column {exc.colno})") from exc
+        plan = cls.from_dict(data)
+        plan.loaded_from = Path(path)
+        return plan

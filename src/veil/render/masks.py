@@ -3,11 +3,18 @@
 Strength always scales with the face: a blur kernel is a fraction of the face
 width, pixelation leaves a fixed number of blocks across the face, so that a
 large face is not left recognisable by a fixed-size kernel.
+
+Rendering is deterministic: the blur's noise comes from a generator seeded by a key (the
+plan passes the original file's SHA-256), the frame number and the region's rounded box
+(:func:`region_seed`), so the same input and settings give the same bytes, and so the
+same verdict, every time; a different file gets different noise.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -94,18 +101,32 @@ def _blur(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, face_width: flo
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def region_seed(key: str, frame: int, box: Sequence[float]) -> int:
+    """The noise seed of one region: SHA-256 of ``key`` (the original's SHA-256), the
+    frame number and the box rounded to whole pixels."""
+    rounded = ",".join(str(int(round(float(v)))) for v in box)
+    digest = hashlib.sha256(f"{key}|{int(frame)}|{rounded}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
 def mask_regions(frame: np.ndarray, boxes: np.ndarray, settings: MaskSettings,
-                 rng: np.random.Generator | None = None) -> np.ndarray:
+                 rng: np.random.Generator | None = None, *,
+                 methods: Sequence[str | None] | None = None, seed: str = "",
+                 frame_index: int = 0) -> np.ndarray:
     """Return a copy of ``frame`` (RGB uint8) with every face box masked.
 
     ``boxes`` are face boxes (``(N,4)`` xyxy); the settings' margin is added here.
-    The input frame is never modified.
+    ``methods[i]`` is box ``i``'s own mask method (``None``: ``settings.method``).
+    Noise is drawn from ``rng`` when one is given, otherwise from a generator seeded per
+    region by :func:`region_seed` (``seed``, ``frame_index``, the box): the same call
+    always gives the same pixels. The input frame is never modified.
     """
     out = np.array(frame, copy=True)
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     if len(boxes) == 0:
         return out
-    rng = rng or np.random.default_rng()
+    if methods is not None and len(methods) != len(boxes):
+        raise ValueError("one method per box, or none")
     fh, fw = out.shape[:2]
     grown = expand_boxes(boxes, settings.margin, settings.pad_px)
     # Largest first, so a small face inside a large one is still masked on top.
@@ -118,13 +139,15 @@ def mask_regions(frame: np.ndarray, boxes: np.ndarray, settings: MaskSettings,
             continue
         x1, y1, x2, y2, sel = placed
         roi = out[y1:y2, x1:x2]
-        if settings.method == "solid":
+        method = (methods[i] if methods is not None else None) or settings.method
+        if method == "solid":
             roi[sel] = np.array(settings.color, dtype=np.uint8)
             continue
-        if settings.method == "pixelate":
+        if method == "pixelate":
             masked = _pixelate(roi, face_w, settings.pixel_blocks)
         else:
-            masked = _blur(out, x1, y1, x2, y2, face_w, settings, rng)
+            gen = rng or np.random.default_rng(region_seed(seed, frame_index, boxes[i]))
+            masked = _blur(out, x1, y1, x2, y2, face_w, settings, gen)
         roi[sel] = masked[sel]
     return out
 

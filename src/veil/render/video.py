@@ -36,7 +36,8 @@ from veil.media.video import (
     prefetch,
 )
 from veil.plan.record import Plan
-from veil.render.masks import mask_regions, mask_whole_frame
+from veil.render.image import mask_planned
+from veil.render.masks import mask_whole_frame
 
 #: The output's video bitrate is capped at this multiple of the source's (see
 #: :func:`source_video_bitrate`); measured on the shared clips (README, "Video").
@@ -108,7 +109,6 @@ def render_video(src: Path, plan: Plan, dst: Path, *, audio: bool = True, crf: i
     match the plan's frame count; nothing is then left under ``dst``.
     """
     src, dst = Path(src), Path(dst)
-    rng = rng or np.random.default_rng()
     stats = RenderStats()
     planned = plan.media.frame_count
     total = progress_total if progress_total is not None else (planned or None)
@@ -151,7 +151,7 @@ def render_video(src: Path, plan: Plan, dst: Path, *, audio: bool = True, crf: i
 
 
 def _render_frame(item: DecodedFrame, plan: Plan, writer: VideoWriter, stats: RenderStats,
-                  passthrough: bool, planned: int, rng: np.random.Generator) -> None:
+                  passthrough: bool, planned: int, rng: np.random.Generator | None) -> None:
     fp = plan.frame(item.index)
     whole = fp.mask_whole or item.corrupt or (planned > 0 and item.index >= planned)
     if whole:
@@ -161,7 +161,7 @@ def _render_frame(item: DecodedFrame, plan: Plan, writer: VideoWriter, stats: Re
     else:
         boxes = fp.active_boxes()
         if len(boxes):
-            writer.write_rgb(mask_regions(item.rgb(), boxes, plan.mask, rng), item.pts)
+            writer.write_rgb(mask_planned(item.rgb(), plan, item.index, rng), item.pts)
             stats.masked_frames += 1
             stats.face_regions += len(boxes)
         elif passthrough and writer.can_pass(item.frame):

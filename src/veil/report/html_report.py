@@ -25,16 +25,30 @@ h1{font-size:1.5em;margin:0 0 .3em}
 .v-unverified{background:#fff5da;border:1px solid #c99a2c}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}
 th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+table.files{table-layout:fixed}
+table.files td{overflow-wrap:anywhere}
+table.files th{font-size:.85em;overflow-wrap:normal;hyphens:auto}
+.verdict p{margin:.3em 0 0;font-size:.85em}
+.detail{margin-top:1.5em}
+h2{font-size:1.15em;overflow-wrap:anywhere}
 th{background:#f4f4f4}
 .s{font-weight:600;border-radius:4px;padding:.1em .45em;white-space:nowrap}
 .s-pass{background:#3a9d5d;color:#fff}.s-fail{background:#c9302c;color:#fff}
 .s-error{background:#6b2c91;color:#fff}.s-unverified{background:#c99a2c;color:#fff}
-section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0;overflow:auto}
+section{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0;overflow:auto;
+overflow-wrap:anywhere}
 section img{float:right;margin:0 0 1em 1em;border:1px solid #ccc;image-rendering:auto}
+section table{width:auto;min-width:40%}
 ul{margin:.3em 0 .3em 1.2em;padding:0}
 .muted{color:#666}
 code{font-size:.92em}
 """
+
+
+# Widths of the files table's columns (None: the two paths share what is left), so that
+# long paths wrap inside their cells instead of pushing the table off a 1280 px screen.
+_COLS = "".join(f"<col style='width:{w}em'>" if w else "<col>"
+                for w in (5, None, None, 4.4, 4.6, 4.6, 5.4, 6.4, 5.6, 3.8))
 
 
 def _t(value: Any) -> str:
@@ -55,18 +69,49 @@ def _fmt_seconds(entry: dict[str, Any]) -> str:
     return f"{total:.1f} s" if total else ""
 
 
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def _row(i: int, e: dict[str, Any]) -> str:
     ver = e.get("verification") or {}
-    faces = sum(e.get("faces_by_provenance", {}).values())
+    faces = e.get("faces_masked", sum(e.get("faces_by_provenance", {}).values()))
+    released = len(e.get("released_regions", []))
+    if released:
+        faces = f"{faces} <span class='muted'>(+{released} left visible)</span>"
     residual = len(ver.get("residual_faces", [])) if ver else ""
     reid = ver.get("reid", {}).get("faces", []) if ver else []
     closest = f"{min(r['distance'] for r in reid):.3f}" if reid else ""
-    flagged = len(ver.get("metadata", {}).get("flagged", [])) if ver else ""
+    md = ver.get("metadata", {}) if ver else {}
+    flagged = len(md.get("flagged", [])) if ver else ""
+    structural = len(md.get("structural", [])) if ver else ""
     status = e["status"]
     return (f"<tr><td><span class='s s-{status}'>{_t(status)}</span></td>"
             f"<td><a href='#f{i}'>{_t(e['input'])}</a></td><td>{_t(e['output'] or '')}</td>"
             f"<td>{_t(e['kind'])}</td><td>{faces}</td><td>{residual}</td><td>{closest}</td>"
-            f"<td>{flagged}</td><td>{_t(_fmt_seconds(e))}</td></tr>")
+            f"<td>{flagged}</td><td>{structural}</td><td>{_t(_fmt_seconds(e))}</td></tr>")
+
+
+def _frames_text(ranges: list[list[int]]) -> str:
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def _regions_table(title: str, items: list[dict[str, Any]], kind: str, when: bool) -> str:
+    """A table of released or deleted regions: where, which frames, why (and when)."""
+    head = "<th>where (x1, y1, x2, y2)</th>"
+    if kind == "video":
+        head += "<th>frames</th>"
+    head += "<th>reason</th>" + ("<th>edited</th>" if when else "")
+    rows = []
+    for g in items:
+        cells = f"<td>{_t(', '.join(str(v) for v in g['box']))}</td>"
+        if kind == "video":
+            cells += f"<td>{_t(_frames_text(g['frames']))}</td>"
+        cells += f"<td>{_t(g.get('reason') or '(none given)')}</td>"
+        if when:
+            cells += f"<td>{_t(g.get('edited_at') or '')}</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<p><strong>{title}</strong></p><table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def _names(names: list[str]) -> str:
@@ -88,6 +133,16 @@ def _section(i: int, e: dict[str, Any], thumb: bytes | None) -> str:
     if any(counts.values()):
         parts.append("<p>Masked regions: " + ", ".join(
             f"{_t(k)} {int(v)}" for k, v in counts.items() if v) + "</p>")
+    for note in e.get("notes", []):
+        parts.append(f"<p class='note'><strong>Note:</strong> {_t(note)}</p>")
+    if e.get("released_regions"):
+        parts.append(_regions_table(
+            "Left visible on purpose (released in the plan, not masked):",
+            e["released_regions"], e["kind"], False))
+    if e.get("deleted_regions"):
+        parts.append(_regions_table(
+            "Regions deleted by hand (judged not to be a face, not masked):",
+            e["deleted_regions"], e["kind"], True))
     if e.get("error"):
         parts.append(f"<p><strong>Error:</strong> {_t(e['error'])}</p>")
     if ver is None:
@@ -129,10 +184,69 @@ def _section(i: int, e: dict[str, Any], thumb: bytes | None) -> str:
                          f"<td>{'yes' if r['reidentifiable'] else 'no'}</td></tr>")
         parts.append("</table>")
     md = ver["metadata"]
-    parts.append(f"<p>Metadata before: {_names(md['before'])}<br>"
-                 f"Metadata left: {_names(md['left'])}</p>")
+    structural = md.get("structural",
+                        [n for n in md["left"] if n not in md.get("flagged", [])])
+    parts.append(f"<p>Identifying metadata left: {_names(md.get('flagged', []))}<br>"
+                 f"<span class='muted'>Structural fields kept (file format and stream "
+                 f"layout, colour profile; they say nothing about who, where or when): "
+                 f"{_names(structural)}<br>"
+                 f"Metadata in the original: {_names(md['before'])}</span></p>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def plain_verdict(report: dict[str, Any]) -> tuple[str, str]:
+    """The verdict in words a journalist reads: a headline, and what to do (or ``""``)."""
+    s = report["summary"]
+    n = s["files"]
+    released = s.get("released", 0)
+    kept = (f" {_plural(released, 'face was', 'faces were')} left visible on purpose, as "
+            "the plan says (listed below)." if released else "")
+    if s["verdict"] == "pass":
+        but = (f", except {_plural(released, 'face')} left visible on purpose as the plan "
+               "says (listed below)," if released else "")
+        head = (f"{'The file is' if n == 1 else f'All {n} files are'} safe to publish: "
+                f"every face we found is masked{but} and no identifying metadata is left.")
+        return head, ""
+    if s["verdict"] == "unverified":
+        if not n:
+            return "No file was processed.", ""
+        return (f"Not checked: {s['unverified']} of {n} files were not verified, so we "
+                f"cannot say they are safe to publish.{kept}",
+                "Run veil again without --no-verify, or check them with veil verify.")
+    bad = s["fail"] + s["error"]
+    what = []
+    checks = [(e.get("verification") or {}).get("checks", {}) for e in report["files"]]
+    faces = sum(1 for c in checks if "fail" in (c.get("residual"), c.get("reid")))
+    if faces:
+        what.append(f"{_plural(faces, 'file')} may still show a recognisable face")
+    meta = s.get("files_with_identifying_metadata", 0)
+    if meta:
+        what.append(f"{_plural(meta, 'file')} still {'holds' if meta == 1 else 'hold'} "
+                    "identifying metadata")
+    if s["error"]:
+        what.append(f"{_plural(s['error'], 'file')} could not be processed")
+    which = "The file failed" if n == 1 else f"{bad} of {n} files failed"
+    head = (f"Do not publish yet: {which} the check"
+            f"{' (' + '; '.join(what) + ')' if what else ''}.{kept}")
+    todo = ("Look at each failed file below. A failed output is kept as "
+            "NAME.verification-failed, never under the name you would publish. Mask the "
+            "face in the plan (or mark a face meant to stay visible as released) and "
+            "render it again with veil render, or use a stronger mask (--method solid).")
+    if s["pass"]:
+        todo += (f" The {_plural(s['pass'], 'file')} that passed "
+                 f"{'is' if s['pass'] == 1 else 'are'} safe to publish.")
+    return head, todo
+
+
+def account_line(summary: dict[str, Any]) -> str:
+    """``"340 faces masked, 1 left visible on purpose, 2 regions deleted by hand"``."""
+    parts = [_plural(int(summary.get("faces_masked", 0)), "face") + " masked"]
+    if summary.get("released"):
+        parts.append(f"{summary['released']} left visible on purpose")
+    if summary.get("deleted"):
+        parts.append(_plural(int(summary["deleted"]), "region") + " deleted by hand")
+    return ", ".join(parts)
 
 
 def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
@@ -140,11 +254,7 @@ def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
     ``thumbnails[i]`` is the JPEG thumbnail of file ``i``'s output, or ``None``."""
     s = report["summary"]
     verdict = s["verdict"]
-    words = {
-        "pass": "Every output passed verification.",
-        "fail": f"{s['fail'] + s['error']} of {s['files']} files need attention.",
-        "unverified": "Some outputs were not verified.",
-    }[verdict]
+    words, todo = plain_verdict(report)
     detail = (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
               f"{s['unverified']} not verified")
     cal = report.get("reid_calibration") or {}
@@ -158,12 +268,15 @@ def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
         f"<title>veil report: {_t(verdict)}</title><style>{_CSS}</style></head><body>"
         f"<h1>veil verification report</h1>"
         f"<p class='muted'>{_t(tool['name'])} {_t(tool['version'])}, {_t(report['created'])}</p>"
-        f"<div class='verdict v-{_t(verdict)}'><strong>{_t(verdict.upper())}</strong>: "
-        f"{_t(words)} <span class='muted'>({_t(detail)})</span></div>"
-        "<table><tr><th>status</th><th>input</th><th>output</th><th>kind</th>"
-        "<th>masked</th><th>visible faces</th><th>closest distance</th>"
-        "<th>metadata left</th><th>time</th></tr>"
-        f"{rows}</table>{sections}"
+        f"<div class='verdict v-{_t(verdict)}'><strong>{_t(words)}</strong>"
+        f"<p>{_t(account_line(s))}.</p>"
+        f"{f'<p>{_t(todo)}</p>' if todo else ''}</div>"
+        f"<div class='detail'><p class='muted'>Details for checking: {_t(detail)}.</p>"
+        f"<table class='files'><colgroup>{_COLS}</colgroup>"
+        "<tr><th>status</th><th>input</th><th>output</th><th>kind</th>"
+        "<th>faces masked</th><th>faces still visible</th><th>closest distance</th>"
+        "<th>identifying metadata</th><th>structural fields</th><th>time</th></tr>"
+        f"{rows}</table>{sections}</div>"
         f"<p class='muted'>Recognition threshold {_t(cal.get('threshold'))}, calibrated on "
         f"{_t(cal.get('different_pairs'))} pairs of different people (false-match rate "
         f"{_t(cal.get('false_match_rate_at_threshold'))}). Faces are compared only with "

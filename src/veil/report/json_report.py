@@ -11,17 +11,78 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from veil.media.atomic import atomic_path
 from veil.media.fingerprint import file_sha256
-from veil.plan.record import PROVENANCES, Plan
+from veil.plan.record import PROVENANCES, Plan, Region
 from veil.verify.check import Verification
 
 REPORT_FORMAT = "veil-report/1"
 STATUSES: tuple[str, ...] = ("pass", "fail", "error", "unverified")
+
+
+def frame_ranges(frames: list[int]) -> list[list[int]]:
+    """Sorted frame numbers collapsed into ``[first, last]`` runs: 3,4,5,9 → [[3,5],[9,9]]."""
+    runs: list[list[int]] = []
+    for f in sorted(set(frames)):
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return runs
+
+
+def region_groups(plan: Plan, which: Callable[[Region], bool]) -> list[dict[str, Any]]:
+    """The regions of ``plan`` that ``which`` selects, one entry per face: a video track
+    (all its frames) or a region without a track. Each entry: ``box`` (the smallest box
+    holding the face in every frame, whole pixels), ``frames`` (:func:`frame_ranges`),
+    ``track``, ``reason`` and ``edited_at`` (the latest), for the report."""
+    groups: dict[object, dict[str, Any]] = {}
+    for f in sorted(plan.frames):
+        for pos, r in enumerate(plan.frames[f].regions):
+            if not which(r):
+                continue
+            key = ("track", r.track_id) if r.track_id is not None else ("region", f, pos)
+            g = groups.setdefault(key, {"box": list(r.box), "frames": [], "track": r.track_id,
+                                        "reason": None, "edited_at": None})
+            g["frames"].append(f)
+            b = g["box"]
+            g["box"] = [min(b[0], r.box[0]), min(b[1], r.box[1]), max(b[2], r.box[2]),
+                        max(b[3], r.box[3])]
+            g["reason"] = g["reason"] or r.reason
+            if r.edited_at and (g["edited_at"] is None or r.edited_at > g["edited_at"]):
+                g["edited_at"] = r.edited_at
+    out = []
+    for g in groups.values():
+        g["box"] = [int(round(v)) for v in g["box"]]
+        g["frames"] = frame_ranges(g["frames"])
+        out.append(g)
+    return out
+
+
+def _released(r: Region) -> bool:
+    return r.released and r.provenance != "deleted"
+
+
+def _deleted(r: Region) -> bool:
+    return r.provenance == "deleted"
+
+
+def _masked(r: Region) -> bool:
+    return r.masked
+
+
+def plan_account(plan: Plan) -> dict[str, int]:
+    """How many faces ``plan`` masks (video: tracks), leaves visible on purpose
+    (``released``) and records as deleted by a person: for summary lines such as
+    "2 faces masked, 1 left visible on purpose"."""
+    return {"faces_masked": len(region_groups(plan, _masked)),
+            "released": len(region_groups(plan, _released)),
+            "deleted": len(region_groups(plan, _deleted))}
 
 
 @dataclass
@@ -38,6 +99,10 @@ class ReportEntry:
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     repair: dict[str, Any] | None = None  # self-repair rounds (veil's own jobs), see schema
+    faces_masked: int = 0  # faces masked: tracks in a video, regions in a picture
+    released: list[dict[str, Any]] = field(default_factory=list)  # left visible on purpose
+    deleted: list[dict[str, Any]] = field(default_factory=list)   # removed by a person
+    notes: list[str] = field(default_factory=list)  # what the user should know (one line)
 
     @classmethod
     def for_files(cls, input: Path, output: Path | None, *, kind: str | None = None,
@@ -50,7 +115,10 @@ class ReportEntry:
                                   (verification.kind if verification is not None else "image")),
                     verification=verification, timings=dict(timings or {}), error=error)
         if plan is not None:
-            entry.faces_by_provenance = plan.counts_by_provenance()
+            entry.faces_by_provenance = plan.counts_by_provenance(masked_only=True)
+            entry.faces_masked = len(region_groups(plan, _masked))
+            entry.released = region_groups(plan, _released)
+            entry.deleted = region_groups(plan, _deleted)
         for attr, path in (("input_sha256", entry.input), ("output_sha256", entry.output)):
             if path is not None and path.is_file():
                 setattr(entry, attr, file_sha256(path))
@@ -64,6 +132,11 @@ class ReportEntry:
         if self.verification is None:
             return "unverified"
         return "pass" if self.verification.passed else "fail"
+
+    def account(self) -> dict[str, int]:
+        """Faces masked, left visible on purpose (released) and deleted by a person."""
+        return {"faces_masked": self.faces_masked, "released": len(self.released),
+                "deleted": len(self.deleted)}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (see docs/report-schema.md)."""
@@ -82,6 +155,10 @@ class ReportEntry:
             "timings": {k: round(float(v), 3) for k, v in self.timings.items()},
             "error": self.error,
             "repair": self.repair,
+            **self.account(),
+            "released_regions": self.released,
+            "deleted_regions": self.deleted,
+            "notes": list(self.notes),
         }
 
 
@@ -94,7 +171,12 @@ def summarize(entries: list[ReportEntry]) -> dict[str, Any]:
         verdict = "unverified"
     else:
         verdict = "pass"
-    return {"verdict": verdict, "files": len(entries), **counts}
+    totals = {k: sum(e.account()[k] for e in entries)
+              for k in ("faces_masked", "released", "deleted")}
+    metadata_left = sum(bool(e.verification and e.verification.metadata_flagged)
+                        for e in entries)
+    return {"verdict": verdict, "files": len(entries), **counts, **totals,
+            "files_with_identifying_metadata": metadata_left}
 
 
 def _calibration_summary() -> dict[str, Any]:

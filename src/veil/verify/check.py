@@ -88,6 +88,7 @@ class ReidResult:
     reidentifiable: bool
     reference: float | None = None  # distance of the solid-fill reference, measured only
     #                                  when ``distance`` is under the threshold
+    region: int | None = None  # with a plan: position among the frame's masked regions
 
     def to_dict(self) -> dict[str, Any]:
         return {"frame": self.frame, "box": list(self.box),
@@ -149,6 +150,10 @@ class Verification:
                 "before": list(self.metadata_before),
                 "left": list(self.metadata_left),
                 "flagged": list(self.metadata_flagged),
+                # left but harmless: container structure (brands, handler names), the
+                # colour profile; they say nothing about the picture's origin
+                "structural": [n for n in self.metadata_left
+                               if n not in self.metadata_flagged],
             },
             "fidelity": dict(self.fidelity),
             "seconds": round(self.seconds, 3),
@@ -366,7 +371,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                     continue  # this track is re-identified where it was detected largest
                 reference = functools.partial(_reference, orig, masked, box, reference_shape)
                 d, ref = reid_check(orig, out, box, threshold, reference)
-                rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref)
+                rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref,
+                                region=pos if plan is not None else None)
                 v.reid.append(rr)
                 if rr.reidentifiable:
                     alerts.append(rr.box)
