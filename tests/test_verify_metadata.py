@@ -79,3 +79,62 @@ def test_shared_gps_sample_is_flagged():
     names = meta.image_tags(sample)
     assert any(n.startswith("EXIF:GPS") for n in names)
     assert meta.identifying(names)
+
+
+def _holders(tmp_path: Path) -> list[tuple[Path, str]]:
+    """One file per kind of box or segment that can hold a picture, video or text, each
+    added to an otherwise clean picture written by Pillow, and the name it must get."""
+    import struct
+    import zlib
+
+    import imagefactory as factory
+
+    pixels = factory.picture(32, 32)
+    out: list[tuple[Path, str]] = []
+
+    heic = tmp_path / "plain.heic"
+    Image.fromarray(pixels).save(heic, quality=80)
+    motion = tmp_path / "motion.heic"
+    motion.write_bytes(heic.read_bytes() + factory.heif_box(b"mpvd", factory.tiny_mp4()))
+    out.append((motion, "HEIF:box:mpvd"))
+    out.append((factory.motion_photo_jpeg(tmp_path / "motion.jpg", pixels), "JPEG:trailer"))
+    jpeg = factory.jpeg_bytes(pixels)
+    app5 = b"\xff\xe5" + struct.pack(">H", 2 + 11) + b"VeilTestCam"
+    (tmp_path / "app5.jpg").write_bytes(jpeg[:2] + app5 + jpeg[2:])
+    out.append((tmp_path / "app5.jpg", "JPEG:APP5"))
+
+    png = tmp_path / "plain.png"
+    Image.fromarray(pixels).save(png)
+    data = png.read_bytes()
+    for ctype, body, name in ((b"tEXt", b"Author\x00Jane", "PNG:tEXt:Author"),
+                              (b"zTXt", b"Place\x00\x00" + zlib.compress(b"home"),
+                               "PNG:zTXt:Place"),
+                              (b"iTXt", b"Who\x00\x00\x00\x00\x00Jane", "PNG:iTXt:Who"),
+                              (b"eXIf", factory.exif_block(thumbnail=False), "EXIF:Make")):
+        chunk = struct.pack(">I", len(body)) + ctype + body + struct.pack(
+            ">I", zlib.crc32(ctype + body))
+        path = tmp_path / f"{ctype.decode()}.png"
+        path.write_bytes(data[:33] + chunk + data[33:])
+        out.append((path, name))
+
+    webp = tmp_path / "plain.webp"
+    Image.fromarray(pixels).save(webp, lossless=True, exif=factory.exif_block(thumbnail=False))
+    out.append((webp, "EXIF:Make"))
+    tiff = tmp_path / "pages.tif"
+    tiff.write_bytes(factory.raw_tiff(pixels[:8, :8], pages=2))
+    out.append((tiff, "TIFF:extra-image"))
+    gif = tmp_path / "c.gif"
+    Image.fromarray(pixels).save(gif, comment=b"Jane")
+    out.append((gif, "GIF:comment"))
+    return out
+
+
+def test_every_holder_is_read_back_and_fails(tmp_path):
+    src = tmp_path / "src.png"
+    Image.fromarray(astronaut()).save(src)
+    for path, name in _holders(tmp_path):
+        v = verify_pair(src, path, reid=False, residual=False)
+        assert v.checks["metadata"] == "fail", path.name
+        assert name in v.metadata_flagged, (path.name, v.metadata_flagged)
+        text = json.dumps(v.to_dict())
+        assert "VeilTestPhone" not in text and "Jane" not in text and "home" not in text
