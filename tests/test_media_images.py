@@ -674,3 +674,17 @@ def test_animation_keeps_transparency(tmp_path: Path) -> None:
     out = tmp_path / "o.webp"
     images.write_animation(out, anim, anim.frames)
     assert images.read_animation(out).alphas is not None
+
+
+@pytest.mark.skipif(images.output_format("AVIF") != "AVIF", reason="Pillow without AVIF")
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_avif_orientation_makes_upright(tmp_path: Path, orientation: int) -> None:
+    upright = factory.picture(48, 80)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.avif"
+    Image.fromarray(factory.stored_for_orientation(upright, orientation)).save(
+        path, exif=exif, quality=95)
+    loaded = read_image(path)
+    assert loaded.pixels.shape == upright.shape
+    assert mean_abs_diff(loaded.pixels, upright) < 6
