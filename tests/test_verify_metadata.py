@@ -138,3 +138,35 @@ def test_every_holder_is_read_back_and_fails(tmp_path):
         assert name in v.metadata_flagged, (path.name, v.metadata_flagged)
         text = json.dumps(v.to_dict())
         assert "VeilTestPhone" not in text and "Jane" not in text and "home" not in text
+
+
+def _box(btype: bytes, body: bytes) -> bytes:
+    import struct
+
+    return struct.pack(">I", 8 + len(body)) + btype + body
+
+
+def test_mp4_boxes_that_hold_hidden_content_are_named(tmp_path):
+    import struct
+
+    frames = [np.zeros((32, 32, 3), np.uint8)] * 2
+    plain = write_video(tmp_path / "plain.mp4", frames)
+    assert meta.iso_box_tags(plain) == []
+    data = plain.read_bytes()
+    pos = 0
+    while pos < len(data):  # find the movie box (PyAV writes it last)
+        size = struct.unpack(">I", data[pos:pos + 4])[0]
+        if data[pos + 4:pos + 8] == b"moov":
+            break
+        pos += size
+    assert pos + size == len(data)
+    udta = _box(b"udta", _box(b"smta", b"VeilTestPhone") + _box(b"\xa9too", b"x"))
+    moov = struct.pack(">I", size + len(udta)) + data[pos + 4:] + udta
+    dirty = tmp_path / "dirty.mp4"
+    dirty.write_bytes(data[:pos] + moov + _box(b"uuid", b"\x00" * 16 + b"<x:xmpmeta/>")
+                      + b"MotionPhoto_Data trailing bytes")
+    names = meta.video_tags(dirty)
+    assert {"udta:smta", "box:uuid", "box:trailer"} <= set(names)
+    assert not any("too" in n for n in names)  # the text items are shown as tags
+    assert {"udta:smta", "box:uuid", "box:trailer"} <= set(meta.identifying(names))
+    assert "VeilTestPhone" not in " ".join(names)
