@@ -570,6 +570,8 @@ def test_to_srgb_without_profile_or_with_a_broken_one(tmp_path: Path) -> None:
     Image.fromarray(factory.picture(8, 8)).save(plain)
     loaded = read_image(plain)
     assert images.to_srgb(loaded) is loaded
+    srgb = images.to_srgb(images.LoadedImage(loaded.pixels, None, "PNG", factory.srgb_icc(), 1))
+    assert srgb.icc_profile is None and srgb.pixels is loaded.pixels  # nothing to convert
     broken = images.LoadedImage(loaded.pixels, None, "PNG", b"\x00" * 200, 1)
     again = images.to_srgb(broken)
     assert again.icc_profile is None and np.array_equal(again.pixels, loaded.pixels)

@@ -433,6 +433,10 @@ def read_image(path: Path) -> LoadedImage:
 
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# Every colour of a 33-level grid (levels 0, 8, ..., 248, 255), as a 1-row picture.
+_LEVELS = np.append(np.arange(0, 256, 8), 255).astype(np.uint8)
+_PROBE_ARR = np.stack(np.meshgrid(_LEVELS, _LEVELS, _LEVELS, indexing="ij"), -1).reshape(1, -1, 3)
+_PROBE = Image.fromarray(np.ascontiguousarray(_PROBE_ARR))
 
 
 def to_srgb(loaded: LoadedImage) -> LoadedImage:
@@ -454,6 +458,9 @@ def to_srgb(loaded: LoadedImage) -> LoadedImage:
         transform = ImageCms.buildTransform(
             src, _SRGB, "RGB", "RGB", renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC
         )
+        if np.array_equal(np.asarray(ImageCms.applyTransform(_PROBE, transform)), _PROBE_ARR):
+            # an sRGB profile (or one the same on a 33-level grid): nothing to convert
+            return dataclasses.replace(loaded, icc_profile=None)
         rgb = ImageCms.applyTransform(Image.fromarray(loaded.pixels), transform)
     except (ImageCms.PyCMSError, OSError, ValueError):
         return dataclasses.replace(loaded, icc_profile=None)
