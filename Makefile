@@ -1,6 +1,7 @@
 # veil — set-up, demo, tests.
 #   make demo   create .venv (if missing), install veil, run it on a built-in sample into demo-out/
-#   make test   same set-up, then ruff and pytest
+#   make test   same set-up, then ruff and pytest (what CI runs, via .ci/run)
+#   make quick  the same without the slow tests (such as the fresh-venv install check)
 #   make lint   ruff only
 
 PYTHON ?= python3.11
@@ -8,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.veil-installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test quick lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,10 @@ lint: setup
 test: setup
 	$(BIN)/python -m ruff check src tests
 	$(BIN)/python -m pytest
+
+quick: setup
+	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf demo-out .pytest_cache

@@ -31,8 +31,9 @@ _PLACEMENTS: tuple[tuple[int, float, int, int], ...] = (
 def _astronaut() -> Image.Image:
     try:
         from skimage.data import astronaut
-    except ImportError as exc:  # pragma: no cover - scikit-image is a dev dependency
-        raise SystemExit("the demo needs scikit-image (pip install -e '.[dev]')") from exc
+    except ImportError as exc:  # pragma: no cover - scikit-image is the `demo` extra
+        raise SystemExit("veil: the demo needs scikit-image: pip install 'veil[demo]' "
+                         "(or scikit-image), or run `make demo` in a clone") from exc
     return Image.fromarray(astronaut())
 
 

@@ -14,6 +14,7 @@ MaskShape = Literal["ellipse", "box"]
 
 MASK_METHODS: tuple[str, ...] = ("solid", "pixelate", "blur")
 MASK_SHAPES: tuple[str, ...] = ("ellipse", "box")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 FAST_THRESHOLD = 0.1
@@ -41,6 +42,10 @@ class ScanSettings:
         (their scores set them apart). A video plan confirms them over time: a face
         persists from frame to frame, most false alarms flicker (see
         :class:`veil.plan.track.TrackSettings`). Photos leave it at 0.
+    device: where the detector runs: ``auto`` (CUDA when onnxruntime offers it, else the
+        CPU), ``cpu`` or ``cuda`` (an error where CUDA is not available). A plan does not
+        record it (:meth:`plan_dict`): a plan records how faces are found, not on what
+        hardware, so it can be rendered and verified on any machine.
     """
 
     threshold: float = 0.25
@@ -52,6 +57,7 @@ class ScanSettings:
     target_pixels: int = 2_500_000
     max_upscale: float = 2.0
     keep_weak: float = 0.0
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -64,6 +70,8 @@ class ScanSettings:
             raise ValueError("support_passes must be at least 1")
         if not 0 <= self.keep_weak <= 1:
             raise ValueError("keep_weak must be in [0, 1]")
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; choose from {DEVICES}")
 
     @property
     def support_threshold(self) -> float:
@@ -89,6 +97,12 @@ class ScanSettings:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["zooms"] = list(self.zooms)
+        return d
+
+    def plan_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without ``device``: what a plan records."""
+        d = self.to_dict()
+        del d["device"]
         return d
 
     @classmethod

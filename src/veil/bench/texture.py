@@ -76,9 +76,14 @@ def _skimage(name: str) -> np.ndarray:
 
 
 def pictures(side: int = 1024) -> dict[str, Callable[[], np.ndarray]]:
-    """The benchmark's pictures by name (made or loaded when called)."""
+    """The benchmark's pictures by name (made or loaded when called); the photographs
+    only when scikit-image is installed."""
     out: dict[str, Callable[[], np.ndarray]] = {
         "blossoms": lambda: blossoms(side * 3 // 4, side)}
+    try:
+        import skimage.data  # noqa: F401 - only its presence is checked here
+    except ImportError:  # scikit-image is a dev/demo extra: the made picture still runs
+        return out
     for name in SKIMAGE_PICTURES:
         out[name] = lambda name=name: _skimage(name)
     return out

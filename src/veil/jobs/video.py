@@ -181,7 +181,10 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
 
     Two passes: scan every frame → plan (tracks, gap filling, extension, motion
     widening, scene cuts; saved to ``plan_path`` or ``<dst>.veil.json``) → render.
-    The output is upright, keeps resolution, frame count and timestamps, copies the
+    The output is upright (the whole display matrix, mirror included), keeps
+    resolution, the frames and timestamps a player shows, the input's colour matrix and
+    range (HDR is tone-mapped to SDR BT.709), its video bitrate is capped at the
+    source's (``extra``: ``input_bytes``, ``output_bytes``, ``video_maxrate``), copies the
     audio packets (``audio=False`` drops them; codecs MP4 cannot hold are transcoded
     to AAC), and carries no metadata tags, data, subtitle or attachment streams.
     ``progress(done, total)`` counts frames of both passes (total = 2 x frames).

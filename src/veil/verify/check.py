@@ -34,6 +34,7 @@ from veil.settings import MaskSettings, ScanSettings
 from veil.verify import frames as media
 from veil.verify import metadata as meta
 from veil.verify.blackbox import black_box_mask
+from veil.verify.fidelity import FidelityCheck
 from veil.verify.recognition import (
     MIN_REID_SIDE,
     reference_margin,
@@ -122,6 +123,7 @@ class Verification:
     with_plan: bool = False
     seconds: float = 0.0
     output_size: tuple[int, int] | None = None  # (width, height) of the output's frames
+    fidelity: dict[str, Any] = field(default_factory=dict)  # video: levels outside masks
     thumbnail_jpeg: bytes | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +150,7 @@ class Verification:
                 "left": list(self.metadata_left),
                 "flagged": list(self.metadata_flagged),
             },
+            "fidelity": dict(self.fidelity),
             "seconds": round(self.seconds, 3),
         }
 
@@ -312,6 +315,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     finder = _finder(made_with, True) if residual else None
     best: _Frame | None = None
 
+    fidelity = FidelityCheck() if kind == "video" else None
     pick = (reid_choice(plan)
             if threshold is not None and kind == "video" and plan is not None else None)
     pairs, v.frames_total, checked, step = _pairs(original, output, kind, plan, video_stride,
@@ -339,6 +343,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 found = _original_scanner(ScanSettings()).scan(orig)
                 faces = found.boxes[found.scores >= ScanSettings().threshold]
             sure = np.ones(len(faces), bool)
+        if fidelity is not None and sampled:
+            fidelity.add(index, orig, out, masked)
         alerts: list[Box] = []
         if finder is not None and sampled:
             # The second detector family looks at the regular sample (a face one family
@@ -371,6 +377,11 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     if best is not None:
         v.thumbnail_jpeg = output_thumbnail(best.output, best.masked, best.alerts)
     _conclude(v, reid=reid, residual=residual, metadata=metadata)
+    if fidelity is not None:  # veil.verify.fidelity: levels outside the masks
+        v.fidelity = fidelity.to_dict()
+        v.checks["fidelity"] = "fail" if fidelity.failed else "pass"
+        v.reasons.extend(fidelity.reasons())
+        v.passed = not v.reasons
     v.seconds = time.perf_counter() - t0
     return v
 

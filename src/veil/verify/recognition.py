@@ -48,8 +48,8 @@ def model_dir() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise RecognitionUnavailable(
-            "the re-identification check needs the 'face_recognition_models' package "
-            "(pip install 'veil[verify]')"
+            "the re-identification check needs the 'face_recognition_models' package, "
+            "a dependency of veil: reinstall veil"
         )
     for loc in spec.submodule_search_locations:
         folder = Path(loc) / "models"
@@ -64,9 +64,10 @@ def _models() -> tuple[Any, Any]:
     """Load (once per process) the 5-point shape predictor and the ResNet model."""
     try:
         import dlib
-    except ImportError as exc:  # pragma: no cover - dlib-bin is a dependency of verify
-        raise RecognitionUnavailable("the re-identification check needs dlib "
-                                     "(pip install 'veil[verify]')") from exc
+    except ImportError as exc:  # pragma: no cover - dlib-bin is a dependency of veil
+        raise RecognitionUnavailable("the re-identification check needs dlib (the "
+                                     "'dlib-bin' package, a dependency of veil): "
+                                     "reinstall veil") from exc
     folder = model_dir()
     return (dlib.shape_predictor(str(folder / SHAPE_MODEL)),
             dlib.face_recognition_model_v1(str(folder / RESNET_MODEL)))

@@ -71,6 +71,7 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
         base_side=base.base_side,
         target_pixels=int(base.target_pixels * PIXEL_BUDGET_SHARE),
         max_upscale=base.max_upscale,
+        device=base.device,
     )
 
 
