@@ -170,3 +170,16 @@ def test_mp4_boxes_that_hold_hidden_content_are_named(tmp_path):
     assert not any("too" in n for n in names)  # the text items are shown as tags
     assert {"udta:smta", "box:uuid", "box:trailer"} <= set(meta.identifying(names))
     assert "VeilTestPhone" not in " ".join(names)
+
+
+def test_veil_mkv_output_passes_metadata(tmp_path):
+    """Matroska writes each stream's length as a DURATION tag: structural, not identifying."""
+    from veil.jobs.video import anonymize_video
+    from veil.settings import MaskSettings, ScanSettings
+
+    frames = [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(4)]
+    src = write_video(tmp_path / "in.mp4", frames)
+    result = anonymize_video(src, tmp_path / "out.mkv", scan=ScanSettings(), mask=MaskSettings())
+    assert result.ok, result.error
+    names = meta.video_tags(result.output)
+    assert "video:DURATION" in names and meta.identifying(names) == []

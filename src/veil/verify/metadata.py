@@ -7,7 +7,8 @@ of a kind after the first) and every stream beyond the first video and first aud
 (``stream:<type>:<codec>``: data, subtitles, attachments, cover pictures, extra tracks).
 
 A check fails on any name outside :data:`HARMLESS`: the colour profile of an image and
-the few structural tags a muxer always writes (brand, stream language, handler name),
+the few structural tags a muxer always writes (brand, stream language, handler name,
+Matroska's per-stream ``DURATION``),
 which say nothing about the picture's origin, place or time.
 """
 
@@ -29,10 +30,12 @@ HARMLESS: frozenset[str] = frozenset(
         "video:handler_name",
         "video:vendor_id",
         "video:encoder",
+        "video:DURATION",
         "audio:language",
         "audio:handler_name",
         "audio:vendor_id",
         "audio:encoder",
+        "audio:DURATION",
     }
 )
 
