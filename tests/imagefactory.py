@@ -460,3 +460,95 @@ def animated(path: Path, fmt: str, frames: int = 3) -> Path:
     ims = [Image.fromarray(np.roll(base, 5 * i, axis=1)) for i in range(frames)]
     ims[0].save(path, fmt, save_all=True, append_images=ims[1:], duration=100, loop=0)
     return path
+
+
+# --------------------------------------------------------------------------- colour, motion
+
+
+DISPLAY_P3 = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))
+"""Display P3 primaries (x, y) of red, green and blue; white point D65."""
+_D65 = (0.3127, 0.3290)
+_BRADFORD = np.array(
+    [[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]]
+)
+
+
+def rgb_to_xyz(primaries: tuple[tuple[float, float], ...], white=_D65) -> np.ndarray:
+    """The 3x3 matrix from linear RGB of these primaries to XYZ (Y of white = 1)."""
+    cols = np.array([[x / y, 1.0, (1 - x - y) / y] for x, y in primaries]).T
+    wx, wy = white
+    w = np.array([wx / wy, 1.0, (1 - wx - wy) / wy])
+    return cols * np.linalg.solve(cols, w)
+
+
+def matrix_icc(primaries: tuple[tuple[float, float], ...], gamma: float, name: str) -> bytes:
+    """An ICC v2 display profile: D65 primaries adapted to D50 (Bradford), pure gamma."""
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(v) -> bytes:
+        return b"XYZ \x00\x00\x00\x00" + b"".join(s15(c) for c in v)
+
+    d50 = np.array([0.9642, 1.0, 0.8249])
+    wx, wy = _D65
+    d65 = np.array([wx / wy, 1.0, (1 - wx - wy) / wy])
+    adapt = np.linalg.inv(_BRADFORD) @ np.diag((_BRADFORD @ d50) / (_BRADFORD @ d65)) @ _BRADFORD
+    m = adapt @ rgb_to_xyz(primaries)
+    text = name.encode("ascii") + b"\x00"
+    desc = (b"desc\x00\x00\x00\x00" + struct.pack(">I", len(text)) + text
+            + b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67)
+    curve = b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, round(gamma * 256)) + b"\x00\x00"
+    tags = [(b"desc", desc), (b"wtpt", xyz(d50)), (b"rXYZ", xyz(m[:, 0])),
+            (b"gXYZ", xyz(m[:, 1])), (b"bXYZ", xyz(m[:, 2])), (b"rTRC", curve),
+            (b"gTRC", curve), (b"bTRC", curve), (b"cprt", b"text\x00\x00\x00\x00none\x00")]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, data in tags:
+        data += b"\x00" * (-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (struct.pack(">I", size) + b"\x00" * 4 + b"\x02\x10\x00\x00" + b"mntrRGB XYZ "
+              + struct.pack(">6H", 2024, 1, 1, 0, 0, 0) + b"acsp" + b"\x00" * 24
+              + struct.pack(">I", 0) + s15(d50[0]) + s15(d50[1]) + s15(d50[2]) + b"\x00" * 48)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """sRGB's transfer curve, linear [0, 1] to 8-bit levels."""
+    lin = np.clip(linear, 0.0, 1.0)
+    v = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.rint(v * 255)
+
+
+def tiny_mp4(frames: int = 3, size: int = 32) -> bytes:
+    """A small H.264 MP4 made with PyAV, holding a model name in its metadata."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        out.metadata["model"] = "VeilTestPhone"
+        stream = out.add_stream("libx264", rate=10)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            arr = np.full((size, size, 3), 40 * i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def motion_photo_jpeg(path: Path, pixels: np.ndarray | None = None) -> Path:
+    """A JPEG with an MP4 appended after its end-of-image marker (a motion photo)."""
+    pixels = picture() if pixels is None else pixels
+    path.write_bytes(jpeg_bytes(pixels) + tiny_mp4())
+    return path
+
+
+def heif_box(btype: bytes, body: bytes) -> bytes:
+    """One top-level ISO-BMFF box."""
+    return struct.pack(">I", 8 + len(body)) + btype + body

@@ -183,3 +183,124 @@ def test_shared_gps_photos_come_out_clean(tmp_path: Path, shared_data: Path) -> 
         result = anonymize_image_file(src, tmp_path / src.name)
         assert result.ok, (src.name, result.error)
         assert metadata_tags(result.output) == [], src.name  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- issue 10 pictures
+
+
+def _anim_frames(small_astronaut: np.ndarray, n: int = 4) -> list[np.ndarray]:
+    """The astronaut moving right 4 px a frame: a face in every frame."""
+    return [np.roll(small_astronaut, 4 * i, axis=1) for i in range(n)]
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_animation_masked_in_every_frame(tmp_path: Path, small_astronaut: np.ndarray,
+                                         fmt: str) -> None:
+    from veil.media.images import read_animation
+
+    frames = _anim_frames(small_astronaut)
+    src = tmp_path / f"anim.{fmt.lower()}"
+    ims = [Image.fromarray(f) for f in frames]
+    extra = {"comment": b"Jane Doe"} if fmt == "GIF" else {"exif": factory.exif_block()}
+    ims[0].save(src, fmt, save_all=True, append_images=ims[1:], duration=[80, 90, 100, 110],
+                loop=2, **extra)
+    assert metadata_tags(src)
+    result = anonymize_image_file(src, tmp_path / "out" / src.name,
+                                  plan_path=tmp_path / "anim.veil.json")
+    assert result.ok, result.error
+    assert result.output == tmp_path / "out" / src.name and result.frames == 4
+    assert result.faces >= 4 and result.plan is not None
+    assert result.plan.media.frame_count == 4 and result.plan.media.kind == "image"
+    out = read_animation(result.output)  # type: ignore[arg-type]
+    assert out.format == fmt and out.durations == [80, 90, 100, 110] and out.loop == 2
+    x1, y1, x2, y2 = face_box(256)
+    for i, (got, want) in enumerate(zip(out.frames, frames, strict=True)):
+        assert _face_changed(got, want, (x1 + 4 * i, y1, x2 + 4 * i, y2)) > 15, i
+        assert float(np.abs(got[:, :40].astype(int) - want[:, :40]).mean()) < 8, i
+    assert metadata_tags(result.output) == []  # type: ignore[arg-type]
+    assert b"Jane Doe" not in result.output.read_bytes()  # type: ignore[union-attr]
+    # a saved plan renders every frame again (the mask's noise is random by design)
+    plan = Plan.load(tmp_path / "anim.veil.json")
+    assert plan.media.frame_count == 4
+    rendered = render_image_plan(src, plan, tmp_path / "render" / src.name)
+    assert rendered.ok and rendered.frames == 4 and rendered.faces == result.faces
+    for i, got in enumerate(read_animation(rendered.output).frames):  # type: ignore[arg-type]
+        assert _face_changed(got, frames[i], (x1 + 4 * i, y1, x2 + 4 * i, y2)) > 15, i
+
+
+def test_animation_frame_the_detector_misses_is_still_masked(
+        tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    """The tracker fills a frame without a detection between two with one, as in video."""
+    frames = _anim_frames(small_astronaut, 5)
+    src = tmp_path / "a.gif"
+    ims = [Image.fromarray(f) for f in frames]
+    ims[0].save(src, save_all=True, append_images=ims[1:], duration=100, loop=0)
+    real = shared_scanner(ScanSettings())
+
+    class _Misses:
+        settings = real.settings
+        calls = 0
+
+        def scan(self, frame: np.ndarray) -> Detections:
+            _Misses.calls += 1
+            return Detections.empty() if _Misses.calls == 3 else real.scan(frame)
+
+    result = anonymize_image_file(src, tmp_path / "out.gif", scanner=_Misses())  # type: ignore[arg-type]
+    assert result.ok, result.error
+    assert result.plan is not None and result.plan.frame(2).active_regions()
+
+
+def test_default_converts_colours_to_srgb_keep_icc_keeps_them(
+        tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    from veil.media.images import read_image, to_srgb
+
+    icc = factory.matrix_icc(factory.DISPLAY_P3, 2.2, "Test Display P3")
+    src = save(small_astronaut, tmp_path / "p3.png", icc_profile=icc)
+    default = anonymize_image_file(src, tmp_path / "a" / "p3.png")
+    kept = anonymize_image_file(src, tmp_path / "b" / "p3.png", keep_icc=True)
+    assert default.ok and kept.ok
+    assert not Image.open(default.output).info.get("icc_profile")  # type: ignore[arg-type]
+    assert Image.open(kept.output).info.get("icc_profile") == icc  # type: ignore[arg-type]
+    expected = to_srgb(read_image(src)).pixels
+    x1, y1, x2, y2 = face_box(256)
+    outside = np.ones(expected.shape[:2], bool)
+    outside[max(0, y1 - 40):y2 + 40, max(0, x1 - 40):x2 + 40] = False
+    got = read_rgb(default.output)  # type: ignore[arg-type]
+    assert np.array_equal(got[outside], expected[outside])
+    assert np.array_equal(read_rgb(kept.output)[outside], small_astronaut[outside])  # type: ignore[arg-type]
+    assert np.abs(expected.astype(int) - small_astronaut).max() > 8  # the conversion matters
+
+
+def test_heif_with_two_images_keeps_primary_and_says_so(tmp_path: Path,
+                                                        small_astronaut: np.ndarray) -> None:
+    src = tmp_path / "burst.heic"
+    ims = [Image.fromarray(small_astronaut), Image.fromarray(small_astronaut[::-1].copy())]
+    ims[0].save(src, save_all=True, append_images=ims[1:], quality=90)
+    result = anonymize_image_file(src, tmp_path / "out" / "burst.jpg")
+    assert result.ok, result.error
+    assert result.output == tmp_path / "out" / "burst.jpg" and result.faces == 1
+    assert result.extra["notes"] == [
+        "the HEIF file holds 2 images; only its primary image was kept (the other 1 were dropped)"
+    ]
+    assert metadata_tags(result.output) == []  # type: ignore[arg-type]
+
+
+def test_motion_photo_video_dropped_and_said(tmp_path: Path,
+                                             small_astronaut: np.ndarray) -> None:
+    src = factory.motion_photo_jpeg(tmp_path / "motion.jpg", small_astronaut)
+    result = anonymize_image_file(src, tmp_path / "out" / "motion.jpg")
+    assert result.ok and result.faces == 1
+    assert result.extra["notes"] == [
+        "motion photo: its video part was dropped (only the still picture is kept)"
+    ]
+    data = result.output.read_bytes()  # type: ignore[union-attr]
+    assert b"ftyp" not in data and b"VeilTestPhone" not in data
+    assert metadata_tags(result.output) == []  # type: ignore[arg-type]
+
+
+def test_new_suffixes_are_routed_as_images() -> None:
+    from veil.jobs.batch import media_kind, output_name
+
+    for name in ("a.gif", "a.AVIF", "a.webp"):
+        assert media_kind(Path(name)) == "image"
+    assert output_name(Path("x/a.avif"), "image") == "a.avif"

@@ -12,7 +12,14 @@ from PIL import Image
 
 import imagefactory as factory
 from veil.errors import MediaError
-from veil.media.metadata import exif_tag_names, metadata_tags, metadata_tags_of_bytes
+from veil.media.metadata import (
+    exif_tag_names,
+    heif_box_names,
+    heif_boxes,
+    jpeg_motion_video,
+    metadata_tags,
+    metadata_tags_of_bytes,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 EXIF_DATA = SHARED / "exif"
@@ -198,3 +205,68 @@ def test_shared_heic_metadata_named() -> None:
     for path in files:
         names = metadata_tags(path)
         assert any(n.startswith("EXIF:") for n in names), path.name
+
+
+# --------------------------------------------------------------------------- GIF, HEIF boxes
+
+
+def _gif_with_blocks(path: Path) -> Path:
+    Image.fromarray(factory.picture(16, 16)).save(path, comment=b"Jane Doe")
+    data = path.read_bytes()
+    assert data[-1:] == b";"
+
+    def app(ident: bytes, body: bytes) -> bytes:
+        return b"\x21\xff\x0b" + ident + bytes([len(body)]) + body + b"\x00"
+
+    extra = (app(b"XMP DataXMP", b"<x/>") + app(b"MAKERNOTE01", b"VeilTestCam")
+             + b"\x21\x01\x0c" + b"\x00" * 12 + b"\x04text\x00")  # plain-text extension
+    path.write_bytes(data[:-1] + extra + b";" + b"trailing secret")
+    return path
+
+
+def test_gif_blocks_named(tmp_path: Path) -> None:
+    names = metadata_tags(_gif_with_blocks(tmp_path / "a.gif"))
+    assert names == ["GIF:comment", "XMP", "GIF:app:MAKERNOTE01", "GIF:plain-text",
+                     "GIF:trailer"]
+    loop = tmp_path / "loop.gif"
+    ims = [Image.fromarray(factory.picture(8, 8)), Image.fromarray(factory.picture(8, 8)[::-1])]
+    ims[0].save(loop, save_all=True, append_images=ims[1:], loop=0, duration=40)
+    assert metadata_tags(loop) == []  # the loop count and frame timing are no metadata
+
+
+def test_cut_gif_raises(tmp_path: Path) -> None:
+    full = _gif_with_blocks(tmp_path / "a.gif").read_bytes()
+    with pytest.raises(ValueError, match="GIF"):
+        metadata_tags_of_bytes(full[: len(full) // 2])
+
+
+def test_heif_top_level_boxes_named(tmp_path: Path) -> None:
+    heic = factory.heic_with_metadata(tmp_path / "a.heic").read_bytes()
+    mp4 = factory.tiny_mp4()
+    path = tmp_path / "motion.heic"
+    path.write_bytes(heic + factory.heif_box(b"mpvd", mp4) + factory.heif_box(b"moov", b"\0" * 8)
+                     + b"\x00\x00\x00\x03junk")
+    names = metadata_tags(path)
+    assert {"HEIF:box:mpvd", "HEIF:box:moov", "HEIF:trailer", "XMP", "EXIF:Make"} <= set(names)
+    assert not any(n in names for n in ("HEIF:box:ftyp", "HEIF:box:meta", "HEIF:box:mdat"))
+    assert heif_box_names(heic) == []
+
+
+def test_truncated_heif_box_raises(tmp_path: Path) -> None:
+    heic = factory.heic_with_metadata(tmp_path / "a.heic").read_bytes()
+    boxes, end = heif_boxes(heic)
+    assert [b for b, _ in boxes][:1] == ["ftyp"] and end is None
+    assert heif_boxes(heic[:-10])[1] == "truncated"
+    cut = tmp_path / "cut.heic"
+    cut.write_bytes(heic[:-10])
+    with pytest.raises(MediaError, match="truncated"):
+        metadata_tags(cut)
+
+
+def test_jpeg_motion_video_found_after_eoi(tmp_path: Path) -> None:
+    jpeg = factory.jpeg_bytes(factory.picture(16, 16))
+    assert not jpeg_motion_video(jpeg)
+    assert jpeg_motion_video(jpeg + factory.tiny_mp4())
+    assert not jpeg_motion_video(jpeg + b"\x00" * 16 + b"some other trailer")
+    names = metadata_tags_of_bytes(jpeg + factory.tiny_mp4())
+    assert names == ["JPEG:trailer"]

@@ -72,13 +72,21 @@ def check_output_path(src: Path, dst: Path, *, overwrite: bool) -> None:
         raise VeilError(f"output {dst} exists and is not a file")
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """One line saying why a job failed."""
     if isinstance(exc, MediaError):
         return exc.reason
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text
+
+
+def _colours(loaded: LoadedImage, keep_icc: bool) -> LoadedImage:
+    """Without ``keep_icc``: the pixels converted to sRGB (the profile is dropped)."""
+    from veil.media.images import to_srgb
+
+    return loaded if keep_icc else to_srgb(loaded)
 
 
 def _write_rendered(loaded: LoadedImage, pixels: np.ndarray, src: Path, dst: Path, *,
@@ -116,23 +124,36 @@ def anonymize_image_file(
     """Mask every face of the image ``src`` and write a clean copy to ``dst``.
 
     The picture is read upright (EXIF orientation applied), scanned, planned and
-    rendered; ``dst`` is written atomically with no metadata (the colour profile
-    only with ``keep_icc``). With ``plan_path`` the plan is saved there as JSON.
+    rendered; ``dst`` is written atomically with no metadata. Colours are converted
+    from the source's ICC profile to sRGB and the profile dropped; with ``keep_icc``
+    the pixels and profile are kept as they are. An animated GIF or WebP is masked frame
+    by frame (:mod:`veil.jobs.animated`). What of the source the output does not carry
+    (further images of a HEIF file, a motion photo's video) is listed, one sentence
+    each, in ``result.extra["notes"]``. With ``plan_path`` the plan is saved there as JSON.
     ``dst`` must not be ``src`` and must not exist unless ``overwrite``.
 
     Returns a :class:`FileResult`; on failure its ``error`` says why, in one line,
     and nothing is written.
     """
-    from veil.media.images import read_image
+    from veil.media.images import frame_count, read_image
 
     t0 = time.perf_counter()
     src, dst = Path(src), Path(dst)
     scan = scan or (scanner.settings if scanner is not None else ScanSettings())
     mask = mask or MaskSettings()
+    if frame_count(src) > 1:
+        from veil.jobs.animated import anonymize_animation
+
+        return anonymize_animation(src, dst, scanner=scanner or shared_scanner(scan),
+                                   scan=scan, mask=mask, plan_path=plan_path,
+                                   quality=quality, overwrite=overwrite, tool=tool_name(),
+                                   rng=rng)
     result = FileResult(source=src, kind="image")
     try:
         check_output_path(src, dst, overwrite=overwrite)
-        loaded = read_image(src)
+        loaded = _colours(read_image(src), keep_icc)
+        if loaded.notes:
+            result.extra["notes"] = list(loaded.notes)
         pixels = loaded.pixels
         h, w = pixels.shape[:2]
         media = image_media_info(src, w, h, file_sha256(src))
@@ -147,7 +168,7 @@ def anonymize_image_file(
             plan.save(plan_path)
             result.plan_path = Path(plan_path)
     except (VeilError, OSError, ValueError) as exc:
-        result.error = _error_text(exc)
+        result.error = error_text(exc)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -169,18 +190,25 @@ def render_image_plan(
     """
     from veil.media.images import read_image
 
+    if plan.media.frame_count > 1:
+        from veil.jobs.animated import render_animation_plan
+
+        return render_animation_plan(Path(src), plan, Path(dst), quality=quality,
+                                     overwrite=overwrite, rng=rng)
     t0 = time.perf_counter()
     src, dst = Path(src), Path(dst)
     result = FileResult(source=src, kind="image", plan=plan)
     try:
         check_output_path(src, dst, overwrite=overwrite)
         plan.require_source(src, "image")
-        loaded = read_image(src)
+        loaded = _colours(read_image(src), keep_icc)
+        if loaded.notes:
+            result.extra["notes"] = list(loaded.notes)
         rendered = render_still(loaded.pixels, plan, rng)
         result.output = _write_rendered(loaded, rendered, src, dst, keep_icc=keep_icc,
                                         quality=quality, overwrite=overwrite)
         result.faces = len(plan.frame(0).active_regions())
     except (VeilError, OSError, ValueError) as exc:
-        result.error = _error_text(exc)
+        result.error = error_text(exc)
     result.seconds = time.perf_counter() - t0
     return result

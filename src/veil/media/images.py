@@ -19,38 +19,59 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import struct
 import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pillow_heif
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
 from veil.errors import MediaError
 from veil.media.atomic import atomic_path
-from veil.media.metadata import metadata_tags
+from veil.media.metadata import heif_boxes, jpeg_motion_video, metadata_tags
 
 pillow_heif.register_heif_opener()
 Image.init()
 
 __all__ = [
+    "ANIMATED_FORMATS",
     "IMAGE_SUFFIXES",
+    "MAX_ANIMATION_PIXELS",
     "MAX_PIXELS",
+    "Animation",
     "LoadedImage",
+    "frame_count",
     "output_format",
     "output_suffix",
+    "read_animation",
     "read_image",
+    "to_srgb",
+    "write_animation",
     "write_image",
 ]
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".png",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".heic",
+        ".heif",
+        ".avif",
+        ".gif",
+    }
 )
 """File name suffixes (lower case, with the dot) of the image files veil handles."""
 
@@ -60,7 +81,9 @@ MAX_PIXELS: int = 150_000_000
 # Pillow format names veil decodes. Pillow's JPEG opener returns format "MPO" for a JPEG
 # that carries an MPF index of further pictures (previews, depth maps): its first frame is
 # the photo, and it is handled as JPEG.
-_READ_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "HEIF")
+_READ_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "HEIF", "AVIF", "GIF")
+# Formats whose animations veil masks frame by frame (see :func:`read_animation`).
+ANIMATED_FORMATS: frozenset[str] = frozenset({"GIF", "WEBP"})
 _SUFFIX_FORMAT = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -72,8 +95,18 @@ _SUFFIX_FORMAT = {
     ".bmp": "BMP",
     ".heic": "HEIF",
     ".heif": "HEIF",
+    ".avif": "AVIF",
+    ".gif": "GIF",
 }
-_CANONICAL_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+_CANONICAL_SUFFIX = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "AVIF": ".avif",
+    "GIF": ".gif",
+}
 _WRITE_FORMAT = {
     "JPEG": "JPEG",
     "MPO": "JPEG",
@@ -82,8 +115,11 @@ _WRITE_FORMAT = {
     "WEBP": "WEBP",
     "TIFF": "TIFF",
     "BMP": "BMP",
+    "GIF": "GIF",
+    # AVIF stays AVIF where this Pillow has an AVIF encoder; else lossless PNG.
+    "AVIF": "AVIF" if features.check_module("avif") else "PNG",
 }
-_ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+_ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF", "AVIF", "GIF"})
 
 # EXIF orientation -> the Pillow transpose that makes the stored picture upright.
 _UPRIGHT = {
@@ -114,7 +150,10 @@ class LoadedImage:
     orientation: int
     """The EXIF orientation (1-8) that was applied to make the pixels upright; 1 when none."""
     lossless: bool = False
-    """True when the source is stored losslessly (PNG, TIFF, BMP, lossless WebP)."""
+    """True when the source is stored losslessly (PNG, TIFF, BMP, GIF, lossless WebP)."""
+    notes: list[str] = field(default_factory=list)
+    """What of the source is not in the pixels (further images of a HEIF file, a motion
+    photo's video), one sentence each, for the user."""
 
 
 # --------------------------------------------------------------------------- reading
@@ -171,7 +210,7 @@ def _unsupported_reason(fh: IO[bytes]) -> str:
                 return f"animated images are not supported yet ({fmt})"
             return (
                 f"unsupported image format {fmt} "
-                "(veil reads JPEG, PNG, WebP, TIFF, BMP and HEIC/HEIF)"
+                "(veil reads JPEG, PNG, WebP, TIFF, BMP, HEIC/HEIF, AVIF and GIF)"
             )
     except Exception:  # any failure here just means: not an image we can name
         return "not an image file (its contents match no known image format)"
@@ -274,12 +313,17 @@ def _decode(path: Path, fh: IO[bytes]) -> LoadedImage:
             )
         fmt = "JPEG" if im.format == "MPO" else str(im.format)
         frames = getattr(im, "n_frames", 1)
-        if fmt != "JPEG" and (getattr(im, "is_animated", False) or frames > 1):
+        notes: list[str] = []
+        if fmt == "HEIF" and frames > 1:
+            # A burst, a spatial (stereo) photo: the primary image is the photo shown.
+            notes.append(
+                f"the HEIF file holds {frames} images; only its primary image was kept "
+                f"(the other {frames - 1} were dropped)"
+            )
+        elif fmt != "JPEG" and (getattr(im, "is_animated", False) or frames > 1):
             if fmt == "TIFF":
                 reason = f"multi-page TIFF files are not supported yet ({frames} pages)"
                 raise MediaError(path, reason)
-            if fmt == "HEIF":
-                raise MediaError(path, f"HEIF files holding {frames} images are not supported yet")
             raise MediaError(path, f"animated images are not supported yet ({frames} frames)")
         # Pillow's TIFF loader applies the Orientation tag itself and then removes it, so
         # it is read before loading; for other formats EXIF may sit after the pixel data.
@@ -318,6 +362,8 @@ def _decode(path: Path, fh: IO[bytes]) -> LoadedImage:
             lossless = False
         if fmt == "WEBP":
             lossless = _webp_lossless(fh)
+        if fmt == "GIF":
+            lossless = True
 
     transpose = None if already_upright else _UPRIGHT.get(orientation)
     if transpose is not None:
@@ -336,7 +382,38 @@ def _decode(path: Path, fh: IO[bytes]) -> LoadedImage:
         icc_profile=bytes(icc) if keep_icc and icc else None,
         orientation=orientation,
         lossless=lossless,
+        notes=notes + _motion_photo_notes(fh, fmt),
     )
+
+
+def _motion_photo_notes(fh: IO[bytes], fmt: str) -> list[str]:
+    """A note when the file is a motion photo whose video veil does not carry over."""
+    if fmt not in ("JPEG", "HEIF"):
+        return []
+    fh.seek(0)
+    data = fh.read()
+    if fmt == "JPEG":
+        video = jpeg_motion_video(data)
+    else:
+        video = any(btype == "mpvd" for btype, _ in heif_boxes(data)[0])
+    if not video:
+        return []
+    return ["motion photo: its video part was dropped (only the still picture is kept)"]
+
+
+def _check_container(path: Path, fh: IO[bytes]) -> None:
+    """Refuse a HEIF/AVIF file whose boxes run past its end: it is truncated.
+
+    (libheif may otherwise name a cut-off file by a symptom, such as the wrong number of
+    images.)"""
+    fh.seek(0)
+    head = fh.read(12)
+    if head[4:8] != b"ftyp":
+        return
+    fh.seek(0)
+    if heif_boxes(fh.read())[1] == "truncated":
+        raise MediaError(path, "truncated HEIF/AVIF file (a box runs past the end of the file)")
+    fh.seek(0)
 
 
 def read_image(path: Path) -> LoadedImage:
@@ -348,14 +425,185 @@ def read_image(path: Path) -> LoadedImage:
     path = Path(path)
     fh = _open_file(path)
     with fh, _strict_decoding():
+        _check_container(path, fh)
         return _decode(path, fh)
+
+
+# --------------------------------------------------------------------------- colour
+
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# Every colour of a 33-level grid (levels 0, 8, ..., 248, 255), as a 1-row picture.
+_LEVELS = np.append(np.arange(0, 256, 8), 255).astype(np.uint8)
+_PROBE_ARR = np.stack(np.meshgrid(_LEVELS, _LEVELS, _LEVELS, indexing="ij"), -1).reshape(1, -1, 3)
+_PROBE = Image.fromarray(np.ascontiguousarray(_PROBE_ARR))
+
+
+def to_srgb(loaded: LoadedImage) -> LoadedImage:
+    """``loaded`` with its pixels converted from its ICC profile's colours to sRGB.
+
+    An output written without a profile is shown as sRGB; converting first keeps its
+    colours as the source showed them (a Display P3 or Adobe RGB photo would otherwise
+    look dull or shifted). The result carries no profile. A picture without a profile is
+    returned unchanged; so is one whose profile the colour engine cannot use (it is
+    then shown as sRGB, as any viewer without colour management shows it). Alpha is
+    untouched. Relative colorimetric intent: colours inside sRGB stay exactly as they
+    were; the few outside it are clipped to its edge.
+    """
+    icc = loaded.icc_profile
+    if not icc:
+        return loaded
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        transform = ImageCms.buildTransform(
+            src, _SRGB, "RGB", "RGB", renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC
+        )
+        if np.array_equal(np.asarray(ImageCms.applyTransform(_PROBE, transform)), _PROBE_ARR):
+            # an sRGB profile (or one the same on a 33-level grid): nothing to convert
+            return dataclasses.replace(loaded, icc_profile=None)
+        rgb = ImageCms.applyTransform(Image.fromarray(loaded.pixels), transform)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return dataclasses.replace(loaded, icc_profile=None)
+    pixels = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    return dataclasses.replace(loaded, pixels=pixels, icc_profile=None)
+
+
+# --------------------------------------------------------------------------- animations
+
+MAX_ANIMATION_PIXELS: int = 400_000_000
+"""Largest animation accepted: width x height x frames (about 1.2 GB of RGB frames)."""
+
+
+@dataclass
+class Animation:
+    """The frames of an animated GIF or WebP, each fully composed, as displayed."""
+
+    frames: list[np.ndarray]
+    """(H, W, 3) uint8 RGB per frame."""
+    alphas: list[np.ndarray] | None
+    """(H, W) uint8 alpha per frame, or None when every frame is opaque."""
+    durations: list[int]
+    """How long each frame is shown, in milliseconds."""
+    loop: int | None
+    """Loop count as stored (0: for ever); None when the file does not say (play once)."""
+    format: str
+    """GIF or WEBP."""
+    lossless: bool = True
+    """WebP: whether its frames are stored losslessly (GIF: always)."""
+
+
+def frame_count(path: Path) -> int:
+    """Number of frames of an animated GIF or WebP at ``path``; 1 for anything else,
+    including a file that cannot be opened (reading it then says why)."""
+    try:
+        with _strict_decoding(), Image.open(path, formats=("GIF", "WEBP")) as im:
+            return int(getattr(im, "n_frames", 1)) if im.format in ANIMATED_FORMATS else 1
+    except Exception:  # not an animation: the still-image reader names the problem
+        return 1
+
+
+def read_animation(path: Path) -> Animation:
+    """Decode every frame of the animated GIF or WebP at ``path``, composed as displayed.
+
+    Raises :class:`veil.errors.MediaError` for a damaged or truncated file, or one over
+    :data:`MAX_PIXELS` per frame or :data:`MAX_ANIMATION_PIXELS` in all.
+    """
+    path = Path(path)
+    fh = _open_file(path)
+    with fh, _strict_decoding():
+        try:
+            im = Image.open(fh, formats=("GIF", "WEBP"))
+        except Exception as exc:
+            raise MediaError(path, f"not a readable animation ({exc})") from None
+        with im:
+            width, height = im.size
+            n = int(getattr(im, "n_frames", 1))
+            if width * height > MAX_PIXELS or width * height * n > MAX_ANIMATION_PIXELS:
+                raise MediaError(
+                    path,
+                    f"animation too large: {n} frames of {width}x{height} "
+                    f"(limit {MAX_ANIMATION_PIXELS:,} pixels in all)",
+                )
+            fmt = str(im.format)
+            loop = im.info.get("loop")
+            frames: list[np.ndarray] = []
+            alphas: list[np.ndarray] = []
+            durations: list[int] = []
+            try:
+                for i in range(n):
+                    im.seek(i)
+                    rgba = np.asarray(im.convert("RGBA"), dtype=np.uint8)
+                    frames.append(np.ascontiguousarray(rgba[..., :3]))
+                    alphas.append(np.ascontiguousarray(rgba[..., 3]))
+                    durations.append(int(im.info.get("duration") or 0))
+            except MemoryError:
+                raise MediaError(path, "not enough memory to decode the animation") from None
+            except Exception as exc:
+                raise MediaError(path, f"damaged or truncated animation ({exc})") from None
+        lossless = True if fmt == "GIF" else _webp_lossless(fh)
+    opaque = all(bool((a == 255).all()) for a in alphas)
+    return Animation(
+        frames=frames,
+        alphas=None if opaque else alphas,
+        durations=durations,
+        loop=None if loop is None else int(loop),
+        format=fmt,
+        lossless=lossless,
+    )
+
+
+def write_animation(
+    path: Path, anim: Animation, frames: list[np.ndarray], *, quality: int = 95
+) -> None:
+    """Write ``frames`` (the masked frames of ``anim``) as ``anim``'s format to ``path``.
+
+    Same frame count, durations and loop count as the source; every frame is stored
+    whole (no metadata: no comments, XMP, ICC or application blocks but the loop
+    count). GIF frames are reduced to a 256-colour palette each, as GIF requires; WebP
+    is lossless when the source was, else lossy at ``quality``. Atomic, with the
+    metadata read back before the file gets its final name, as :func:`write_image`.
+    """
+    path = Path(path)
+    fmt = anim.format
+    if fmt not in ANIMATED_FORMATS:
+        raise ValueError(f"veil cannot write animations of format {fmt!r}")
+    if len(frames) != len(anim.frames) or not frames:
+        raise ValueError("one masked frame is needed for every frame of the animation")
+    named = _SUFFIX_FORMAT.get(path.suffix.lower())
+    if named is not None and named != fmt:
+        raise ValueError(f"{path.name}: suffix names {named} but the animation is {fmt}")
+    images = []
+    for i, px in enumerate(frames):
+        _check_arrays(px, anim.alphas[i] if anim.alphas else None)
+        if anim.alphas is not None:
+            im = Image.fromarray(np.ascontiguousarray(np.dstack([px, anim.alphas[i]])))
+        else:
+            im = Image.fromarray(np.ascontiguousarray(px))
+        im.info.clear()
+        images.append(im)
+    params: dict[str, Any] = {"save_all": True, "append_images": images[1:],
+                              "duration": list(anim.durations)}
+    if anim.loop is not None:
+        params["loop"] = anim.loop
+    if fmt == "GIF":
+        params.update({"optimize": False, "disposal": 1})
+        if anim.alphas is None:
+            images[0].info.pop("transparency", None)
+    else:
+        params.update({"method": 4, "exif": b"", "xmp": b"", "minimize_size": False})
+        params.update({"lossless": True, "quality": 80} if anim.lossless
+                      else {"quality": int(quality)})
+        if anim.loop is None:
+            params["loop"] = 1  # WebP stores a count; the source's absent one means once
+    _save_checked(path, images[0], fmt, params, allowed=set())
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def output_format(fmt: str) -> str:
-    """Pillow format a source of format ``fmt`` is written as (HEIF/HEIC becomes JPEG)."""
+    """Pillow format a source of format ``fmt`` is written as (HEIF/HEIC becomes JPEG;
+    AVIF stays AVIF when Pillow can encode it, else becomes PNG)."""
     try:
         return _WRITE_FORMAT[fmt.upper()]
     except KeyError:
@@ -450,9 +698,18 @@ def write_image(
         params.update({"lossless": True, "quality": 80} if lossless else {"quality": int(quality)})
     elif out == "TIFF":
         params = {"compression": "tiff_adobe_deflate"}
+    elif out == "AVIF":
+        params = {"quality": int(quality), "subsampling": "4:4:4", "exif": b"", "xmp": b""}
     if icc_profile and out != "BMP":
         params["icc_profile"] = bytes(icc_profile)
 
+    _save_checked(path, image, out, params, allowed={"ICC"} if params.get("icc_profile") else set())
+
+
+def _save_checked(
+    path: Path, image: Image.Image, out: str, params: dict[str, Any], *, allowed: set[str]
+) -> None:
+    """Save atomically; read the metadata back and refuse anything not ``allowed``."""
     try:
         with atomic_path(path) as tmp:
             image.save(tmp, format=out, **params)
@@ -460,7 +717,6 @@ def write_image(
                 found = metadata_tags(tmp)
             except MediaError as exc:
                 raise MediaError(path, f"written file cannot be read back ({exc.reason})") from None
-            allowed = {"ICC"} if params.get("icc_profile") else set()
             left = [name for name in found if name not in allowed]
             if left:
                 raise MediaError(path, f"metadata left in the written file: {', '.join(left)}")

@@ -21,7 +21,12 @@ Naming:
   ``TIFF:<tag>`` for non-structural baseline tags (``TIFF:Artist``, ``TIFF:Make``...),
   ``TIFF:extra-image`` for further IFDs (pages, reduced images)
   ``HEIF:thumbnail``, ``HEIF:depth``, ``HEIF:aux:<type>``, ``HEIF:<metadata type>``,
-  ``HEIF:extra-image``
+  ``HEIF:extra-image``, ``HEIF:box:<type>`` for top-level boxes other than the file type,
+  metadata, media data and padding boxes (``HEIF:box:mpvd``: a motion photo's video;
+  ``HEIF:box:moov``: an image sequence or video track), ``HEIF:trailer`` for bytes after
+  the last box (HEIF and AVIF alike)
+  ``GIF:comment``, ``GIF:plain-text``, ``GIF:app:<identifier>`` (application extensions
+  other than the loop count), ``GIF:trailer``
 """
 
 from __future__ import annotations
@@ -36,7 +41,14 @@ from veil.errors import MediaError
 
 Buffer = bytes | bytearray | memoryview
 
-__all__ = ["exif_tag_names", "metadata_tags", "metadata_tags_of_bytes"]
+__all__ = [
+    "exif_tag_names",
+    "heif_box_names",
+    "heif_boxes",
+    "jpeg_motion_video",
+    "metadata_tags",
+    "metadata_tags_of_bytes",
+]
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
@@ -340,7 +352,8 @@ def _photoshop_names(data: bytes, names: _Names) -> None:
         names.add("JPEG:APP13")
 
 
-def _jpeg_names(buf: Buffer, names: _Names) -> None:
+def _jpeg_names(buf: Buffer, names: _Names) -> int:
+    """Add the names of a JPEG's metadata; return the position after its end-of-image."""
     data = memoryview(buf)
     n = len(data)
     pos = 2
@@ -423,6 +436,17 @@ def _jpeg_names(buf: Buffer, names: _Names) -> None:
     rest = bytes(data[pos:])
     if rest.strip(b"\x00\xff \r\n\t"):
         names.add("JPEG:trailer")
+    return pos
+
+
+def jpeg_motion_video(data: Buffer) -> bool:
+    """Whether a JPEG carries a video after its end-of-image (a motion photo: Samsung and
+    Google phones append an MP4 there). ``False`` for a JPEG whose structure is damaged."""
+    try:
+        end = _jpeg_names(data, _Names())
+    except (ValueError, struct.error, IndexError):
+        return False
+    return b"ftyp" in bytes(memoryview(data)[end:])
 
 
 def _find_ff(data: memoryview, pos: int) -> int:
@@ -541,6 +565,133 @@ def _heif_names(path: Path, names: _Names) -> None:
             names.add(f"HEIF:aux:{aux_type}")
 
 
+# --------------------------------------------------------------------------- GIF
+
+# Application extensions that only say how often an animation loops.
+_GIF_LOOP_APPS = frozenset({b"NETSCAPE2.0", b"ANIMEXTS1.0"})
+
+
+def _gif_sub_blocks(data: memoryview, pos: int) -> tuple[bytes, int]:
+    """The concatenated data sub-blocks starting at ``pos``, and the position after them."""
+    parts = []
+    n = len(data)
+    while True:
+        if pos >= n:
+            raise ValueError("GIF data sub-blocks cut short")
+        size = data[pos]
+        pos += 1
+        if size == 0:
+            return b"".join(parts), pos
+        if pos + size > n:
+            raise ValueError("GIF data sub-block runs past the end of the file")
+        parts.append(bytes(data[pos : pos + size]))
+        pos += size
+
+
+def _gif_names(buf: Buffer, names: _Names) -> None:
+    data = memoryview(buf)
+    n = len(data)
+    if n < 13:
+        raise ValueError("GIF header cut short")
+    flags = data[10]
+    pos = 13 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0)
+    while True:
+        if pos >= n:
+            raise ValueError("GIF ends before its trailer")
+        block = data[pos]
+        pos += 1
+        if block == 0x3B:  # trailer
+            break
+        if block == 0x21:  # extension
+            if pos >= n:
+                raise ValueError("GIF extension cut short")
+            label = data[pos]
+            body, pos = _gif_sub_blocks(data, pos + 1)
+            if label == 0xFE:
+                names.add("GIF:comment")
+            elif label == 0x01:
+                names.add("GIF:plain-text")
+            elif label == 0xFF:
+                ident = body[:11]
+                if ident == b"XMP DataXMP":
+                    names.add("XMP")
+                elif ident == b"ICCRGBG1012":
+                    names.add("ICC")
+                elif ident not in _GIF_LOOP_APPS:
+                    text = ident.decode("latin-1").strip() or "unnamed"
+                    names.add(f"GIF:app:{text}")
+            elif label != 0xF9:  # graphic control (timing, transparency) is benign
+                names.add(f"GIF:extension:0x{label:02X}")
+        elif block == 0x2C:  # image descriptor, local colour table, LZW data
+            if pos + 9 > n:
+                raise ValueError("GIF image descriptor cut short")
+            flags = data[pos + 8]
+            pos += 9 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0)
+            _, pos = _gif_sub_blocks(data, pos + 1)
+        else:
+            raise ValueError(f"unknown GIF block 0x{block:02X}")
+    if bytes(data[pos:]).strip(b"\x00"):
+        names.add("GIF:trailer")
+
+
+# --------------------------------------------------------------------------- HEIF boxes
+
+# Top-level ISO-BMFF boxes of a still HEIF/AVIF file that hold no hidden content of their
+# own: the file type, the item metadata (whose items pillow-heif names one by one), the
+# media data those items point into, and padding.
+_HEIF_BENIGN_BOXES = frozenset({b"ftyp", b"meta", b"mdat", b"free", b"skip"})
+
+
+def heif_boxes(data: Buffer) -> tuple[list[tuple[str, int]], str | None]:
+    """Top-level boxes ``(type, size)`` of an ISO-BMFF file and what is wrong at its end.
+
+    The second item is ``None`` when the boxes end exactly at the end of the file,
+    ``"truncated"`` when a box runs past it, and ``"trailer"`` when bytes that are no
+    box follow the last one.
+    """
+    view = memoryview(data)
+    n = len(view)
+    pos = 0
+    boxes: list[tuple[str, int]] = []
+    while pos < n:
+        if pos + 8 > n:
+            return boxes, ("trailer" if bytes(view[pos:]).strip(b"\x00") else None)
+        size = struct.unpack_from(">I", view, pos)[0]
+        btype = bytes(view[pos + 4 : pos + 8])
+        head = 8
+        if size == 1:
+            if pos + 16 > n:
+                return boxes, "truncated"
+            size = struct.unpack_from(">Q", view, pos + 8)[0]
+            head = 16
+        elif size == 0:
+            size = n - pos
+        if size < head or not all(32 <= c < 127 for c in btype):
+            rest = bytes(view[pos:]).strip(b"\x00")
+            return boxes, ("trailer" if rest else None)
+        boxes.append((btype.decode("latin-1"), size))
+        if pos + size > n:
+            return boxes, "truncated"
+        pos += size
+    return boxes, None
+
+
+def heif_box_names(data: Buffer) -> list[str]:
+    """Names of the top-level boxes and trailing bytes of a HEIF/AVIF file that can hold
+    hidden content (``HEIF:box:mpvd``, ``HEIF:trailer``...). Raises ``ValueError`` for a
+    truncated file."""
+    boxes, end = heif_boxes(data)
+    if end == "truncated":
+        raise ValueError("truncated file (a box runs past the end of the file)")
+    names = _Names()
+    for btype, _size in boxes:
+        if btype.encode("latin-1") not in _HEIF_BENIGN_BOXES:
+            names.add(f"HEIF:box:{btype.strip() or 'unnamed'}")
+    if end == "trailer":
+        names.add("HEIF:trailer")
+    return names.as_list()
+
+
 # --------------------------------------------------------------------------- entry points
 
 
@@ -557,6 +708,8 @@ def _kind(head: bytes) -> str | None:
         return "BMP"
     if head[4:8] == b"ftyp":
         return "HEIF"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
     return None
 
 
@@ -580,8 +733,10 @@ def metadata_tags_of_bytes(data: Buffer) -> list[str]:
             _tiff_file_names(data, names)
         elif kind == "BMP":
             _bmp_names(data, names)
+        elif kind == "GIF":
+            _gif_names(data, names)
         else:
-            raise ValueError("not a JPEG, PNG, WebP, TIFF or BMP container")
+            raise ValueError("not a JPEG, PNG, WebP, TIFF, BMP or GIF container")
     except (struct.error, IndexError, zlib.error) as exc:
         raise ValueError(f"damaged {kind} structure ({exc})") from exc
     return names.as_list()
@@ -605,8 +760,10 @@ def metadata_tags(path: Path) -> list[str]:
             head = fh.read(16)
             kind = _kind(head)
             if kind == "HEIF":
+                fh.seek(0)
                 names = _Names()
                 try:
+                    names.extend(heif_box_names(fh.read()))
                     _heif_names(path, names)
                 except (ValueError, RuntimeError) as exc:
                     raise MediaError(path, f"cannot read HEIF metadata ({exc})") from exc

@@ -7,7 +7,8 @@ of a kind after the first) and every stream beyond the first video and first aud
 (``stream:<type>:<codec>``: data, subtitles, attachments, cover pictures, extra tracks).
 
 A check fails on any name outside :data:`HARMLESS`: the colour profile of an image and
-the few structural tags a muxer always writes (brand, stream language, handler name),
+the few structural tags a muxer always writes (brand, stream language, handler name,
+Matroska's per-stream ``DURATION``),
 which say nothing about the picture's origin, place or time.
 """
 
@@ -29,10 +30,12 @@ HARMLESS: frozenset[str] = frozenset(
         "video:handler_name",
         "video:vendor_id",
         "video:encoder",
+        "video:DURATION",
         "audio:language",
         "audio:handler_name",
         "audio:vendor_id",
         "audio:encoder",
+        "audio:DURATION",
     }
 )
 
@@ -79,6 +82,85 @@ def video_tags(path: Path) -> list[str]:
                 names.append(f"{label}:attached_pic")
     finally:
         container.close()
+    try:
+        names += [n for n in iso_box_tags(path) if n not in names]
+    except OSError as exc:
+        raise MediaError(path, f"cannot read the file's boxes ({exc})") from exc
+    return names
+
+
+# Top-level boxes of an MP4/MOV file that hold no hidden content of their own (the
+# file type, the movie header with its tracks, media data, padding).
+_ISO_BENIGN = frozenset({"ftyp", "moov", "mdat", "free", "skip", "wide", "pnot"})
+_ISO_CONTAINERS = {"moov", "trak", "udta"}
+
+
+def _iso_children(fh: Any, start: int, end: int) -> list[tuple[str, int, int]]:
+    """``(type, body_start, box_end)`` of the boxes between ``start`` and ``end``;
+    a final ``("", pos, end)`` entry marks bytes that are no box (damaged or a trailer)."""
+    import struct
+
+    out: list[tuple[str, int, int]] = []
+    pos = start
+    while pos + 8 <= end and len(out) < 10_000:
+        fh.seek(pos)
+        head = fh.read(16)
+        if len(head) < 8:
+            break
+        size, raw = struct.unpack(">I", head[:4])[0], head[4:8]
+        body = pos + 8
+        if size == 1 and len(head) == 16:
+            size, body = struct.unpack(">Q", head[8:16])[0], pos + 16
+        elif size == 0:
+            size = end - pos
+        if size < body - pos or pos + size > end:
+            out.append(("", pos, end))
+            return out
+        out.append((raw.decode("latin-1"), body, pos + size))
+        pos += size
+    if pos < end:
+        fh.seek(pos)
+        if fh.read(min(end - pos, 1 << 16)).strip(b"\x00"):
+            out.append(("", pos, end))
+    return out
+
+
+def iso_box_tags(path: Path) -> list[str]:
+    """Names of the boxes of an MP4/MOV file that can hold a picture, a video or text
+    and that the demuxer does not show as tags or streams: unknown top-level boxes
+    (``box:uuid``: XMP and vendor data), bytes after the last box (``box:trailer``),
+    and user-data boxes of the movie or a track other than the ``©xxx`` text items and
+    the ``meta`` box (both shown as tags): ``udta:<type>``, ``trak:udta:<type>``.
+    ``[]`` for a file that is not ISO-BMFF."""
+    names: list[str] = []
+    with open(path, "rb") as fh:
+        end = fh.seek(0, 2)
+        fh.seek(4)
+        if fh.read(4) not in (b"ftyp", b"moov", b"mdat", b"wide", b"free"):
+            return []
+
+        def walk(start: int, stop: int, where: str) -> None:
+            for btype, body, box_end in _iso_children(fh, start, stop):
+                if btype == "":
+                    names.append(f"{where or 'box'}:trailer" if not where else
+                                 f"{where}:damaged")
+                    continue
+                label = btype.strip() or "unnamed"
+                if where == "":
+                    if btype == "moov":
+                        walk(body, box_end, "moov")
+                    elif btype not in _ISO_BENIGN:
+                        names.append(f"box:{label}")
+                elif btype in ("udta", "trak") and where in ("moov", "moov:trak"):
+                    walk(body, box_end, f"{where}:{btype}")
+                elif where.endswith("udta"):
+                    if not btype.startswith("\xa9") and btype != "meta":
+                        prefix = "trak:udta" if "trak" in where else "udta"
+                        names.append(f"{prefix}:{label}")
+                elif where == "moov" and btype == "uuid":
+                    names.append("moov:uuid")
+
+        walk(0, end, "")
     return names
 
 
