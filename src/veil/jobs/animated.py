@@ -26,7 +26,8 @@ from veil.media.fingerprint import file_sha256
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector
 from veil.plan.video import build_video_plan
-from veil.render.masks import mask_regions, mask_whole_frame
+from veil.render.image import mask_planned
+from veil.render.masks import mask_whole_frame
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
 
@@ -58,7 +59,7 @@ def render_animation(frames: list[np.ndarray], plan: Plan,
         if fp.mask_whole:
             out.append(mask_whole_frame(px, plan.mask))
         else:
-            out.append(mask_regions(px, fp.active_boxes(), plan.mask, rng))
+            out.append(mask_planned(px, plan, i, rng))
     return out
 
 
