@@ -73,7 +73,7 @@ SCHEMA_BAD = [
     (_set(good_image(), ("media", "width"), 0), "'width'"),
     (_set(good_image(), ("media", "sha256"), "xyz"), "'sha256'"),
     (_set(good_image(), ("media", "kind"), "audio"), "'kind'"),
-    (_set(good_image(), ("media", "frame_count"), 3), "an image has 'frame_count' 1"),
+    (_set(good_image(), ("media", "frame_count"), 0), "an image has 'frame_count' 1"),
     (_set(good_image(), ("media",), KeyError), "missing 'media'"),
     (_set(good_image(), ("frames", "first"), {"regions": []}), "not a frame number"),
     (_set(good_image(), ("frames", "0", "mask_whole"), 1), "'mask_whole'"),

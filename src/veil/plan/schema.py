@@ -65,8 +65,9 @@ def _check_media(m: Any) -> tuple[int, int, int]:
     count = m.get("frame_count", 1)
     if not _integer(count) or count < 0:
         raise PlanError("media: 'frame_count' must be a whole number (0: unknown)")
-    if m["kind"] == "image" and count != 1:
-        raise PlanError("media: an image has 'frame_count' 1")
+    if m["kind"] == "image" and count < 1:
+        raise PlanError("media: an image has 'frame_count' 1 (or its number of frames, "
+                        "when animated)")
     fps = m.get("fps")
     if fps is not None and (not _number(fps) or fps <= 0):
         raise PlanError("media: 'fps' must be a number above 0, or null")
