@@ -21,7 +21,7 @@ FILE_KEYS = {"input", "output", "kind", "input_sha256", "output_sha256", "status
              "faces_masked", "released", "deleted", "released_regions", "deleted_regions",
              "notes"}
 VERIFICATION_KEYS = {"passed", "reasons", "checks", "kind", "with_plan", "frames_checked",
-                     "frames_total", "residual_faces", "reid", "metadata", "seconds"}
+                     "frames_total", "residual_faces", "reid", "metadata", "fidelity", "seconds"}
 
 
 @pytest.fixture(scope="module")
