@@ -42,14 +42,37 @@ def test_folder_mirrored_and_faces_masked(holiday: Path, tmp_path: Path,
                                           small_astronaut: np.ndarray) -> None:
     code, _, err = run(holiday, "-o", tmp_path / "safe")
     assert code == 0, err
+    # The output folder holds only the publishable copies: no report, no plan.
     outs = sorted(str(p.relative_to(tmp_path / "safe"))
-                  for p in (tmp_path / "safe").rglob("*")
-                if p.is_file() and "veil-report" not in p.parts)
+                  for p in (tmp_path / "safe").rglob("*") if p.is_file())
     assert outs == ["beach/1.jpg", "beach/day2/2.webp", "top.png"]
     for rel in outs:
         assert _face_diff(read_rgb(tmp_path / "safe" / rel), small_astronaut, 256) > 15, rel
-    assert "3 of 3 files" in err and "2 skipped (1 hidden, 1 not images or videos)" in err
+    report = tmp_path / "safe.veil" / "report" / "report.json"
+    (summary,) = [ln for ln in err.splitlines() if "written to" in ln]
+    assert "3 of 3 files written to" in summary and "(all verified)" in summary
+    assert "3 faces masked" in summary and f"report: {report}" in summary
+    assert "2 skipped (1 hidden, 1 not images or videos; named in the report)" in summary
+    assert "--include-hidden" in summary and " in, " in summary and " out" in summary
     assert not list((tmp_path / "safe").rglob(".*"))  # no temporary files left
+    doc = json.loads(report.read_text())
+    assert sorted((Path(s["path"]).name, s["reason"]) for s in doc["skipped"]) == \
+        [(".secret.jpg", "hidden"), ("notes.txt", "not an image or video")]
+    # A second run into the same folder does not replace that report silently.
+    more = save(small_astronaut, tmp_path / "more" / "m.png")
+    code, _, err = run(more, "-o", tmp_path / "safe")
+    assert code == 2 and "earlier run" in err and "--overwrite" in err
+    assert not (tmp_path / "safe" / "m.png").exists()
+    assert json.loads(report.read_text()) == doc
+
+
+def test_hidden_files_included_on_request(holiday: Path, tmp_path: Path) -> None:
+    code, out, err = run(holiday, "-o", tmp_path / "safe", "--include-hidden", "--json",
+                         "--no-verify")
+    assert code == 0, err
+    assert (tmp_path / "safe" / ".secret.jpg").is_file()
+    assert json.loads(out)["summary"]["skipped"] == [
+        {"path": str(holiday / "notes.txt"), "reason": "not an image or video"}]
 
 
 def test_single_file_and_explicit_protect(tmp_path: Path, small_astronaut: np.ndarray) -> None:
@@ -115,7 +138,7 @@ def test_bad_files_fail_alone(tmp_path: Path, small_astronaut: np.ndarray) -> No
         assert sum(f"{name}: " in ln for ln in lines) == 1, (name, err)
         assert not (tmp_path / "out" / name).exists()
     assert (tmp_path / "out" / "good.jpg").is_file()
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg", "veil-report"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg"]
     doc = json.loads(out)
     assert doc["summary"]["failed"] == 4 and doc["summary"]["done"] == 1
     errors = {Path(f["input"]).name: f["error"] for f in doc["files"]}
@@ -168,8 +191,8 @@ def test_plan_dir_and_render(tmp_path: Path, small_astronaut: np.ndarray) -> Non
     assert (out[(y1 + y2) // 2, (x1 + x2) // 2] == 0).all()  # solid black in the middle
     other = save(small_astronaut[::-1].copy(), tmp_path / "other" / "x.png")
     code, _, err = run("render", plan, other, "-o", tmp_path / "third")
-    assert code == 1 and "different file" in err
-    assert not (tmp_path / "third" / "x.png").exists()
+    assert code == 2 and "different file" in err  # a usage error, as documented
+    assert not (tmp_path / "third").exists()
 
 
 def test_render_verifies_and_repairs_an_edited_plan(tmp_path: Path,
@@ -196,9 +219,10 @@ def test_render_verifies_and_repairs_an_edited_plan(tmp_path: Path,
     assert code == 0, err
     out = read_rgb(tmp_path / "checked" / "x.png")
     assert not (out[(y1 + y2) // 2, (x1 + x2) // 2] == centre).all()  # repaired
-    report = json.loads((tmp_path / "checked" / "veil-report" / "report.json").read_text())
+    report_path = tmp_path / "checked.veil" / "renders" / "x.png" / "report.json"
+    report = json.loads(report_path.read_text())
     assert report["files"][0]["passed"] and report["files"][0]["repair"]["rounds"] == 1
-    assert sorted(p.name for p in (tmp_path / "checked").iterdir()) == ["veil-report", "x.png"]
+    assert sorted(p.name for p in (tmp_path / "checked").iterdir()) == ["x.png"]
     assert plan_path.read_text() == edited  # the user's plan is left as it was
 
 

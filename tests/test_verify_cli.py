@@ -23,12 +23,13 @@ def test_job_verifies_and_writes_the_default_report(tmp_path):
     Image.fromarray(astronaut()).save(tmp_path / "in" / "a.png")
     code, _, err = run(tmp_path / "in", "-o", tmp_path / "out")
     assert code == 0, err
-    data = json.loads((tmp_path / "out" / "veil-report" / "report.json").read_text())
+    data = json.loads((tmp_path / "out.veil" / "report" / "report.json").read_text())
     assert data["summary"]["verdict"] == "pass"
     (entry,) = data["files"]
     assert entry["status"] == "pass" and entry["verification"]["checks"]["residual"] == "pass"
     assert entry["repair"] is not None and entry["repair"]["remaining"] == []
-    assert (tmp_path / "out" / "veil-report" / "report.html").is_file()
+    assert (tmp_path / "out.veil" / "report" / "report.html").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 
 
 def test_no_verify_writes_no_report(tmp_path):
@@ -36,6 +37,7 @@ def test_no_verify_writes_no_report(tmp_path):
     code, _, err = run(tmp_path / "a.png", "-o", tmp_path / "out", "--no-verify")
     assert code == 0, err
     assert not (tmp_path / "out" / "veil-report").exists()
+    assert not (tmp_path / "out.veil").exists()
 
 
 def test_verify_command_pass_and_fail(tmp_path):
