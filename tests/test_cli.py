@@ -285,3 +285,31 @@ def test_demo_builds_sample_and_masks_it(tmp_path: Path,
     assert masked == ["group.jpg", "phone/sideways.jpg", "portrait.png"]
     plan = json.loads((tmp_path / "demo" / "plans" / "group.jpg.veil.json").read_text())
     assert len(plan["frames"]["0"]["regions"]) >= 6
+
+
+def test_render_quiet_and_its_report_never_replaces_another(tmp_path: Path,
+                                                            small_astronaut: np.ndarray) -> None:
+    a = save(small_astronaut, tmp_path / "in" / "a.png")
+    b = save(small_astronaut[:, ::-1].copy(), tmp_path / "in" / "b.png")
+    code, _, err = run(a, b, "-o", tmp_path / "out", "--plan-dir", tmp_path / "plans")
+    assert code == 0, err
+    batch_report = tmp_path / "out.veil" / "report" / "report.json"
+    before = batch_report.read_text()
+    (tmp_path / "out" / "a.png").unlink()
+    (tmp_path / "out" / "b.png").unlink()
+    for name in ("a.png", "b.png"):
+        code, _, err = run("render", tmp_path / "plans" / f"{name}.veil.json",
+                           tmp_path / "in" / name, "-o", tmp_path / "out", "-q")
+        assert code == 0 and err == ""  # -q: nothing to say when all went well
+    renders = tmp_path / "out.veil" / "renders"
+    for name in ("a.png", "b.png"):
+        report = json.loads((renders / name / "report.json").read_text())
+        assert [Path(f["input"]).name for f in report["files"]] == [name]
+    assert batch_report.read_text() == before  # the batch's report is kept
+    code, _, err = run("render", tmp_path / "plans" / "a.png.veil.json", a,
+                       "-o", tmp_path / "out")
+    assert code == 2 and "--overwrite" in err
+    code, _, err = run("render", tmp_path / "plans" / "a.png.veil.json", a,
+                       "-o", tmp_path / "out", "--overwrite")
+    assert code == 0 and "1 face masked (1 region)" in err and "(verified)" in err
+    assert f"report: {renders / 'a.png' / 'report.json'}" in err
