@@ -99,6 +99,12 @@ def test_output_inside_input_refused(holiday: Path) -> None:
         assert code == 2, out
         assert "inside it" in err
     assert not (holiday / "safe").exists()
+    # an output folder holding an input folder (or file) anywhere below it: the same
+    before = sorted(holiday.rglob("*"))
+    for given in (holiday / "beach", holiday / "beach" / "day2" / "2.webp"):
+        code, _, err = run(given, "-o", holiday)
+        assert code == 2 and "holds the input" in err, err
+    assert sorted(holiday.rglob("*")) == before and not (holiday.parent / "holiday.veil").exists()
 
 
 def test_input_never_overwritten(tmp_path: Path, small_astronaut: np.ndarray) -> None:

@@ -137,7 +137,8 @@ def main() -> None:
                 type=click.Path(path_type=Path))
 @click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR",
               type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the masked copies (created if missing; not inside an input).")
+              help="Folder for the masked copies (created if missing; neither inside an input "
+              "nor holding one). Only the copies go there: it is the folder to publish.")
 @click.option("--method", type=click.Choice(MASK_METHODS), default=MaskSettings().method,
               show_default=True, help="How faces are masked; all are irreversible at the "
               "default strength (scaled to each face's size).")
@@ -165,8 +166,8 @@ def main() -> None:
 @click.option("--plan-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Save each file's plan (JSON) here, at the output's relative path + "
               ".veil.json. Otherwise only videos' plans are saved, to OUTDIR.veil/plans.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never "
-              "overwritten).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs and the report of an "
+              "earlier run (inputs are never overwritten).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Files processed in parallel (local processes).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout: "
