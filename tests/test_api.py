@@ -81,3 +81,16 @@ def test_anonymize_file_bad_input_is_a_result_not_an_exception(tmp_path: Path) -
     result = veil.anonymize_file(tmp_path / "zero.jpg", tmp_path / "out" / "zero.jpg")
     assert not result.ok and result.error
     assert not (tmp_path / "out" / "zero.jpg").exists()
+
+
+def test_api_errors_name_the_keyword_not_the_option(tmp_path: Path,
+                                                     small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "x.png")
+    dst = tmp_path / "out" / "x.png"
+    dst.parent.mkdir()
+    dst.write_bytes(b"old")
+    result = veil.anonymize_file(src, dst)
+    assert not result.ok and "overwrite=True" in (result.error or "")
+    assert "--overwrite" not in (result.error or "") and dst.read_bytes() == b"old"
+    result = veil.anonymize_file(src, dst, overwrite=True)
+    assert result.ok and result.faces == 1 and result.regions == 1

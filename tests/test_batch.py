@@ -13,9 +13,11 @@ from veil.jobs.batch import (
     JobOptions,
     Task,
     collect_tasks,
+    default_report_dir,
     media_kind,
     output_name,
     run_batch,
+    side_folder,
     summarize,
 )
 
@@ -132,11 +134,49 @@ def test_output_names() -> None:
     assert media_kind(Path("x.txt")) is None
 
 
-def test_video_gets_a_plan_beside_its_output(tmp_path: Path) -> None:
-    _tree(tmp_path, ["in/clip.mp4"])
+def test_video_plan_goes_beside_the_output_folder_not_into_it(tmp_path: Path) -> None:
+    # Plans name the original and hold its SHA-256: never in the folder to publish.
+    _tree(tmp_path, ["in/sub/clip.mp4", "in/x.jpg"])
     got = collect_tasks([tmp_path / "in"], tmp_path / "out")
-    assert got.tasks[0].kind == "video"
-    assert got.tasks[0].plan_path == tmp_path / "out" / "clip.mp4.veil.json"
+    plans = {t.source.name: t.plan_path for t in got.tasks}
+    assert plans["clip.mp4"] == tmp_path / "out.veil" / "plans" / "sub" / "clip.mp4.veil.json"
+    assert plans["x.jpg"] is None  # pictures keep a plan only with --plan-dir
+    assert side_folder(tmp_path / "out") == tmp_path / "out.veil"
+    assert side_folder(Path("safe/")) == Path("safe.veil")
+    assert side_folder(Path(".")).name == Path.cwd().name + ".veil"
+    assert default_report_dir(tmp_path / "out") == tmp_path / "out.veil" / "report"
+
+
+@pytest.mark.parametrize("inputs", [["photos/sub"], ["photos/sub/x.jpg"],
+                                    ["photos/sub/deeper"], ["other", "photos/sub/x.jpg"]])
+def test_output_folder_holding_an_input_anywhere_below_refused(tmp_path: Path,
+                                                               inputs: list[str]) -> None:
+    _tree(tmp_path, ["photos/sub/x.jpg", "photos/sub/deeper/y.jpg", "other/z.jpg"])
+    with pytest.raises(UsageError, match="holds the input"):
+        collect_tasks([tmp_path / i for i in inputs], tmp_path / "photos")
+
+
+def test_report_folder_inside_an_input_refused(tmp_path: Path) -> None:
+    _tree(tmp_path, ["in/x.jpg"])
+    with pytest.raises(UsageError, match="report folder"):
+        collect_tasks([tmp_path / "in"], tmp_path / "out", report_dir=tmp_path / "in" / "r")
+    # the default side folder of an output folder inside an input is refused too
+    with pytest.raises(UsageError, match="inside it"):
+        collect_tasks([tmp_path / "in"], tmp_path / "in" / "out")
+
+
+def test_skipped_files_are_named_and_hidden_ones_can_be_included(tmp_path: Path) -> None:
+    _tree(tmp_path / "in", [".hidden.jpg", ".cache/y.jpg", "notes.txt", "a.jpg"])
+    got = collect_tasks([tmp_path / "in"], tmp_path / "out")
+    assert [t.source.name for t in got.tasks] == ["a.jpg"]
+    assert sorted((p.relative_to(tmp_path / "in").as_posix(), why) for p, why in got.skipped) \
+        == [(".cache", "hidden"), (".hidden.jpg", "hidden"),
+            ("notes.txt", "not an image or video")]
+    assert (got.skipped_hidden, got.skipped_other) == (2, 1)
+    got = collect_tasks([tmp_path / "in"], tmp_path / "out2", include_hidden=True)
+    assert sorted(t.source.relative_to(tmp_path / "in").as_posix() for t in got.tasks) == \
+        [".cache/y.jpg", ".hidden.jpg", "a.jpg"]
+    assert [(p.name, why) for p, why in got.skipped] == [("notes.txt", "not an image or video")]
 
 
 def test_bad_video_fails_alone_and_batch_goes_on(tmp_path: Path) -> None:

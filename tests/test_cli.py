@@ -42,14 +42,37 @@ def test_folder_mirrored_and_faces_masked(holiday: Path, tmp_path: Path,
                                           small_astronaut: np.ndarray) -> None:
     code, _, err = run(holiday, "-o", tmp_path / "safe")
     assert code == 0, err
+    # The output folder holds only the publishable copies: no report, no plan.
     outs = sorted(str(p.relative_to(tmp_path / "safe"))
-                  for p in (tmp_path / "safe").rglob("*")
-                if p.is_file() and "veil-report" not in p.parts)
+                  for p in (tmp_path / "safe").rglob("*") if p.is_file())
     assert outs == ["beach/1.jpg", "beach/day2/2.webp", "top.png"]
     for rel in outs:
         assert _face_diff(read_rgb(tmp_path / "safe" / rel), small_astronaut, 256) > 15, rel
-    assert "3 of 3 files" in err and "2 skipped (1 hidden, 1 not images or videos)" in err
+    report = tmp_path / "safe.veil" / "report" / "report.json"
+    (summary,) = [ln for ln in err.splitlines() if "written to" in ln]
+    assert "3 of 3 files written to" in summary and "(all verified)" in summary
+    assert "3 faces masked" in summary and f"report: {report}" in summary
+    assert "2 skipped (1 hidden, 1 not images or videos; named in the report)" in summary
+    assert "--include-hidden" in summary and " in, " in summary and " out" in summary
     assert not list((tmp_path / "safe").rglob(".*"))  # no temporary files left
+    doc = json.loads(report.read_text())
+    assert sorted((Path(s["path"]).name, s["reason"]) for s in doc["skipped"]) == \
+        [(".secret.jpg", "hidden"), ("notes.txt", "not an image or video")]
+    # A second run into the same folder does not replace that report silently.
+    more = save(small_astronaut, tmp_path / "more" / "m.png")
+    code, _, err = run(more, "-o", tmp_path / "safe")
+    assert code == 2 and "earlier run" in err and "--overwrite" in err
+    assert not (tmp_path / "safe" / "m.png").exists()
+    assert json.loads(report.read_text()) == doc
+
+
+def test_hidden_files_included_on_request(holiday: Path, tmp_path: Path) -> None:
+    code, out, err = run(holiday, "-o", tmp_path / "safe", "--include-hidden", "--json",
+                         "--no-verify")
+    assert code == 0, err
+    assert (tmp_path / "safe" / ".secret.jpg").is_file()
+    assert json.loads(out)["summary"]["skipped"] == [
+        {"path": str(holiday / "notes.txt"), "reason": "not an image or video"}]
 
 
 def test_single_file_and_explicit_protect(tmp_path: Path, small_astronaut: np.ndarray) -> None:
@@ -76,6 +99,12 @@ def test_output_inside_input_refused(holiday: Path) -> None:
         assert code == 2, out
         assert "inside it" in err
     assert not (holiday / "safe").exists()
+    # an output folder holding an input folder (or file) anywhere below it: the same
+    before = sorted(holiday.rglob("*"))
+    for given in (holiday / "beach", holiday / "beach" / "day2" / "2.webp"):
+        code, _, err = run(given, "-o", holiday)
+        assert code == 2 and "holds the input" in err, err
+    assert sorted(holiday.rglob("*")) == before and not (holiday.parent / "holiday.veil").exists()
 
 
 def test_input_never_overwritten(tmp_path: Path, small_astronaut: np.ndarray) -> None:
@@ -115,7 +144,7 @@ def test_bad_files_fail_alone(tmp_path: Path, small_astronaut: np.ndarray) -> No
         assert sum(f"{name}: " in ln for ln in lines) == 1, (name, err)
         assert not (tmp_path / "out" / name).exists()
     assert (tmp_path / "out" / "good.jpg").is_file()
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg", "veil-report"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.jpg"]
     doc = json.loads(out)
     assert doc["summary"]["failed"] == 4 and doc["summary"]["done"] == 1
     errors = {Path(f["input"]).name: f["error"] for f in doc["files"]}
@@ -168,8 +197,8 @@ def test_plan_dir_and_render(tmp_path: Path, small_astronaut: np.ndarray) -> Non
     assert (out[(y1 + y2) // 2, (x1 + x2) // 2] == 0).all()  # solid black in the middle
     other = save(small_astronaut[::-1].copy(), tmp_path / "other" / "x.png")
     code, _, err = run("render", plan, other, "-o", tmp_path / "third")
-    assert code == 1 and "different file" in err
-    assert not (tmp_path / "third" / "x.png").exists()
+    assert code == 2 and "different file" in err  # a usage error, as documented
+    assert not (tmp_path / "third").exists()
 
 
 def test_render_verifies_and_repairs_an_edited_plan(tmp_path: Path,
@@ -196,9 +225,10 @@ def test_render_verifies_and_repairs_an_edited_plan(tmp_path: Path,
     assert code == 0, err
     out = read_rgb(tmp_path / "checked" / "x.png")
     assert not (out[(y1 + y2) // 2, (x1 + x2) // 2] == centre).all()  # repaired
-    report = json.loads((tmp_path / "checked" / "veil-report" / "report.json").read_text())
+    report_path = tmp_path / "checked.veil" / "renders" / "x.png" / "report.json"
+    report = json.loads(report_path.read_text())
     assert report["files"][0]["passed"] and report["files"][0]["repair"]["rounds"] == 1
-    assert sorted(p.name for p in (tmp_path / "checked").iterdir()) == ["veil-report", "x.png"]
+    assert sorted(p.name for p in (tmp_path / "checked").iterdir()) == ["x.png"]
     assert plan_path.read_text() == edited  # the user's plan is left as it was
 
 
@@ -261,3 +291,31 @@ def test_demo_builds_sample_and_masks_it(tmp_path: Path,
     assert masked == ["group.jpg", "phone/sideways.jpg", "portrait.png"]
     plan = json.loads((tmp_path / "demo" / "plans" / "group.jpg.veil.json").read_text())
     assert len(plan["frames"]["0"]["regions"]) >= 6
+
+
+def test_render_quiet_and_its_report_never_replaces_another(tmp_path: Path,
+                                                            small_astronaut: np.ndarray) -> None:
+    a = save(small_astronaut, tmp_path / "in" / "a.png")
+    b = save(small_astronaut[:, ::-1].copy(), tmp_path / "in" / "b.png")
+    code, _, err = run(a, b, "-o", tmp_path / "out", "--plan-dir", tmp_path / "plans")
+    assert code == 0, err
+    batch_report = tmp_path / "out.veil" / "report" / "report.json"
+    before = batch_report.read_text()
+    (tmp_path / "out" / "a.png").unlink()
+    (tmp_path / "out" / "b.png").unlink()
+    for name in ("a.png", "b.png"):
+        code, _, err = run("render", tmp_path / "plans" / f"{name}.veil.json",
+                           tmp_path / "in" / name, "-o", tmp_path / "out", "-q")
+        assert code == 0 and err == ""  # -q: nothing to say when all went well
+    renders = tmp_path / "out.veil" / "renders"
+    for name in ("a.png", "b.png"):
+        report = json.loads((renders / name / "report.json").read_text())
+        assert [Path(f["input"]).name for f in report["files"]] == [name]
+    assert batch_report.read_text() == before  # the batch's report is kept
+    code, _, err = run("render", tmp_path / "plans" / "a.png.veil.json", a,
+                       "-o", tmp_path / "out")
+    assert code == 2 and "--overwrite" in err
+    code, _, err = run("render", tmp_path / "plans" / "a.png.veil.json", a,
+                       "-o", tmp_path / "out", "--overwrite")
+    assert code == 0 and "1 face masked (1 region)" in err and "(verified)" in err
+    assert f"report: {renders / 'a.png' / 'report.json'}" in err

@@ -23,12 +23,13 @@ def test_job_verifies_and_writes_the_default_report(tmp_path):
     Image.fromarray(astronaut()).save(tmp_path / "in" / "a.png")
     code, _, err = run(tmp_path / "in", "-o", tmp_path / "out")
     assert code == 0, err
-    data = json.loads((tmp_path / "out" / "veil-report" / "report.json").read_text())
+    data = json.loads((tmp_path / "out.veil" / "report" / "report.json").read_text())
     assert data["summary"]["verdict"] == "pass"
     (entry,) = data["files"]
     assert entry["status"] == "pass" and entry["verification"]["checks"]["residual"] == "pass"
     assert entry["repair"] is not None and entry["repair"]["remaining"] == []
-    assert (tmp_path / "out" / "veil-report" / "report.html").is_file()
+    assert (tmp_path / "out.veil" / "report" / "report.html").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 
 
 def test_no_verify_writes_no_report(tmp_path):
@@ -36,6 +37,7 @@ def test_no_verify_writes_no_report(tmp_path):
     code, _, err = run(tmp_path / "a.png", "-o", tmp_path / "out", "--no-verify")
     assert code == 0, err
     assert not (tmp_path / "out" / "veil-report").exists()
+    assert not (tmp_path / "out.veil").exists()
 
 
 def test_verify_command_pass_and_fail(tmp_path):
@@ -63,3 +65,22 @@ def test_verify_command_missing_output_and_usage(tmp_path):
     assert code == 1 and "no output file" in err
     code, _, _ = run("verify", src, tmp_path / "nowhere")
     assert code == 2
+
+
+def test_verify_finds_the_plan_in_the_folder_beside_the_outputs(tmp_path):
+    from veil.cli.verify import sidecar_plan
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    src = tmp_path / "in" / "sub" / "a.png"
+    Image.fromarray(astronaut()).save(src)
+    code, _, err = run(tmp_path / "in", "-o", tmp_path / "out", "--no-verify",
+                       "--plan-dir", tmp_path / "out.veil" / "plans")
+    assert code == 0, err
+    out = tmp_path / "out" / "sub" / "a.png"
+    plan = sidecar_plan(src, out, tmp_path / "out")
+    assert plan is not None and plan.media.name == "a.png"
+    assert sidecar_plan(src, out) is None  # looked up from the wrong root: not found
+    code, _, err = run("verify", tmp_path / "in", tmp_path / "out", "--report", tmp_path / "r")
+    assert code == 0, err
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["files"][0]["verification"]["with_plan"] is True

@@ -93,7 +93,9 @@ def anonymize_file(
     with ``keep_icc``. Videos (when video support is installed) keep their sound
     unless ``audio=False``. ``dst`` is written atomically, never over ``src``, and not
     over an existing file unless ``overwrite``. With ``plan_path`` the plan is saved
-    as JSON (videos always save one, by default beside ``dst``).
+    as JSON (videos always save one, by default beside ``dst``). ``result.faces``
+    counts faces (nested and duplicate boxes are one face; a video's tracks),
+    ``result.regions`` the regions masked (per frame in a video).
 
     Never raises for a bad input: check ``result.ok`` / ``result.error``.
 
@@ -107,6 +109,7 @@ def anonymize_file(
             print(result.faces, "faces masked in", result.output)
     """
     from veil.jobs.batch import JobOptions, Task, media_kind, run_task
+    from veil.jobs.result import finish_counts
 
     src_p, dst_p = Path(src), Path(dst)
     scan_s, mask_s = _settings(method, shape, margin, threshold, None, None)
@@ -114,6 +117,18 @@ def anonymize_file(
         options = JobOptions(scan=scan_s, mask=mask_s, keep_icc=keep_icc, quality=quality,
                              overwrite=overwrite, audio=audio, crf=crf)
         plan = Path(plan_path) if plan_path is not None else None
-        return run_task(Task(src_p, dst_p, "video", plan), options)
-    return anonymize_image_file(src_p, dst_p, scan=scan_s, mask=mask_s, plan_path=plan_path,
-                                keep_icc=keep_icc, quality=quality, overwrite=overwrite)
+        result = run_task(Task(src_p, dst_p, "video", plan), options)
+    else:
+        result = finish_counts(anonymize_image_file(
+            src_p, dst_p, scan=scan_s, mask=mask_s, plan_path=plan_path, keep_icc=keep_icc,
+            quality=quality, overwrite=overwrite))
+    return _api_wording(result)
+
+
+def _api_wording(result: FileResult) -> FileResult:
+    """Errors name the keyword argument (``overwrite=True``), not the command line's
+    ``--overwrite``: a Python caller has no option to add."""
+    if result.error:
+        result.error = result.error.replace("use --overwrite", "pass overwrite=True") \
+            .replace("--overwrite", "overwrite=True")
+    return result

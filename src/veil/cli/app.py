@@ -8,12 +8,19 @@ from typing import Any
 
 import click
 
-from veil.cli.hooks import after_jobs, verification_failed
-from veil.cli.output import BatchDisplay, batch_json
+from veil.cli.hooks import after_jobs, check_report_dir, report_folder, verification_failed
+from veil.cli.output import BatchDisplay, batch_json, interrupted_line
 from veil.errors import UsageError, VeilError
-from veil.jobs.batch import JobOptions, collect_tasks, run_batch, summarize
+from veil.jobs.batch import (
+    BatchInterrupted,
+    JobOptions,
+    collect_tasks,
+    default_plan_dir,
+    run_batch,
+    summarize,
+)
 from veil.jobs.image import shared_scanner, tool_name
-from veil.jobs.interrupt import exit_on_termination
+from veil.jobs.interrupt import INTERRUPTED_EXIT, exit_on_termination
 from veil.scan.centerface import DEVICES, resolve_device
 from veil.settings import FAST_THRESHOLD, MASK_METHODS, MASK_SHAPES, MaskSettings, ScanSettings
 
@@ -44,8 +51,14 @@ camera and serial numbers), XMP, IPTC, comments and embedded thumbnails are all
 dropped. The colour profile (ICC) is dropped too unless --keep-icc is given.
 Pictures are turned upright before faces are searched.
 Inputs are never modified; outputs are written under a temporary name and
-renamed when complete. Hidden files and files that are not images or videos are
-skipped inside folders.
+renamed when complete. Hidden files (unless --include-hidden) and files that are
+not images or videos are skipped inside folders, and named in the report.
+
+\b
+OUTDIR holds only the masked copies: it is the folder to publish. The plans and
+the report name the originals and hold their SHA-256, so they go beside it, to
+OUTDIR.veil/plans and OUTDIR.veil/report (safe/ -> safe.veil/), unless
+--plan-dir or --report say otherwise. Keep that folder private.
 
 \b
 Every output is then verified, as an adversary would check it: a stronger
@@ -54,22 +67,35 @@ test of each masked face against its original, and the metadata read back.
 A face found still visible is added to the plan and the file rendered again
 (at most 2 rounds). An output gets its final name only once verified; one
 that still fails is written as NAME.verification-failed.EXT instead. The audit
-report (report.json, report.html) goes to OUTDIR/veil-report unless --report
-DIR is given. `veil verify ORIGINAL OUTPUT` checks outputs made by any tool.
+report (report.json, report.html) goes to OUTDIR.veil/report unless --report DIR
+is given; the report of an earlier run is not replaced without --overwrite.
+`veil verify ORIGINAL OUTPUT` checks outputs made by any tool.
 
 \b
 Exit codes:
   0  every input was written and every output passed verification
   1  some inputs failed, or some outputs failed verification (each named on
      stderr with the reason and the check); the rest were written
-  2  usage error (bad option, colliding outputs, OUTDIR inside an input folder,
-     existing outputs without --overwrite); nothing was written
+  2  usage error (bad option, colliding outputs, OUTDIR inside an input folder
+     or holding an input, existing outputs or report without --overwrite);
+     nothing was written
+  130  interrupted (Ctrl-C), 143 terminated (SIGTERM): the files finished before
+     are written and in the report; nothing partial was left
 """
 
 
 class DefaultGroup(click.Group):
     """A group that runs ``protect`` when the first argument is not a command name,
     so that ``veil photo.jpg -o safe/`` works without naming the command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C outside a batch (collecting inputs, `veil render`, `veil verify`): one
+        # line and the shell's code for SIGINT, not click's bare "Aborted!" and exit 1.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("veil: interrupted; nothing partial was left", err=True)
+            raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names \
@@ -112,7 +138,8 @@ def main() -> None:
                 type=click.Path(path_type=Path))
 @click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR",
               type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the masked copies (created if missing; not inside an input).")
+              help="Folder for the masked copies (created if missing; neither inside an input "
+              "nor holding one). Only the copies go there: it is the folder to publish.")
 @click.option("--method", type=click.Choice(MASK_METHODS), default=MaskSettings().method,
               show_default=True, help="How faces are masked; all are irreversible at the "
               "default strength (scaled to each face's size).")
@@ -139,9 +166,9 @@ def main() -> None:
               help="Video quality (H.264 CRF; lower is better and larger).")
 @click.option("--plan-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Save each file's plan (JSON) here, at the output's relative path + "
-              ".veil.json. Videos' plans go beside their output otherwise.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never "
-              "overwritten).")
+              ".veil.json. Otherwise only videos' plans are saved, to OUTDIR.veil/plans.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs and the report of an "
+              "earlier run (inputs are never overwritten).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Files processed in parallel (local processes).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout: "
@@ -150,7 +177,9 @@ def main() -> None:
               "faces, re-identification, metadata) and the self-repair of residual faces.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="Write report.json and report.html here "
-              "[default: OUTDIR/veil-report when verifying].")
+              "[default: OUTDIR.veil/report when verifying].")
+@click.option("--include-hidden", is_flag=True, help="Also process hidden files and folders "
+              "(names starting with a dot) inside input folders.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; "
               "failures are still printed.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -161,7 +190,8 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
             threshold: float | None, fast: bool, keep_icc: bool, quality: int,
             no_audio: bool, crf: int,
             plan_dir: Path | None, overwrite: bool, workers: int, as_json: bool,
-            no_verify: bool, report_dir: Path | None, quiet: bool, device: str) -> None:
+            no_verify: bool, report_dir: Path | None, include_hidden: bool,
+            quiet: bool, device: str) -> None:
     """Mask every face in INPUT files and folders; write clean copies under OUTDIR (default
     command: `veil INPUT... -o OUTDIR` is the same as `veil protect INPUT... -o OUTDIR`)."""
     if outdir.exists() and not outdir.is_dir():
@@ -181,24 +211,44 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
                          overwrite=overwrite, audio=not no_audio, crf=crf,
                          verify=not no_verify)
     t0 = time.perf_counter()
+    report_at = report_folder(report_dir, outdir, verify=not no_verify)
     try:
-        collected = collect_tasks(inputs, outdir, plan_dir=plan_dir, overwrite=overwrite)
+        collected = collect_tasks(inputs, outdir, plan_dir=plan_dir, overwrite=overwrite,
+                                  include_hidden=include_hidden, report_dir=report_at)
+        check_report_dir(report_at, overwrite=overwrite)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
 
+    interrupted: BatchInterrupted | None = None
     with BatchDisplay(len(collected.tasks), quiet=quiet) as display:
         for refused in collected.failures:
             display.done(None, refused)
-        results = run_batch(collected.tasks, options, workers=workers, on_start=display.start,
-                            on_done=display.done, frame_progress=display.frames)
+        try:
+            results = run_batch(collected.tasks, options, workers=workers,
+                                on_start=display.start, on_done=display.done,
+                                phase_progress=display.phase)
+        except BatchInterrupted as exc:
+            interrupted, results = exc, exc.results
     settings: dict[str, Any] = {"scan": scan.to_dict(), "mask": mask.to_dict(),
                                 "keep_icc": keep_icc, "quality": quality,
                                 "device": device_used}
-    results = after_jobs(results, verify=not no_verify, report_dir=report_dir, outdir=outdir,
-                         settings=settings, refused=collected.failures,
-                         print_error=display.print_error, tool_version=_version())
+    report = after_jobs(results, verify=not no_verify, report_dir=report_dir, outdir=outdir,
+                        settings=settings, refused=collected.failures,
+                        print_error=display.print_error, tool_version=_version(),
+                        skipped=collected.skipped)
     all_results = [*collected.failures, *results]
     summary = summarize(all_results, collected, time.perf_counter() - t0)
+    summary.report = report
+    if any(r.plan_path for r in results):
+        summary.plans = plan_dir or default_plan_dir(outdir)
+    if interrupted is not None:
+        summary.interrupted = interrupted.signal_name
+        # Always said, even with -q: the run did not do what was asked.
+        display.print_line(interrupted_line(summary, outdir, len(collected.tasks)))
+        if as_json:
+            click.echo(batch_json(all_results, summary, outdir=outdir, settings=settings,
+                                  version=_version()))
+        click.get_current_context().exit(interrupted.code)
     display.summary(summary, outdir)
     unverified = sum(verification_failed(r) for r in results)
     if unverified and not quiet:

@@ -58,18 +58,39 @@ class BatchDisplay:
         """A file is about to be processed."""
         self.progress.update(self._files, description=_short(task.source.name))
 
-    def frames(self, done: int, total: int | None) -> None:
-        """Frames done within the current video."""
-        if self._frames is None:
-            self._frames = self.progress.add_task("  frames", total=total, rate="")
-        task = self.progress.tasks[self._frames]
-        rate = f"{task.speed:.1f} fps" if task.speed else ""
+    def phase(self, label: str, done: int, total: int | None) -> None:
+        """Progress of one phase of the current file (``"scanning frames"``,
+        ``"rendering frames"``, ``"verifying frames"``...): each phase gets its own line
+        label and total, started afresh when the phase changes."""
+        description = f"  {label}"
+        task = self._phase_task()
+        if task is None:
+            self._frames = self.progress.add_task(description, total=total, rate="")
+            task = self._phase_task()
+        elif task.description != description:
+            self.progress.reset(self._frames, total=total, completed=0,
+                                description=description, rate="")
+        assert task is not None
+        unit = "fps" if "frames" in label else "/s"
+        rate = f"{task.speed:.1f} {unit}" if task.speed else ""
         self.progress.update(self._frames, completed=done, total=total, rate=rate)
+
+    def frames(self, done: int, total: int | None) -> None:
+        """Frames done within the current video (a job that names no phase)."""
+        self.phase("frames", done, total)
+
+    def _phase_task(self) -> Any:
+        # Look the task up by id: ids keep growing as tasks are removed, so they are no
+        # index into ``progress.tasks`` (the second video of a batch failed on that).
+        if self._frames is None:
+            return None
+        return next((t for t in self.progress.tasks if t.id == self._frames), None)
 
     def done(self, task: Task | None, result: FileResult) -> None:
         """A file finished (or was refused): advance the bar, report a failure."""
         if self._frames is not None:
-            self.progress.remove_task(self._frames)
+            if self._phase_task() is not None:
+                self.progress.remove_task(self._frames)
             self._frames = None
         if task is not None:
             self.progress.advance(self._files)
@@ -78,6 +99,10 @@ class BatchDisplay:
 
     def print_error(self, source: Path | str, reason: str) -> None:
         self.console.print(error_line(source, reason), markup=False, style="red")
+
+    def print_line(self, text: str) -> None:
+        """One plain line on stderr (shown even with ``quiet``)."""
+        self.console.print(text, markup=False)
 
     def summary(self, summary: Summary, outdir: Path) -> None:
         """The closing line (not with ``quiet``)."""
@@ -94,18 +119,68 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def size_text(n: int) -> str:
+    """Bytes as people read them: ``652 KB``, ``9.4 MB``."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" or value >= 100 else \
+                f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _verified_text(summary: Summary) -> str:
+    if summary.done == 0:
+        return ""
+    if summary.verified == summary.done:
+        return "all verified"
+    parts = []
+    if summary.verified:
+        parts.append(f"{summary.verified} verified")
+    if summary.verification_failed:
+        parts.append(f"{summary.verification_failed} failed verification")
+    if summary.unverified:
+        parts.append(f"{summary.unverified} not verified")
+    return ", ".join(parts)
+
+
+def _skipped_text(summary: Summary) -> str:
+    hidden, other = summary.skipped_hidden, summary.skipped_other
+    text = f"{hidden + other} skipped ({hidden} hidden, {other} not images or videos"
+    if summary.report is not None:
+        text += "; named in the report"
+    text += ")"
+    if hidden:
+        text += "; --include-hidden processes hidden files"
+    return text
+
+
 def summary_line(summary: Summary, outdir: Path) -> str:
-    """One line: files done, faces masked, failures, skipped, time and rate."""
+    """One line: files done and whether verified, faces masked, failures, skipped,
+    sizes, where the report and plans are, time and rate."""
+    written = f"{summary.done} of {_n(summary.files, 'file')} written to {outdir}"
+    verified = _verified_text(summary)
+    if verified:
+        written += f" ({verified})"
     faces = _n(summary.faces, "face") + " masked"
     if summary.videos:
-        faces += f" (counted per video frame; {_n(summary.video_frames, 'video frame')})"
-    parts = [f"{summary.done} of {_n(summary.files, 'file')} written to {outdir}", faces]
+        faces += (f" ({_n(summary.regions, 'region')} over "
+                  f"{_n(summary.video_frames, 'video frame')})")
+    elif summary.regions != summary.faces:
+        faces += f" ({_n(summary.regions, 'region')})"
+    parts = [written, faces]
     if summary.failed:
         parts.append(f"{summary.failed} failed")
-    skipped = summary.skipped_hidden + summary.skipped_other
-    if skipped:
-        parts.append(f"{skipped} skipped ({summary.skipped_hidden} hidden, "
-                     f"{summary.skipped_other} not images or videos)")
+    if summary.skipped_hidden + summary.skipped_other:
+        parts.append(_skipped_text(summary))
+    if summary.done:
+        parts.append(f"{size_text(summary.input_bytes)} in, "
+                     f"{size_text(summary.output_bytes)} out")
+    if summary.report is not None:
+        parts.append(f"report: {summary.report}")
+    if summary.plans is not None:
+        parts.append(f"plans: {summary.plans}")
     rate = ""
     if summary.seconds > 0 and summary.images and not summary.videos:
         rate = f" ({summary.images / summary.seconds:.2f} images/s)"
@@ -113,6 +188,15 @@ def summary_line(summary: Summary, outdir: Path) -> str:
         rate = f" ({summary.video_frames / summary.seconds:.1f} frames/s)"
     parts.append(f"{summary.seconds:.1f} s{rate}")
     return "veil: " + ", ".join(parts)
+
+
+def interrupted_line(summary: Summary, outdir: Path, tasks: int) -> str:
+    """The one line of an interrupted batch: what finished, that nothing partial stayed,
+    and where the report of the finished files is."""
+    done = f"{summary.done} of {_n(tasks, 'file')} finished and written to {outdir}"
+    tail = f"; report of the finished files: {summary.report}" if summary.report else ""
+    return (f"veil: {summary.interrupted or 'interrupted'}: {done}; the rest were not "
+            f"started or were stopped, and nothing partial was left{tail}")
 
 
 def result_json(result: FileResult) -> dict[str, Any]:
@@ -126,7 +210,10 @@ def result_json(result: FileResult) -> dict[str, Any]:
         "output": str(result.output) if result.output else None,
         "kind": result.kind,
         "face_count": result.faces,
+        "region_count": result.faces if result.regions is None else result.regions,
         "faces": faces,
+        "input_bytes": result.input_bytes,
+        "output_bytes": result.output_bytes,
         "plan": str(result.plan_path) if result.plan_path else None,
         "seconds": round(result.seconds, 4),
         "error": result.error,

@@ -8,31 +8,36 @@ from pathlib import Path
 import click
 
 from veil.cli.app import main
-from veil.cli.hooks import after_jobs, verification_failed
-from veil.cli.output import error_line
+from veil.cli.hooks import after_jobs, check_report_dir, report_folder, verification_failed
+from veil.cli.output import error_line, size_text
+from veil.errors import UsageError, VeilError
 from veil.jobs.batch import (
     VIDEO_MISSING,
     JobOptions,
     media_kind,
     output_name,
+    side_folder,
     staged_path,
     verify_staged,
 )
 from veil.jobs.image import check_output_path, render_image_plan
-from veil.jobs.result import FileResult
+from veil.jobs.result import FileResult, finish_counts
 from veil.plan.record import Plan
 from veil.settings import MASK_METHODS, MASK_SHAPES
 
 RENDER_HELP = """\
 Render a saved plan (from --plan-dir, or a video's .veil.json, possibly edited) onto
 its ORIGINAL file and write the result into OUTDIR, without scanning again. The plan
-must have been made for exactly this file (its SHA-256 is checked).
+must have been made for exactly this file (its SHA-256 is checked; a plan for
+another file is a usage error, exit code 2).
 
 As after every job, the result is verified (residual faces, re-identification,
 metadata) unless --no-verify: it is written under a hidden name, a face the check
 finds is added and the file rendered again, and it gets its final name only once it
-passes (else NAME.verification-failed.EXT, exit code 1). The report goes to
-OUTDIR/veil-report unless --report DIR. Faces released in the plan stay visible and
+passes (else NAME.verification-failed.EXT, exit code 1). Each render gets its own
+report, in OUTDIR.veil/renders/NAME (NAME: the output's file name) unless --report
+DIR, so it never replaces the report of `veil INPUT -o OUTDIR` nor, without
+--overwrite, that of an earlier render. Faces released in the plan stay visible and
 are not counted as residual. The plan file itself is not changed.
 
 \b
@@ -65,11 +70,13 @@ Example:
 @click.option("--no-verify", is_flag=True, help="Skip the check of the result.")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="Write report.json and report.html here "
-              "[default: OUTDIR/veil-report when verifying].")
+              "[default: OUTDIR.veil/renders/NAME when verifying].")
+@click.option("-q", "--quiet", is_flag=True, help="No summary line; failures are still "
+              "printed.")
 def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
            shape: str | None, margin: float | None, keep_icc: bool, quality: int,
            no_audio: bool, crf: int, overwrite: bool, no_verify: bool,
-           report_dir: Path | None) -> None:
+           report_dir: Path | None, quiet: bool) -> None:
     """Render PLAN onto ORIGINAL into OUTDIR."""
     try:
         plan = Plan.load(plan_path)
@@ -84,10 +91,15 @@ def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
     if original.exists() and original.resolve().parent == outdir.resolve():
         raise click.UsageError(f"the output folder {outdir} holds the original; "
                                "choose another output folder")
+    report_at = report_folder(report_dir, outdir, verify=not no_verify,
+                              default=side_folder(outdir) / "renders" / dst.name)
     try:
         check_output_path(original, dst, overwrite=overwrite)
-    except Exception as exc:  # noqa: BLE001 - shown as a usage error
-        raise click.UsageError(str(exc)) from exc
+        plan.require_source(original, plan.media.kind)
+        check_report_dir(report_at, overwrite=overwrite)
+    except (VeilError, OSError, UsageError) as exc:  # before any work: a usage error
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.UsageError(f"{original}: {reason}") from exc
 
     options = JobOptions(mask=plan.mask, keep_icc=keep_icc, quality=quality,
                          overwrite=overwrite, audio=not no_audio, crf=crf,
@@ -104,14 +116,30 @@ def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
     if not result.ok:
         click.echo(error_line(original, result.error or "failed"), err=True)
         click.get_current_context().exit(1)
+    result.plan = result.plan or plan
+    finish_counts(result)
     settings = {"mask": plan.mask.to_dict(), "plan": str(plan_path)}
-    after_jobs([result], verify=options.verify, report_dir=report_dir, outdir=outdir,
-               settings=settings, print_error=lambda where, why: click.echo(
-                   error_line(where, why), err=True))
-    click.echo(f"veil: {result.faces} region{'s' if result.faces != 1 else ''} masked, "
-               f"written to {result.output}", err=True)
+    report = after_jobs([result], verify=options.verify, report_dir=report_at,
+                        outdir=outdir, settings=settings,
+                        print_error=lambda where, why: click.echo(error_line(where, why),
+                                                                  err=True))
+    if not quiet:
+        click.echo(render_line(result, report), err=True)
     if verification_failed(result):
         click.get_current_context().exit(1)
+
+
+def render_line(result: FileResult, report: Path | None) -> str:
+    """The closing line of ``veil render``: faces and regions, verdict, sizes, report."""
+    faces, regions = result.faces, result.regions if result.regions is not None else 0
+    ver = result.verification
+    verdict = ("not verified" if ver is None else
+               "verified" if ver.get("passed") else "FAILED verification")
+    line = (f"veil: {faces} face{'s' if faces != 1 else ''} masked "
+            f"({regions} region{'s' if regions != 1 else ''}), written to {result.output} "
+            f"({verdict}), {size_text(result.input_bytes)} in, "
+            f"{size_text(result.output_bytes)} out")
+    return line + (f", report: {report}" if report is not None else "")
 
 
 def _render_video(original: Path, plan: Plan, dst: Path, *, audio: bool,

@@ -9,7 +9,7 @@ import click
 from veil.cli.app import main
 from veil.cli.output import error_line
 from veil.errors import UsageError
-from veil.jobs.batch import PLAN_SUFFIX
+from veil.jobs.batch import PLAN_SUFFIX, default_plan_dir
 from veil.jobs.verify import verify_paths
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
@@ -23,8 +23,9 @@ are paired by relative path and file stem (photo.heic matches photo.jpg).
 \b
 Without a veil plan, the masked regions are the pixels that changed between the
 two files and the faces to test are those veil finds in the original. A veil
-plan found beside an output (<output>.veil.json, made for this very original)
-is used instead.
+plan made for this very original is used instead when one is found: in
+OUTDIR.veil/plans (where veil puts them; OUTDIR is the OUTPUT folder, or the
+folder of an OUTPUT file) or beside the output (<output>.veil.json).
 
 \b
 Examples:
@@ -40,17 +41,27 @@ Exit codes:
 """
 
 
-def sidecar_plan(original: Path, output: Path) -> Plan | None:
-    """veil's plan beside ``output`` (``<output>.veil.json``) when it was made for
-    ``original`` (same SHA-256); otherwise ``None``."""
-    path = output.with_name(output.name + PLAN_SUFFIX)
-    if not path.is_file():
-        return None
+def sidecar_plan(original: Path, output: Path, root: Path | None = None) -> Plan | None:
+    """veil's plan for ``output`` when it was made for ``original`` (same SHA-256):
+    from ``<root>.veil/plans/<output's path under root>.veil.json`` (``root``: the
+    output folder given, by default the output's own folder) or, as older veil versions
+    wrote it, beside the output (``<output>.veil.json``); otherwise ``None``."""
+    root = Path(root) if root is not None else output.parent
     try:
-        plan = Plan.load(path)
-    except (OSError, ValueError, KeyError):
-        return None
-    return plan if plan.media.sha256 == file_sha256(original) else None
+        rel = output.relative_to(root)
+    except ValueError:
+        rel = Path(output.name)
+    for path in (default_plan_dir(root) / rel.parent / (rel.name + PLAN_SUFFIX),
+                 output.with_name(output.name + PLAN_SUFFIX)):
+        if not path.is_file():
+            continue
+        try:
+            plan = Plan.load(path)
+        except (OSError, ValueError, KeyError):
+            continue
+        if plan.media.sha256 == file_sha256(original):
+            return plan
+    return None
 
 
 @main.command("verify", help=VERIFY_HELP, short_help="Check outputs of veil or any other tool.",
@@ -66,8 +77,10 @@ def verify(original: Path, output: Path, report_dir: Path | None, quiet: bool) -
     if not output.exists():
         raise click.UsageError(f"{output}: no such file or folder")
     try:
-        entries, paths = verify_paths(original, output, report_dir=report_dir,
-                                      plan_for=sidecar_plan)
+        root = output if output.is_dir() else output.parent
+        entries, paths = verify_paths(
+            original, output, report_dir=report_dir,
+            plan_for=lambda orig, out: sidecar_plan(orig, out, root))
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
     if not entries:

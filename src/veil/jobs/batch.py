@@ -18,8 +18,8 @@ from typing import Literal
 
 from veil.errors import UsageError, VeilError
 from veil.jobs.image import anonymize_image_file, check_output_path, same_file, shared_scanner
-from veil.jobs.interrupt import TERMINATED_EXIT, exit_on_termination
-from veil.jobs.result import FileResult, Progress
+from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
+from veil.jobs.result import FileResult, PhaseProgress, Progress, finish_counts
 from veil.settings import MaskSettings, ScanSettings
 
 MediaKind = Literal["image", "video"]
@@ -31,6 +31,31 @@ _FALLBACK_IMAGE_SUFFIXES = frozenset(
 )
 PLAN_SUFFIX = ".veil.json"
 VIDEO_MISSING = "video support not installed yet"
+#: The folder beside OUTDIR that holds what must not be published with the outputs:
+#: ``<OUTDIR>.veil/plans`` and ``<OUTDIR>.veil/report`` (both name the originals and
+#: hold their SHA-256).
+SIDE_SUFFIX = ".veil"
+HIDDEN = "hidden"
+NOT_MEDIA = "not an image or video"
+
+
+def side_folder(outdir: str | os.PathLike[str]) -> Path:
+    """``<OUTDIR>.veil``: the folder beside ``outdir`` for its plans and report, never
+    inside it (``safe/`` → ``safe.veil/``)."""
+    out = Path(outdir)
+    if out.name in ("", ".", ".."):
+        out = out.resolve()
+    return out.parent / (out.name + SIDE_SUFFIX)
+
+
+def default_plan_dir(outdir: str | os.PathLike[str]) -> Path:
+    """Where plans go when ``--plan-dir`` is not given: ``<OUTDIR>.veil/plans``."""
+    return side_folder(outdir) / "plans"
+
+
+def default_report_dir(outdir: str | os.PathLike[str]) -> Path:
+    """Where the report goes when ``--report`` is not given: ``<OUTDIR>.veil/report``."""
+    return side_folder(outdir) / "report"
 
 
 def image_suffixes() -> frozenset[str]:
@@ -95,25 +120,37 @@ class Collected:
     failures: list[FileResult] = field(default_factory=list)
     skipped_hidden: int = 0
     skipped_other: int = 0
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, HIDDEN | NOT_MEDIA)
+
+    def skip(self, path: Path, why: str) -> None:
+        self.skipped.append((path, why))
+        if why == HIDDEN:
+            self.skipped_hidden += 1
+        else:
+            self.skipped_other += 1
 
 
 def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def _walk_media(folder: Path, collected: Collected) -> Iterable[Path]:
-    """Media files under ``folder`` (recursive, sorted); hidden entries and other files
-    are counted as skipped. Symlinked folders are not followed (no loops)."""
+def _walk_media(folder: Path, collected: Collected, include_hidden: bool = False
+                ) -> Iterable[Path]:
+    """Media files under ``folder`` (recursive, sorted); hidden entries (unless
+    ``include_hidden``) and other files are listed as skipped. Symlinked folders are not
+    followed (no loops)."""
     for root, dirs, files in os.walk(folder):
-        hidden_dirs = [d for d in dirs if _is_hidden(d)]
-        collected.skipped_hidden += len(hidden_dirs)
-        dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
+        if not include_hidden:
+            for d in sorted(d for d in dirs if _is_hidden(d)):
+                collected.skip(Path(root) / d, HIDDEN)
+            dirs[:] = [d for d in dirs if not _is_hidden(d)]
+        dirs.sort()
         for name in sorted(files):
             path = Path(root) / name
-            if _is_hidden(name):
-                collected.skipped_hidden += 1
+            if _is_hidden(name) and (not include_hidden or name.startswith(STAGING_PREFIX)):
+                collected.skip(path, HIDDEN)  # never veil's own unverified staging files
             elif media_kind(path) is None:
-                collected.skipped_other += 1
+                collected.skip(path, NOT_MEDIA)
             else:
                 yield path
 
@@ -124,36 +161,46 @@ def _inside(child: Path, parent: Path) -> bool:
 
 def collect_tasks(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str], *,
                   plan_dir: str | os.PathLike[str] | None = None, overwrite: bool = False,
-                  video_plans: bool = True) -> Collected:
+                  video_plans: bool = True, include_hidden: bool = False,
+                  report_dir: str | os.PathLike[str] | None = None) -> Collected:
     """Map every input file to its output under ``outdir``, before any work is done.
 
     - a file lands at ``outdir/<its name>``;
     - a folder's media files land at their path *relative to that folder*
       (``holiday/beach/1.jpg`` → ``outdir/beach/1.jpg``; the folder's own name is not kept);
     - with ``plan_dir``, plans go to ``plan_dir/<output's relative path>.veil.json``;
-      videos always get a plan: beside their output unless ``plan_dir`` is given
-      (``video_plans=False`` turns that off).
+      videos always get a plan, in :func:`default_plan_dir` (``<OUTDIR>.veil/plans``)
+      unless ``plan_dir`` is given (``video_plans=False`` turns that off);
+    - hidden files and folders are skipped (and listed) unless ``include_hidden``.
 
-    Raises :class:`UsageError` when two inputs map to the same output, when ``outdir``
-    (or ``plan_dir``) is an input folder or inside one, or the folder of an input file,
-    when an output would be an input, or when outputs exist and ``overwrite`` is false.
-    Inputs that do not exist or are not media files come back in ``failures``.
+    Raises :class:`UsageError` when two inputs map to the same output, when ``outdir``,
+    ``plan_dir``, ``report_dir`` or the folder beside ``outdir`` for plans and report is
+    an input folder or inside one, when ``outdir`` holds an input file or folder anywhere
+    below it, when an output would be an input, or when outputs exist and ``overwrite``
+    is false. Inputs that do not exist or are not media files come back in ``failures``.
     """
     out_given = Path(outdir)
     out_root = out_given.resolve()
     plan_root = Path(plan_dir).resolve() if plan_dir is not None else None
+    video_plan_dir = Path(plan_dir) if plan_dir is not None else default_plan_dir(outdir)
+    guarded = [("output folder", out_given), ("plan folder", video_plan_dir),
+               ("report folder", Path(report_dir) if report_dir is not None
+                else default_report_dir(outdir))]
     collected = Collected()
     pairs: list[tuple[Path, Path, MediaKind]] = []  # source, relative output, kind
     for raw in inputs:
         path = Path(raw)
+        here = path.resolve()
         if path.is_dir():
-            here = path.resolve()
-            for root in filter(None, (out_root, plan_root)):
-                if _inside(root, here):
-                    what, given = ("output", outdir) if root == out_root else ("plan", plan_dir)
-                    raise UsageError(f"the {what} folder {given} is the input folder {path} "
+            for what, given in guarded:
+                if _inside(given.resolve(), here):
+                    raise UsageError(f"the {what} {given} is the input folder {path} "
                                      "or inside it; choose a folder outside it")
-            for file in _walk_media(path, collected):
+        if path.exists() and _inside(here, out_root):
+            raise UsageError(f"the output folder {outdir} holds the input {path}; "
+                             "choose an output folder outside the inputs")
+        if path.is_dir():
+            for file in _walk_media(path, collected, include_hidden):
                 kind = media_kind(file)
                 assert kind is not None
                 rel = file.relative_to(path).parent / output_name(file, kind)
@@ -167,10 +214,6 @@ def collect_tasks(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.Pat
                 collected.failures.append(FileResult(
                     source=path, error=f"not a supported image or video type ({suffix})"))
             else:
-                parent = path.resolve().parent
-                if parent == out_root:
-                    raise UsageError(f"the output folder {outdir} holds the input {path}; "
-                                     "choose another output folder")
                 pairs.append((path, Path(output_name(path, kind)), kind))
         elif path.exists():
             collected.failures.append(FileResult(source=path, error="not a regular file"))
@@ -194,10 +237,8 @@ def collect_tasks(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.Pat
         if resolved.exists() and not overwrite:
             existing.append(output)
         plan_path = None
-        if plan_root is not None:
-            plan_path = Path(plan_dir) / rel.parent / (rel.name + PLAN_SUFFIX)  # type: ignore[arg-type]
-        elif kind == "video" and video_plans:
-            plan_path = output.with_name(output.name + PLAN_SUFFIX)
+        if plan_root is not None or (kind == "video" and video_plans):
+            plan_path = video_plan_dir / rel.parent / (rel.name + PLAN_SUFFIX)
         collected.tasks.append(Task(source, output, kind, plan_path))
     if existing:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
@@ -220,14 +261,18 @@ class JobOptions:
     verify: bool = False  # verify (and self-repair) each output: veil.jobs.repair
 
 
-def run_task(task: Task, options: JobOptions, progress: Progress | None = None) -> FileResult:
+def run_task(task: Task, options: JobOptions, progress: Progress | None = None, *,
+             phases: PhaseProgress | None = None) -> FileResult:
     """Run the job for one task in this process (its scanner shared process-wide).
 
-    Never raises for a per-file problem; unexpected exceptions become an error too,
-    so one file cannot stop a batch.
+    ``progress(done, total)`` gets the frames of a video job as the job reports them;
+    ``phases(label, done, total)`` gets each phase apart instead (scanning frames,
+    rendering frames, verifying frames, repairing). Never raises for a per-file problem;
+    unexpected exceptions become an error too, so one file cannot stop a batch.
     """
+    job_progress = progress if phases is None else _job_phases(task.kind, phases)
     if not options.verify:
-        return _run_job(task, options, progress)
+        return finish_counts(_run_job(task, options, job_progress))
     # Fail closed: the output is made, verified and repaired under a hidden staging name,
     # and reaches its final name only once verified. One that still fails verification is
     # kept, for the report's reader, under a name that says so.
@@ -236,8 +281,28 @@ def run_task(task: Task, options: JobOptions, progress: Progress | None = None) 
         check_output_path(task.source, task.output, overwrite=options.overwrite)
     except VeilError as exc:
         return FileResult(source=task.source, kind=task.kind, error=str(exc))
-    result = _run_job(staged, replace(options, overwrite=True), progress)
-    return verify_staged(result, task.output, options)
+    result = _run_job(staged, replace(options, overwrite=True), job_progress)
+    return finish_counts(verify_staged(result, task.output, options, phases=phases))
+
+
+def _job_phases(kind: MediaKind, phases: PhaseProgress) -> Progress:
+    """A job's ``progress(done, total)`` as phases: a video job counts the frames of both
+    its passes (``total`` = 2 x frames), scanning then rendering."""
+    state = {"render": False}
+
+    def report(done: int, total: int | None) -> None:
+        if kind != "video" or total is None:
+            phases("frames" if kind == "video" else "scanning", done, total)
+            return
+        half = total // 2
+        if done > half:
+            state["render"] = True
+        if state["render"]:
+            phases("rendering frames", max(0, done - half), half)
+        else:
+            phases("scanning frames", done, half)
+
+    return report
 
 
 def staged_path(output: Path) -> Path:
@@ -245,7 +310,8 @@ def staged_path(output: Path) -> Path:
     return output.with_name(STAGING_PREFIX + output.name)
 
 
-def verify_staged(result: FileResult, final: Path, options: JobOptions) -> FileResult:
+def verify_staged(result: FileResult, final: Path, options: JobOptions, *,
+                  phases: PhaseProgress | None = None) -> FileResult:
     """Verify (and self-repair) an output written under :func:`staged_path`, then move
     it to ``final`` (or, when it failed, to ``final`` marked ``.verification-failed``).
     A failed job is returned unchanged."""
@@ -257,7 +323,7 @@ def verify_staged(result: FileResult, final: Path, options: JobOptions) -> FileR
     try:
         result = verify_and_repair(result, RepairOptions(
             keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
-            crf=options.crf))
+            crf=options.crf), phases=phases)
     except BaseException:
         # interrupted (Ctrl-C, a termination signal) or broken: no unverified output stays
         staged.unlink(missing_ok=True)
@@ -329,28 +395,66 @@ def _run_task_in_worker(task: Task, options: JobOptions) -> FileResult:
         # Terminated: the task has unwound and removed its files. Leave now; the pool's
         # worker loop would otherwise go on with the next task.
         os._exit(exc.code if isinstance(exc.code, int) else TERMINATED_EXIT)
+    except KeyboardInterrupt:
+        os._exit(INTERRUPTED_EXIT)  # Ctrl-C reaches the workers too (same process group)
     result.plan = None if result.kind == "video" else result.plan  # video plans are large
     return result
+
+
+class BatchInterrupted(BaseException):
+    """A batch stopped by Ctrl-C (SIGINT) or a termination signal (SIGTERM).
+
+    ``results`` are those of the files that finished before it (each complete and, when
+    verifying, verified); ``code`` is the exit status to leave with (130 or 143). Every
+    file that was in progress has unwound and removed its partial and staged files.
+    """
+
+    def __init__(self, results: list[FileResult], code: int, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.results = results
+        self.code = code
+        self.signal_name = signal_name
+
+
+def _interruption(exc: BaseException) -> tuple[int, str] | None:
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED_EXIT, "interrupted"
+    if isinstance(exc, SystemExit) and exc.code == TERMINATED_EXIT:
+        return TERMINATED_EXIT, "terminated"
+    return None
 
 
 def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
               on_start: Callable[[Task], None] | None = None,
               on_done: Callable[[Task, FileResult], None] | None = None,
-              frame_progress: Progress | None = None) -> list[FileResult]:
+              frame_progress: Progress | None = None,
+              phase_progress: PhaseProgress | None = None) -> list[FileResult]:
     """Run every task and return the results in the order of ``tasks``.
 
     ``workers > 1`` runs files in a local process pool (spawned processes, each
     with its own scanner); ``on_start``/``on_done`` are called in this process.
-    ``frame_progress`` reports frames within a video (in-process runs only).
+    ``frame_progress`` reports frames within a video, ``phase_progress`` each phase of a
+    file apart (in-process runs only). Ctrl-C or SIGTERM raise :class:`BatchInterrupted`
+    with the results of the files finished before it.
     """
     results: list[FileResult | None] = [None] * len(tasks)
+
+    def finished() -> list[FileResult]:
+        return [r for r in results if r is not None]
+
     if workers <= 1 or len(tasks) <= 1:
-        for i, task in enumerate(tasks):
-            if on_start:
-                on_start(task)
-            results[i] = run_task(task, options, frame_progress)
-            if on_done:
-                on_done(task, results[i])  # type: ignore[arg-type]
+        try:
+            for i, task in enumerate(tasks):
+                if on_start:
+                    on_start(task)
+                results[i] = run_task(task, options, frame_progress, phases=phase_progress)
+                if on_done:
+                    on_done(task, results[i])  # type: ignore[arg-type]
+        except (KeyboardInterrupt, SystemExit) as exc:
+            how = _interruption(exc)
+            if how is None:
+                raise
+            raise BatchInterrupted(finished(), *how) from None
         return results  # type: ignore[return-value]
 
     import multiprocessing
@@ -374,13 +478,19 @@ def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
             results[i] = result
             if on_done:
                 on_done(tasks[i], result)
-    except BaseException:
+    except BaseException as exc:
         # Interrupted: stop the workers now (each unwinds and removes its partial and
         # unverified files, see veil.jobs.interrupt) instead of finishing the batch.
         pool.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():
+        children = multiprocessing.active_children()
+        for child in children:
             child.terminate()
-        raise
+        for child in children:
+            child.join(timeout=30)  # let each remove its files before the report is written
+        how = _interruption(exc)
+        if how is None:
+            raise
+        raise BatchInterrupted(finished(), *how) from None
     pool.shutdown()
     return results  # type: ignore[return-value]
 
@@ -392,24 +502,47 @@ class Summary:
     files: int
     done: int
     failed: int
-    faces: int
+    faces: int             # faces masked: merged regions in pictures, tracks in videos
     skipped_hidden: int
     skipped_other: int
     seconds: float
     images: int = 0        # images written
     videos: int = 0        # videos written
     video_frames: int = 0  # frames of the videos written
+    regions: int = 0       # regions masked (per frame in videos)
+    verified: int = 0      # outputs that passed verification
+    unverified: int = 0    # outputs written but not verified (--no-verify)
+    verification_failed: int = 0  # outputs that failed verification (NAME.verification-failed)
+    input_bytes: int = 0   # size of the inputs written
+    output_bytes: int = 0  # size of their outputs
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    report: Path | None = None     # report.json, when one was written
+    plans: Path | None = None      # the folder of the plans, when any was written
+    interrupted: str | None = None  # "interrupted" (Ctrl-C) or "terminated" (SIGTERM)
 
     @property
     def per_second(self) -> float:
         """Files finished per second, whole run."""
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def all_verified(self) -> bool:
+        """Every input was written and every output passed verification."""
+        return self.done > 0 and self.verified == self.done and not self.failed
+
     def to_dict(self) -> dict[str, object]:
         return {
             "files": self.files, "done": self.done, "failed": self.failed, "faces": self.faces,
+            "regions": self.regions,
             "images": self.images, "videos": self.videos, "video_frames": self.video_frames,
+            "verified": self.verified, "verification_failed": self.verification_failed,
+            "unverified": self.unverified, "all_verified": self.all_verified,
+            "input_bytes": self.input_bytes, "output_bytes": self.output_bytes,
             "skipped_hidden": self.skipped_hidden, "skipped_other": self.skipped_other,
+            "skipped": [{"path": str(p), "reason": why} for p, why in self.skipped],
+            "report": None if self.report is None else str(self.report),
+            "plans": None if self.plans is None else str(self.plans),
+            "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3), "files_per_second": round(self.per_second, 3),
         }
 
@@ -417,13 +550,23 @@ class Summary:
 def summarize(results: Sequence[FileResult], collected: Collected, seconds: float) -> Summary:
     """Count what a batch did (``results`` include the inputs refused at collection).
 
-    ``faces`` counts masked regions: one per face in an image, one per face per frame
-    in a video.
+    ``faces`` counts faces (merged regions of a picture, tracks of a video; see
+    :func:`veil.jobs.result.plan_counts`), ``regions`` the regions masked (in a video,
+    one per face per frame). An output that failed verification counts as done (it was
+    written, under its ``.verification-failed`` name) and in ``verification_failed``.
     """
     ok = [r for r in results if r.ok]
     videos = [r for r in ok if r.kind == "video"]
+    checked = [r for r in ok if r.verification is not None]
+    passed = sum(bool(r.verification.get("passed")) for r in checked)  # type: ignore[union-attr]
     return Summary(files=len(results), done=len(ok), failed=len(results) - len(ok),
                    faces=sum(r.faces for r in ok), skipped_hidden=collected.skipped_hidden,
                    skipped_other=collected.skipped_other, seconds=seconds,
                    images=len(ok) - len(videos), videos=len(videos),
-                   video_frames=sum(r.frames for r in videos))
+                   video_frames=sum(r.frames for r in videos),
+                   regions=sum(r.faces if r.regions is None else r.regions for r in ok),
+                   verified=passed, verification_failed=len(checked) - passed,
+                   unverified=len(ok) - len(checked),
+                   input_bytes=sum(r.input_bytes for r in ok),
+                   output_bytes=sum(r.output_bytes for r in ok),
+                   skipped=list(collected.skipped))

@@ -14,6 +14,7 @@ import threading
 from types import FrameType
 
 TERMINATED_EXIT = 128 + signal.SIGTERM
+INTERRUPTED_EXIT = 128 + signal.SIGINT  # Ctrl-C: the shell's code for SIGINT (130)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.errors import VeilError
-from veil.jobs.result import FileResult
+from veil.jobs.result import FileResult, PhaseProgress, Progress
 from veil.plan.record import Plan, Region
 from veil.report.json_report import ReportEntry
 from veil.verify.check import ResidualFace, Verification, verify_pair
@@ -174,12 +174,13 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def _render(result: FileResult, plan: Plan, output: Path, opts: RepairOptions) -> FileResult:
+def _render(result: FileResult, plan: Plan, output: Path, opts: RepairOptions,
+            progress: Progress | None = None) -> FileResult:
     if plan.media.kind == "video":
         from veil.jobs.video import render_video_plan
 
         return render_video_plan(result.source, plan, output, audio=opts.audio, crf=opts.crf,
-                                 overwrite=True)
+                                 overwrite=True, progress=progress)
     from veil.jobs.image import render_image_plan
 
     return render_image_plan(result.source, plan, output, keep_icc=opts.keep_icc,
@@ -190,7 +191,14 @@ def _output_size(v: Verification, plan: Plan) -> tuple[int, int]:
     return (v.output_size or (plan.media.width, plan.media.height))
 
 
-def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> FileResult:
+def _phase(phases: PhaseProgress | None, label: str) -> Progress | None:
+    if phases is None:
+        return None
+    return lambda done, total: phases(label, done, total)
+
+
+def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
+                      phases: PhaseProgress | None = None) -> FileResult:
     """Verify a finished job's output, repair residual faces, and record the outcome.
 
     Fills ``result.verification`` (the verification's dict plus ``repair``) and puts a
@@ -198,6 +206,8 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
     is taken from ``result.plan`` or loaded from ``result.plan_path``; when repaired, the
     plan file is saved again. A failed job is returned unchanged. Never raises for a
     per-file problem: a verification that cannot run leaves an entry with the error.
+    ``phases(label, done, total)`` reports the frames of a video as they are verified
+    (and re-rendered by a repair round).
     """
     opts = opts or RepairOptions()
     if not result.ok or result.output is None:
@@ -216,7 +226,8 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
     repair: dict[str, Any] = {"rounds": 0, "added": [], "strengthened": [],
                               "repaired": False}
     try:
-        v = verify_pair(result.source, output, plan)
+        v = verify_pair(result.source, output, plan,
+                        progress=_phase(phases, "verifying frames"))
         while plan is not None and repair["rounds"] < opts.rounds:
             size = _output_size(v, plan)
             stronger = strengthen_recognisable(plan, v, size, repair["rounds"] + 1)
@@ -227,7 +238,8 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
             repair["added"] += add_residual_faces(plan, v.residual_faces, size,
                                                   repair["rounds"])
             t1 = time.perf_counter()
-            again = _render(result, plan, output, opts)
+            again = _render(result, plan, output, opts,
+                            _phase(phases, f"repair {repair['rounds']}: rendering frames"))
             timings["repair_render"] = timings.get("repair_render", 0.0) + \
                 time.perf_counter() - t1
             if not again.ok:
@@ -235,7 +247,8 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None) -> 
             result.faces = again.faces
             if result.plan_path is not None:
                 plan.save(result.plan_path)
-            v = verify_pair(result.source, output, plan)
+            v = verify_pair(result.source, output, plan, progress=_phase(
+                phases, f"repair {repair['rounds']}: verifying frames"))
         repair["repaired"] = (repair["rounds"] > 0 and not v.residual_faces
                               and not any(r.reidentifiable for r in v.reid))
         repair["remaining"] = [rf.to_dict() for rf in v.residual_faces]

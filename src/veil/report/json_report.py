@@ -188,9 +188,11 @@ def _calibration_summary() -> dict[str, Any]:
 
 
 def build_report(entries: list[ReportEntry], *, settings: dict[str, Any],
-                 tool_version: str) -> dict[str, Any]:
-    """The whole report as one JSON-friendly dict."""
-    return {
+                 tool_version: str, skipped: list[tuple[str, str]] | None = None
+                 ) -> dict[str, Any]:
+    """The whole report as one JSON-friendly dict (``skipped``: the ``(path, reason)``
+    of the files a batch skipped inside folders, listed only when given)."""
+    report: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "tool": {"name": "veil", "version": tool_version},
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
@@ -199,6 +201,9 @@ def build_report(entries: list[ReportEntry], *, settings: dict[str, Any],
         "summary": summarize(entries),
         "files": [e.to_dict() for e in entries],
     }
+    if skipped is not None:
+        report["skipped"] = [{"path": p, "reason": why} for p, why in skipped]
+    return report
 
 
 def _readable(path: Path) -> None:
@@ -209,7 +214,8 @@ def _readable(path: Path) -> None:
 
 
 def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[str, Any],
-                 tool_version: str) -> tuple[Path, Path]:
+                 tool_version: str, skipped: list[tuple[str, str]] | None = None
+                 ) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.html`` into ``out_dir`` (each atomically).
 
     Returns their paths. The HTML embeds each file's output thumbnail (never the original).
@@ -217,7 +223,8 @@ def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[st
     from veil.report.html_report import render_html
 
     out_dir = Path(out_dir)
-    report = build_report(entries, settings=settings, tool_version=tool_version)
+    report = build_report(entries, settings=settings, tool_version=tool_version,
+                          skipped=skipped)
     thumbs = [None if e.verification is None else e.verification.thumbnail_jpeg
               for e in entries]
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"

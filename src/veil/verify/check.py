@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,13 +290,15 @@ def _reference(original: np.ndarray, masked: np.ndarray, box: np.ndarray,
 
 def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 reid: bool = True, residual: bool = True, metadata: bool = True,
-                video_stride: int | None = None) -> Verification:
+                video_stride: int | None = None,
+                progress: Callable[[int, int | None], None] | None = None) -> Verification:
     """Verify ``output`` against ``original`` (image or video).
 
     ``plan``: the plan that made the output (veil's own outputs); without it, masked
     regions are the pixels that differ between the two files. ``video_stride``: check
     every n-th frame of a video (default: two frames per second, plus the frames around
     every change in the plan; see :mod:`veil.verify.frames`).
+    ``progress(done, total)``: frames read of a video so far, of its frame count.
 
     Raises :class:`veil.errors.MediaError` when either file cannot be read.
     """
@@ -329,6 +331,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
         sampled = kind == "image" or (index in checked if checked is not None
                                       else index % step == 0)
         v.frames_checked += sampled
+        if progress is not None and kind == "video":
+            progress(index + 1, v.frames_total or None)
         h, w = out.shape[:2]
         v.output_size = (w, h)
         if plan is not None:

@@ -1,0 +1,58 @@
+"""Faces, not regions: what the summary and --json count (issue 9, item 9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from veil.cli.output import summary_line
+from veil.jobs.batch import Collected, summarize
+from veil.jobs.result import FileResult, finish_counts, plan_counts
+from veil.plan.record import MediaInfo, Plan, Region
+
+
+def _plan(kind: str = "image", frames: int = 1) -> Plan:
+    media = MediaInfo(name="x", sha256="0" * 64, kind=kind,  # type: ignore[arg-type]
+                      width=640, height=480, frame_count=frames, fps=25.0)
+    return Plan(media=media)
+
+
+def test_nested_and_duplicate_boxes_are_one_face() -> None:
+    plan = _plan()
+    plan.add_region(0, Region((100, 100, 200, 220)))   # a face
+    plan.add_region(0, Region((120, 130, 150, 160)))   # its eye, found by a zoomed pass
+    plan.add_region(0, Region((104, 102, 204, 224)))   # the same face again, mirrored pass
+    plan.add_region(0, Region((400, 100, 460, 170)))   # a second face
+    plan.add_region(0, Region((10, 10, 60, 60), released=True))  # released: not masked
+    assert plan_counts(plan) == (2, 4)
+
+
+def test_video_faces_are_tracks_not_face_frames() -> None:
+    plan = _plan("video", frames=100)
+    for i in range(100):
+        plan.add_region(i, Region((10 + i, 10, 60 + i, 70), track_id=1))
+        if i >= 50:
+            plan.add_region(i, Region((300, 10, 350, 70), track_id=2))
+    # a face added by verification over frames 20-24, outside any track: one face
+    for i in range(20, 25):
+        plan.add_region(i, Region((500, 300, 560, 380), provenance="detected"))
+    assert plan_counts(plan) == (3, 100 + 50 + 5)
+
+
+def test_summary_counts_faces_and_says_regions(tmp_path: Path) -> None:
+    plan = _plan("video", frames=282)
+    for i in range(282):
+        plan.add_region(i, Region((10, 10, 60, 70), track_id=7))
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(b"x" * 652_000)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"y" * 700_000)
+    # the video job reports the regions it drew per frame
+    result = finish_counts(FileResult(source=src, output=out, kind="video", faces=282,
+                                      frames=282, plan=plan))
+    assert (result.faces, result.regions) == (1, 282)
+    assert (result.input_bytes, result.output_bytes) == (652_000, 700_000)
+    summary = summarize([result], Collected(), 10.0)
+    line = summary_line(summary, tmp_path)
+    assert "1 face masked (282 regions over 282 video frames)" in line
+    assert "652 KB in, 700 KB out" in line
+    assert summary.to_dict()["faces"] == 1 and summary.to_dict()["regions"] == 282
