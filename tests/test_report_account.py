@@ -72,13 +72,13 @@ def test_released_face_is_in_the_report_and_the_verdict(tmp_path: Path,
     x1, y1, x2, y2 = face_box(256)
     out = read_rgb(tmp_path / "out" / "x.png")
     assert np.array_equal(out[y1:y2, x1:x2], small_astronaut[y1:y2, x1:x2])  # left visible
-    report = json.loads((tmp_path / "out" / "veil-report" / "report.json").read_text())
+    report = json.loads((_render_report(tmp_path) / "report.json").read_text())
     entry = report["files"][0]
     assert entry["passed"] and entry["released"] == 1 and entry["faces_masked"] == 0
     assert entry["released_regions"][0]["reason"] == "she agreed to be shown"
     assert entry["released_regions"][0]["box"] == list(face_box(256))
     assert report["summary"]["released"] == 1
-    page = (tmp_path / "out" / "veil-report" / "report.html").read_text()
+    page = (_render_report(tmp_path) / "report.html").read_text()
     assert ("safe to publish: every face we found is masked, except 1 face left visible "
             "on purpose") in page
     assert "0 faces masked, 1 left visible on purpose." in page
@@ -96,10 +96,10 @@ def test_face_missing_from_an_edited_plan_is_masked_and_said(tmp_path: Path,
     lines = [line for line in err.splitlines() if "does not hold" in line]
     assert len(lines) == 1 and '"released": true' in lines[0]
     assert lines[0].startswith("veil: ") and str(src) in lines[0]
-    report = json.loads((tmp_path / "out" / "veil-report" / "report.json").read_text())
+    report = json.loads((_render_report(tmp_path) / "report.json").read_text())
     notes = report["files"][0]["notes"]
     assert len(notes) == 1 and "masked it" in notes[0]
-    page = (tmp_path / "out" / "veil-report" / "report.html").read_text()
+    page = (_render_report(tmp_path) / "report.html").read_text()
     assert "does not hold" in page
 
 
@@ -188,3 +188,9 @@ def test_unplanned_note_wording() -> None:
     assert text.startswith("verification found a face visible in 3 checked frames, first in "
                            "frame 12 at x 10-50, y 20-70")
     assert text.endswith('mark its region "released": true in the plan')
+
+
+def _render_report(tmp_path: Path) -> Path:
+    """The folder of the one render report written beside ``out`` (``out.veil/renders/*``)."""
+    (folder,) = (tmp_path / "out.veil" / "renders").iterdir()
+    return folder
