@@ -19,6 +19,7 @@ from veil.jobs.result import FileResult
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
 from veil.plan.still import image_media_info, plan_still
+from veil.plan.track import TrackSettings
 from veil.render.image import render_still
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -120,6 +121,7 @@ def anonymize_image_file(
     quality: int = 95,
     overwrite: bool = False,
     rng: np.random.Generator | None = None,
+    track: TrackSettings | None = None,
 ) -> FileResult:
     """Mask every face of the image ``src`` and write a clean copy to ``dst``.
 
@@ -127,7 +129,8 @@ def anonymize_image_file(
     rendered; ``dst`` is written atomically with no metadata. Colours are converted
     from the source's ICC profile to sRGB and the profile dropped; with ``keep_icc``
     the pixels and profile are kept as they are. An animated GIF or WebP is masked frame
-    by frame (:mod:`veil.jobs.animated`). What of the source the output does not carry
+    by frame (:mod:`veil.jobs.animated`; ``track`` says how its faces are followed).
+    What of the source the output does not carry
     (further images of a HEIF file, a motion photo's video) is listed, one sentence
     each, in ``result.extra["notes"]``. With ``plan_path`` the plan is saved there as JSON.
     ``dst`` must not be ``src`` and must not exist unless ``overwrite``.
@@ -147,7 +150,7 @@ def anonymize_image_file(
         return anonymize_animation(src, dst, scanner=scanner or shared_scanner(scan),
                                    scan=scan, mask=mask, plan_path=plan_path,
                                    quality=quality, overwrite=overwrite, tool=tool_name(),
-                                   rng=rng)
+                                   rng=rng, track=track)
     result = FileResult(source=src, kind="image")
     try:
         check_output_path(src, dst, overwrite=overwrite)

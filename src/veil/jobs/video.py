@@ -21,7 +21,8 @@ from veil.detections import Detections
 from veil.errors import MediaError, VeilError
 from veil.jobs.result import FileResult, Progress
 from veil.media.fingerprint import file_sha256
-from veil.media.video import VIDEO_SUFFIXES, DecodedFrame, VideoReader, prefetch, probe_video
+from veil.media.kinds import VIDEO_SUFFIXES
+from veil.media.video import DecodedFrame, VideoReader, prefetch, probe_video
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
