@@ -103,3 +103,31 @@ def test_notes_reach_stderr_and_the_report(tmp_path: Path, astronaut: np.ndarray
     outcome = run(Task(src, tmp_path / "again" / "burst.jpg", "image"), JobOptions())
     assert any(note in n for n in outcome.notes)
     assert any(note in n for n in outcome.report_entry().notes)
+
+
+def test_plans_record_the_track_settings_and_older_plans_still_load() -> None:
+    from veil.detections import Detections
+    from veil.errors import UsageError
+    from veil.plan.record import MediaInfo
+    from veil.plan.video import build_video_plan
+    from veil.settings import MaskSettings, ScanSettings, TrackSettings
+
+    media = MediaInfo("v.mp4", "0" * 64, "video", 64, 64, frame_count=3, fps=10.0)
+    boxes = [Detections(np.array([[10, 10, 30, 30]], np.float32), np.array([0.9], np.float32))
+             for _ in range(3)]
+    track = TrackSettings(extend_after=2)
+    plan = build_video_plan(boxes, media, scan=ScanSettings(), mask=MaskSettings(),
+                            track=track)
+    data = plan.to_dict()
+    assert data["track"]["extend_after"] == 2
+    assert data["track"]["confirm_score"] == ScanSettings().threshold  # filled in
+    assert Plan.from_dict(data).track == plan.track
+    old = {k: v for k, v in data.items() if k != "track"}
+    assert Plan.from_dict(old).track is None  # plans of earlier versions load
+    bad = {**data, "track": {**data["track"], "max_gaps": 3}}
+    try:
+        Plan.from_dict(bad)
+    except UsageError as exc:
+        assert "max_gaps" in str(exc)
+    else:
+        raise AssertionError("an unknown track setting must be refused")

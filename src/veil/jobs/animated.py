@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from veil.detections import Detections
-from veil.errors import VeilError
+from veil.errors import VeilError, error_text
 from veil.jobs.result import FileResult
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import MediaInfo, Plan
@@ -78,7 +78,7 @@ def anonymize_animation(src: Path, dst: Path, *, scanner: Scanner, scan: ScanSet
     = regions masked over all frames); on failure ``error`` is one line and nothing is
     written.
     """
-    from veil.jobs.image import check_output_path, error_text
+    from veil.jobs.image import check_output_path
     from veil.media.images import read_animation, write_animation
 
     t0 = time.perf_counter()
@@ -128,7 +128,7 @@ def render_animation_plan(src: Path, plan: Plan, dst: Path, *, quality: int = 95
                           overwrite: bool = False,
                           rng: np.random.Generator | None = None) -> FileResult:
     """Render a saved plan onto every frame of the animation ``src`` (no scanning)."""
-    from veil.jobs.image import check_output_path, error_text
+    from veil.jobs.image import check_output_path
     from veil.media.images import read_animation, write_animation
 
     t0 = time.perf_counter()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from veil.errors import MediaError, VeilError
+from veil.errors import VeilError, error_text
 from veil.jobs.result import FileResult
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
@@ -44,13 +44,10 @@ def shared_scanner(settings: ScanSettings | None = None) -> Scanner:
 
 
 def tool_name() -> str:
-    """``"veil <version>"``, recorded in plans and reports."""
-    from importlib.metadata import PackageNotFoundError, version
+    """``"veil <version>"`` (:data:`veil.__version__`), recorded in plans and reports."""
+    from veil import __version__
 
-    try:
-        return f"veil {version('veil')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "veil"
+    return f"veil {__version__}"
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -71,16 +68,6 @@ def check_output_path(src: Path, dst: Path, *, overwrite: bool) -> None:
         raise VeilError(f"output {dst} exists (use --overwrite to replace outputs)")
     if dst.exists() and not dst.is_file():
         raise VeilError(f"output {dst} exists and is not a file")
-
-
-def error_text(exc: BaseException) -> str:
-    """One line saying why a job failed."""
-    if isinstance(exc, MediaError):
-        return exc.reason
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text
 
 
 def _colours(loaded: LoadedImage, keep_icc: bool) -> LoadedImage:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -10,15 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from veil.plan.record import Plan
+from veil.progress import PhaseProgress, Progress
 
 if TYPE_CHECKING:
     from veil.verify.check import Verification
 
-# progress(done, total): total is None when unknown (e.g. a video with no frame count).
-Progress = Callable[[int, int | None], None]
-# phase_progress(label, done, total): the same, for a named phase of a job
-# ("scanning frames", "rendering frames", "verifying frames", ...).
-PhaseProgress = Callable[[str, int, int | None], None]
+__all__ = ["FileResult", "PhaseProgress", "Progress", "Verdict", "finish_counts", "plan_counts"]
 
 #: Two boxes of one frame that overlap this much (IoU) are the same face.
 SAME_FACE_IOU = 0.5

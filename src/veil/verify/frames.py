@@ -58,8 +58,10 @@ def media_kind(path: Path) -> str:
         return "video"
 
 
-def read_image(path: Path) -> np.ndarray:
-    """An image file as upright RGB ``uint8`` ``(H, W, 3)``; :class:`MediaError` if unreadable."""
+def read_any_rgb(path: Path) -> np.ndarray:
+    """An image file, made by veil or any other tool, as upright RGB ``uint8``
+    ``(H, W, 3)``; :class:`MediaError` if unreadable. Lenient on purpose, unlike
+    :func:`veil.media.images.read_image` (which refuses what veil will not write from)."""
     _register_heif()
     path = Path(path)
     try:
