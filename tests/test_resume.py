@@ -40,6 +40,12 @@ def _outputs(out: Path) -> dict[str, bytes]:
             if p.is_file()}
 
 
+def _records(done: Path) -> set[str]:
+    """The outputs with a done record (not the records' temporary files)."""
+    return {p.name.removesuffix(".json") for p in done.glob("*.json")
+            if not p.name.startswith(".")}
+
+
 def _report(out: Path) -> dict:
     return json.loads((out.parent / (out.name + ".veil") / "report" / "report.json").read_text())
 
@@ -100,7 +106,7 @@ def test_kill_9_then_resume(tmp_path: Path, small_astronaut: np.ndarray) -> None
     deadline = time.monotonic() + 240
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if done.is_dir() and len(list(done.glob("*.json"))) >= 2:
+            if done.is_dir() and len(_records(done)) >= 2:
                 break
             time.sleep(0.02)
         if proc.poll() is not None:
@@ -110,7 +116,7 @@ def test_kill_9_then_resume(tmp_path: Path, small_astronaut: np.ndarray) -> None
     finally:
         if proc.poll() is None:
             proc.kill()
-    finished = {p.name.removesuffix(".json") for p in done.glob("*.json")}
+    finished = _records(done)
     # Under a final name there are only complete, verified outputs (each has its record,
     # or was published just before the kill and is redone).
     finals = {p.name for p in out.iterdir() if not p.name.startswith(".")}
@@ -162,6 +168,8 @@ def test_parallel_and_serial_outputs_identical(tmp_path: Path,
     assert code == 0, err
     serial, pool = _outputs(tmp_path / "serial"), _outputs(tmp_path / "pool")
     assert len(serial) == 3 and serial == pool
+    assert "3 of 3 files written" in err
+    assert _report(tmp_path / "pool")["summary"]["pass"] == 3
 
 
 def test_pool_queue_is_bounded(tmp_path: Path, small_astronaut: np.ndarray) -> None:

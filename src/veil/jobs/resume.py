@@ -201,9 +201,10 @@ class Resumption:
 
     def merged(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> list[Outcome]:
         """The done and the new outcomes, in the order of ``tasks``."""
-        by_task = {id(o.task): o for o in self.done}
-        by_task.update({id(o.task): o for o in outcomes})
-        return [by_task[id(t)] for t in tasks if id(t) in by_task]
+        # by output (unique in a batch): an outcome from a worker process carries a copy
+        by_output = {o.task.output: o for o in self.done}
+        by_output.update({o.task.output: o for o in outcomes})
+        return [by_output[t.output] for t in tasks if t.output in by_output]
 
 
 def remove_leftovers(folder: Path) -> list[Path]:
