@@ -18,7 +18,7 @@ the report is one step after it (:func:`veil.jobs.report.write_run_report`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Protocol
 
@@ -27,6 +27,9 @@ from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
 
 OnStart = Callable[[Task], None]
+#: What a runner yields: each task with its outcome, as it finishes. A generator, so that
+#: :func:`run_all` can close it (a pool then stops its workers) when interrupted.
+Stream = Generator[tuple[Task, Outcome], None, None]
 
 
 class Runner(Protocol):
@@ -35,7 +38,7 @@ class Runner(Protocol):
     (or handed to a worker)."""
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]: ...
+            on_start: OnStart | None = None) -> Stream: ...
 
 
 class SerialRunner:
@@ -48,7 +51,7 @@ class SerialRunner:
         self.phase_progress = phase_progress
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]:
+            on_start: OnStart | None = None) -> Stream:
         for task in tasks:
             if on_start:
                 on_start(task)
@@ -79,7 +82,7 @@ class PoolRunner:
         self.workers = max(1, workers)
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]:
+            on_start: OnStart | None = None) -> Stream:
         import multiprocessing
 
         if not tasks:
