@@ -32,7 +32,7 @@ def _mask(method: MaskMethod | None, shape: MaskShape | None, margin: float | No
           mask: MaskSettings) -> MaskSettings:
     changes = {k: v for k, v in (("method", method), ("shape", shape), ("margin", margin))
                if v is not None}
-    return MaskSettings.from_dict({**mask.to_dict(), **changes}) if changes else mask
+    return dataclasses.replace(mask, **changes) if changes else mask
 
 
 def anonymize_image(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
 
@@ -35,6 +35,9 @@ from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
 
 OnStart = Callable[[Task], None]
+#: What a runner yields: each task with its outcome, as it finishes. A generator, so that
+#: :func:`run_all` can close it (a pool then stops its workers) when interrupted.
+Stream = Generator[tuple[Task, Outcome], None, None]
 
 
 class Runner(Protocol):
@@ -43,7 +46,7 @@ class Runner(Protocol):
     (or handed to a worker)."""
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]: ...
+            on_start: OnStart | None = None) -> Stream: ...
 
 
 class SerialRunner:
@@ -56,7 +59,7 @@ class SerialRunner:
         self.phase_progress = phase_progress
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]:
+            on_start: OnStart | None = None) -> Stream:
         for task in tasks:
             if on_start:
                 on_start(task)
@@ -135,7 +138,7 @@ class PoolRunner:
         self.queue = max(self.workers, queue or 2 * self.workers)
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]:
+            on_start: OnStart | None = None) -> Stream:
         import multiprocessing
 
         if not tasks:
