@@ -174,10 +174,11 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
         if retry is not None:
             collected.failures = [o for o in collected.failures
                                   if str(o.source.resolve()) in retry]
-        resumed = resume(collected.tasks, options, outdir)
+        retried = retry
+        resumed = resume(collected.tasks, options, outdir,
+                         only=None if retried is None
+                         else (lambda t: str(t.source.resolve()) in retried))
         todo = resumed.todo
-        if retry is not None:
-            todo = [t for t in todo if str(t.source.resolve()) in retry]
         check_report_replaceable(report_at, [*(t.source for t in collected.tasks),
                                              *(o.source for o in collected.failures)],
                                  overwrite=overwrite)

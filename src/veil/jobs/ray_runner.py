@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult
-from veil.jobs.runners import OnStart, available_cores, set_worker_threads, threads_per_worker
+from veil.jobs.runners import (
+    OnStart,
+    Stream,
+    available_cores,
+    set_worker_threads,
+    threads_per_worker,
+)
 
 
 class _PipelineActor:
@@ -86,7 +92,7 @@ class RayRunner:
             ray.init(num_cpus=available_cores(), **quiet)
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
-            on_start: OnStart | None = None) -> Iterator[tuple[Task, Outcome]]:
+            on_start: OnStart | None = None) -> Stream:
         if not tasks:
             return
         import ray.data

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +137,12 @@ class Recorder:
         }
         from veil.media.atomic import atomic_path
 
-        with atomic_path(record_path(self.outdir, outcome.task.output)) as tmp:
-            tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
+        try:
+            with atomic_path(record_path(self.outdir, outcome.task.output)) as tmp:
+                tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False),
+                               encoding="utf-8")
+        except OSError:
+            pass  # no record: a re-run redoes this file, nothing worse
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -223,19 +227,21 @@ def remove_leftovers(folder: Path) -> list[Path]:
     return removed
 
 
-def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path) -> Resumption:
+def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
+           only: Callable[[Task], bool] | None = None) -> Resumption:
     """Split ``tasks`` into those whose output is current (skipped; their outcomes read
     back from their records) and those to do; clear what a killed run left behind.
 
     With ``options.overwrite`` every task is to do. Otherwise an existing output that
     is not current is replaced when veil keeps records for ``outdir`` (it made it), and
     refused (:class:`UsageError`, as before resumable runs) when it does not.
+    ``only(task)`` false: a task not done is left alone (``--retry-failed``).
     """
     outdir = Path(outdir)
     found = Resumption()
     found.removed = remove_leftovers(outdir) + remove_leftovers(side_folder(outdir))
     if options.overwrite:
-        found.todo = list(tasks)
+        found.todo = [t for t in tasks if only is None or only(t)]
         return found
     key = settings_key(options)
     ours = done_folder(outdir).is_dir()
@@ -244,6 +250,8 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path) -> Resumpti
         record = _read(record_path(outdir, task.output))
         if record is not None and _current(record, task, options, key):
             found.done.append(_resumed_outcome(task, record))
+            continue
+        if only is not None and not only(task):
             continue
         found.todo.append(task)
         if task.output.exists() and record is None and not ours:
