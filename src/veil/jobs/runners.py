@@ -24,8 +24,10 @@ the report is one step after it (:func:`veil.jobs.report.write_run_report`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import sys
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
@@ -106,8 +108,24 @@ def set_worker_threads(threads: int) -> None:
         pass
 
 
-def _init_worker(threads: int) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Have this worker terminated (SIGTERM: it unwinds and removes its staged files)
+    when the batch's process dies, even by ``kill -9``: an orphaned worker would go on
+    publishing outputs that the batch never records."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the check below
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before that
+        os._exit(TERMINATED_EXIT)
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
     exit_on_termination()
+    if parent is not None:
+        _die_with_parent(parent)
     set_worker_threads(threads)
 
 
@@ -147,7 +165,7 @@ class PoolRunner:
         workers = min(self.workers, len(tasks))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                    initializer=_init_worker,
-                                   initargs=(threads_per_worker(workers),))
+                                   initargs=(threads_per_worker(workers), os.getpid()))
         try:
             futures: dict[Future[Outcome], Task] = {}
             pending = iter(tasks)
