@@ -262,4 +262,5 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
 
 # Subcommands register themselves on ``main``.
 from veil.cli import render as _render  # noqa: E402,F401
+from veil.cli import review as _review  # noqa: E402,F401
 from veil.cli import verify as _verify  # noqa: E402,F401
