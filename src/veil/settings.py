@@ -18,6 +18,9 @@ MASK_SHAPES: tuple[str, ...] = ("ellipse", "box")
 
 FAST_THRESHOLD = 0.1
 
+#: How a picture is searched (see :class:`ScanSettings`).
+SEARCHES: tuple[str, ...] = ("pyramid", "tiled")
+
 
 @dataclass(frozen=True)
 class ScanSettings:
@@ -41,6 +44,23 @@ class ScanSettings:
         (their scores set them apart). A video plan confirms them over time: a face
         persists from frame to frame, most false alarms flicker (see
         :class:`veil.plan.track.TrackSettings`). Photos leave it at 0.
+    detector: the detector that finds the faces, by registry name
+        (:data:`veil.scan.registry.DETECTORS`: ``centerface``, ``yunet``).
+    search: ``pyramid`` (the passes above: the whole picture at ``base_side`` and its
+        zooms) or ``tiled`` (size-aware: the finest pass at ``native_scale`` times the
+        picture's own pixels, cut into overlapping tiles so memory stays bounded, then
+        passes at half the scale each down to the whole picture at ``base_side``; cost
+        grows with the picture's area). ``mirror``, ``zooms``, ``target_pixels`` and
+        ``max_upscale`` apply to ``pyramid`` only.
+    native_scale: ``tiled``: scale of the finest pass against the picture's pixels
+        (2.0 shows a 10 px face to the detector as 20 px).
+    tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
+    tile_overlap: ``tiled``: overlap of neighbouring tiles, in the pass's pixels; a face
+        up to about this size is whole in one tile, larger ones in a coarser pass.
+    confirm_detector: when set (a registry name), a weak candidate (between the support
+        threshold and the threshold) is also a face when this second detector, run on a
+        small zoomed crop around it, finds a face there scoring ``confirm_threshold``.
+    confirm_threshold: the second detector's score that confirms a weak candidate.
     """
 
     threshold: float = 0.25
@@ -52,6 +72,13 @@ class ScanSettings:
     target_pixels: int = 2_500_000
     max_upscale: float = 2.0
     keep_weak: float = 0.0
+    detector: str = "centerface"
+    search: str = "pyramid"
+    native_scale: float = 1.0
+    tile_side: int = 1024
+    tile_overlap: int = 128
+    confirm_detector: str = ""
+    confirm_threshold: float = 0.3
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -64,6 +91,14 @@ class ScanSettings:
             raise ValueError("support_passes must be at least 1")
         if not 0 <= self.keep_weak <= 1:
             raise ValueError("keep_weak must be in [0, 1]")
+        if self.search not in SEARCHES:
+            raise ValueError(f"unknown search {self.search!r}; choose from {SEARCHES}")
+        if self.native_scale <= 0:
+            raise ValueError("native_scale must be positive")
+        if not 0 <= self.tile_overlap < self.tile_side // 2:
+            raise ValueError("tile_overlap must be at least 0 and under half of tile_side")
+        if not 0 < self.confirm_threshold <= 1:
+            raise ValueError("confirm_threshold must be in (0, 1]")
 
     @property
     def support_threshold(self) -> float:
