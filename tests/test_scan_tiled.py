@@ -87,3 +87,31 @@ def test_tiled_pass_maps_boxes_like_a_whole_pass(astronaut: np.ndarray) -> None:
     tiled = _run_pass(det, canvas, ScanPass(1.0, tile=1024, overlap=128)).with_min_score(0.5)
     assert len(whole) == 1 and len(tiled) >= 1
     assert box_iou(whole.boxes, tiled.boxes).max() > 0.9
+
+
+def test_second_detector_confirms_a_weak_face_not_a_blank_patch(astronaut: np.ndarray) -> None:
+    from veil.scan.registry import get_detector
+    from veil.scan.scanner import confirm_on_crops
+
+    canvas = np.full((400, 600, 3), 128, np.uint8)
+    canvas[150:190, 100:135] = cv2.resize(astronaut[40:220, 150:310], (35, 40),
+                                          interpolation=cv2.INTER_AREA)
+    candidates = Detections([[100, 150, 135, 190], [400, 150, 435, 190]], [0.15, 0.15])
+    ok = confirm_on_crops(get_detector("centerface"), canvas, candidates, threshold=0.3)
+    assert ok.tolist() == [True, False]
+
+
+def test_cascade_keeps_confirmed_weak_candidates_only(astronaut: np.ndarray) -> None:
+    """YuNet's weak candidates count as faces when CenterFace confirms them; without a
+    confirming detector the same threshold drops them."""
+    face = cv2.resize(astronaut[40:220, 150:310], (24, 27), interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[200:227, 300:324] = face
+    weak_only = ScanSettings(detector="yunet", search="tiled", threshold=1.0, support_ratio=0.1)
+    alone = Scanner(weak_only).scan(canvas)
+    cascade = Scanner(ScanSettings(**{**weak_only.to_dict(), "confirm_detector": "centerface"}))
+    found = cascade.scan(canvas)
+    assert len(alone) == 0
+    assert len(found) == 1
+    cx, cy = found.boxes[0, 0::2].mean(), found.boxes[0, 1::2].mean()
+    assert 300 < cx < 324 and 200 < cy < 227     # on the pasted face (YuNet's box is tight)
