@@ -42,31 +42,38 @@ FLOOR = 0.04
 SOLID = MaskSettings(method="solid")
 
 _TILED = ScanSettings(search="tiled", mirror=False)
-#: The strategies compared (name -> settings).
+
+
+def _tiled(detector: str, scale: float, threshold: float, ratio: float = 1.0,
+           **more: object) -> ScanSettings:
+    return replace(_TILED, detector=detector, native_scale=scale, threshold=threshold,
+                   support_ratio=ratio, **more)  # type: ignore[arg-type]
+
+
+def _cascade(scale: float, sure: float, weak: float, confirm: float) -> ScanSettings:
+    return _tiled("yunet", scale, sure, weak / sure, confirm_detector="centerface",
+                  confirm_threshold=confirm)
+
+
+#: The strategies compared (name -> settings). ``tNN``: threshold; ``sNN``: support ratio
+#: (a weaker candidate down to ratio x threshold counts when another pass finds it too).
 STRATEGIES: dict[str, ScanSettings] = {
     "default: pyramid, centerface": ScanSettings(),
     "pyramid, yunet t0.3": ScanSettings(detector="yunet", threshold=0.3, support_ratio=1.0),
     "pyramid, yunet t0.2": ScanSettings(detector="yunet", threshold=0.2, support_ratio=1.0),
-    "pyramid, yunet t0.5 s0.4": ScanSettings(detector="yunet", threshold=0.5, support_ratio=0.4),
-    "tiled 1x, centerface": replace(_TILED, native_scale=1.0),
-    "tiled 2x, centerface": replace(_TILED, native_scale=2.0),
-    "tiled 1x, yunet t0.3": replace(_TILED, detector="yunet", native_scale=1.0, threshold=0.3,
-                                    support_ratio=1.0),
-    "tiled 2x, yunet t0.3": replace(_TILED, detector="yunet", native_scale=2.0, threshold=0.3,
-                                    support_ratio=1.0),
-    "tiled 2x, yunet t0.2": replace(_TILED, detector="yunet", native_scale=2.0, threshold=0.2,
-                                    support_ratio=1.0),
-    "tiled 2x, yunet t0.5 s0.4": replace(_TILED, detector="yunet", native_scale=2.0,
-                                         threshold=0.5, support_ratio=0.4),
-    "cascade tiled 1x yunet 0.6/0.1 + centerface 0.2": replace(
-        _TILED, detector="yunet", native_scale=1.0, threshold=0.6, support_ratio=1 / 6,
-        confirm_detector="centerface", confirm_threshold=0.2),
-    "cascade tiled 2x yunet 0.6/0.1 + centerface 0.2": replace(
-        _TILED, detector="yunet", native_scale=2.0, threshold=0.6, support_ratio=1 / 6,
-        confirm_detector="centerface", confirm_threshold=0.2),
-    "cascade tiled 2x yunet 0.6/0.1 + centerface 0.3": replace(
-        _TILED, detector="yunet", native_scale=2.0, threshold=0.6, support_ratio=1 / 6,
-        confirm_detector="centerface", confirm_threshold=0.3),
+    "tiled 1x, centerface t0.25 s0.3": _tiled("centerface", 1.0, 0.25, 0.3),
+    "tiled 1x, centerface t0.1": _tiled("centerface", 1.0, 0.1),
+    "tiled 2x, centerface t0.25 s0.3": _tiled("centerface", 2.0, 0.25, 0.3),
+    "tiled 2x, centerface t0.15 s0.5": _tiled("centerface", 2.0, 0.15, 0.5),
+    "tiled 2x, centerface t0.1": _tiled("centerface", 2.0, 0.1),
+    "tiled 1x, yunet t0.2": _tiled("yunet", 1.0, 0.2),
+    "tiled 2x, yunet t0.3 s0.3": _tiled("yunet", 2.0, 0.3, 0.3),
+    "tiled 2x, yunet t0.2": _tiled("yunet", 2.0, 0.2),
+    "tiled 2x, yunet t0.15": _tiled("yunet", 2.0, 0.15),
+    "tiled 2x, yunet t0.1": _tiled("yunet", 2.0, 0.1),
+    "cascade tiled 1x yunet 0.3/0.05 + centerface 0.15": _cascade(1.0, 0.3, 0.05, 0.15),
+    "cascade tiled 2x yunet 0.3/0.05 + centerface 0.15": _cascade(2.0, 0.3, 0.05, 0.15),
+    "cascade tiled 2x yunet 0.2/0.05 + centerface 0.1": _cascade(2.0, 0.2, 0.05, 0.1),
 }
 
 

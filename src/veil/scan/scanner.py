@@ -43,14 +43,17 @@ def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPas
 def plan_tiled_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
     """Size-aware search: every picture at ``native_scale`` times its own pixels, whatever
     its size, then at half the scale each time until the whole picture fits in
-    ``base_side`` (the last pass is exactly that). A pass larger than a tile is tiled.
+    ``base_side`` at no more than its own pixels (the last pass is exactly that, whole).
+    A pass larger than a tile is tiled.
 
     The smallest faces are seen at the same size in a 1 MP and a 48 MP picture; the
     total detector input is about 4/3 of the finest pass, so cost grows with the area.
     Listed finest first.
     """
     long_side = max(width, height, 1)
-    coarsest = min(settings.native_scale, settings.base_side / long_side)
+    # The coarsest pass shows the whole picture at no more than its own pixels (at most
+    # base_side): large faces are found best at a modest size.
+    coarsest = min(1.0, settings.native_scale, settings.base_side / long_side)
     passes: list[ScanPass] = []
     scale = settings.native_scale
     while True:
