@@ -193,11 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mosaics", type=Path, default=Path("bench-out"),
                     help="where veil.bench.mosaic wrote mosaic-12mp and mosaic-3mp")
     ap.add_argument("--sets", default="dev,3mp,12mp")
-    ap.add_argument("--only", default="", help="comma-separated substrings of strategy names")
+    ap.add_argument("--only", default="", help="substrings of strategy names, separated by |")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     chosen = {k: v for k, v in STRATEGIES.items()
-              if not args.only or any(s in k for s in args.only.split(","))}
+              if not args.only or any(s in k for s in args.only.split("|"))}
     roots = {"dev": args.data, "3mp": args.mosaics / "mosaic-3mp",
              "12mp": args.mosaics / "mosaic-12mp"}
     out: dict[str, list[dict[str, object]]] = {}
