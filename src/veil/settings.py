@@ -50,8 +50,8 @@ class ScanSettings:
         zooms) or ``tiled`` (size-aware: the finest pass at ``native_scale`` times the
         picture's own pixels, cut into overlapping tiles so memory stays bounded, then
         passes at half the scale each down to the whole picture at ``base_side`` and at
-        most its own pixels; cost grows with the picture's area). ``mirror``, ``zooms``, ``target_pixels`` and
-        ``max_upscale`` apply to ``pyramid`` only.
+        most its own pixels; cost grows with the picture's area). ``mirror``, ``zooms``,
+        ``target_pixels`` and ``max_upscale`` apply to ``pyramid`` only.
     native_scale: ``tiled``: scale of the finest pass against the picture's pixels
         (2.0 shows a 10 px face to the detector as 20 px).
     tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
