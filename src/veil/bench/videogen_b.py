@@ -38,7 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -151,9 +151,30 @@ def plan_shot(rng: np.random.Generator, frames: int, still_wh: tuple[int, int],
     occluder = (occ_at, occ_len, float(rng.uniform(0.2, 0.35)), float(rng.uniform(0.9, 1.2)),
                 int(rng.integers(20, 80)))
     quality = rng.integers(55, 86, frames)
-    return Shot(scale=scale, centre=centre, roll=roll, defocus=defocus, readout=readout,
+    shot = Shot(scale=scale, centre=centre, roll=roll, defocus=defocus, readout=readout,
                 exposure=float(rng.uniform(0.3, 0.8)), occluder=occluder, quality=quality,
                 noise=float(rng.uniform(1.0, 3.0)))
+    return _keep_inside(shot, still_wh, out_wh)
+
+
+def _keep_inside(shot: Shot, still_wh: tuple[int, int], out_wh: tuple[int, int]) -> Shot:
+    """Nudge the camera so that every frame's corners (rolling shutter included) map
+    inside the still; the margin above is estimated before clamping, this makes it exact
+    (moving one frame changes its neighbours' motion, hence a few rounds)."""
+    ow, oh = out_wh
+    corners = np.array([[0, 0, 1], [ow, 0, 1], [0, oh, 1], [ow, oh, 1]], float).T
+    limit = np.array(still_wh, float)
+    for _ in range(8):
+        centre = shot.centre.copy()
+        for t in range(shot.frames):
+            m = np.vstack([frame_matrix(shot, t, out_wh), [0.0, 0.0, 1.0]])
+            pts = np.linalg.solve(m, corners)[:2]
+            lo, hi = pts.min(axis=1), pts.max(axis=1)
+            centre[t] += np.maximum(0.0, -lo) - np.maximum(0.0, hi - limit)
+        if np.allclose(centre, shot.centre, atol=1e-3):
+            break
+        shot = replace(shot, centre=centre)
+    return shot
 
 
 def camera_matrix(shot: Shot, t: int, out_wh: tuple[int, int]) -> np.ndarray:
