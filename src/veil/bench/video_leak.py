@@ -182,8 +182,10 @@ def leak_mode(a: argparse.Namespace) -> None:
     tag = f"{a.gen}-{w}x{h}"
     clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips, frames=a.frames,
                            size=(w, h), seed=a.seed, first=a.first)
-    tools: list[tuple[str, object]] = [("veil", None)]
-    if a.deface:
+    tools: list[tuple[str, object]] = []
+    if "veil" in a.tools:
+        tools.append(("veil", None))
+    if a.deface and "deface" in a.tools:
         tools.append(("deface", a.deface))
     which = (f"the first {len(clips)}" if a.first == 0
              else f"{len(clips)} (from index {a.first})")
@@ -365,6 +367,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="leak: clip generator, a = videogen (smooth pan, zoom, rotation), "
                          "b = videogen_b (hand-held shake, whip pans, rolling shutter, "
                          "defocus)")
+    ap.add_argument("--tools", default="veil,deface",
+                    help="leak: which tools to run, comma-separated (deface needs --deface)")
     ap.add_argument("--size", default="640x360",
                     help="leak: frame size of the clips, e.g. 640x360, 1280x720, 1920x1080")
     ap.add_argument("--seed", type=int, default=0)
