@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -317,7 +318,9 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
     shot = plan_shot(rng, frames, (sw, sh), size)
     noise_rng = np.random.default_rng([seed, 0xB, 1])
     gt_frames = []
-    tmp = out.with_name(out.name + ".part.mp4")
+    # Unique temporary names, moved into place: two benchmark processes that make the
+    # same (deterministic) clip at once do not trip over each other.
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.part.mp4")
     with av.open(str(tmp), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
@@ -334,9 +337,11 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
             container.mux(pkt)
     tmp.replace(out)
     gt_path = Path(str(out) + ".gt.json")
-    gt_path.write_text(json.dumps({"source": gt.name, "generator": "videogen_b",
-                                   "width": size[0], "height": size[1], "fps": fps,
-                                   "frames": gt_frames}))
+    gt_tmp = gt_path.with_name(f"{gt_path.name}.{os.getpid()}.part")
+    gt_tmp.write_text(json.dumps({"source": gt.name, "generator": "videogen_b",
+                                  "width": size[0], "height": size[1], "fps": fps,
+                                  "frames": gt_frames}))
+    gt_tmp.replace(gt_path)
     return gt_path
 
 
