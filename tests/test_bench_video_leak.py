@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.bench.video_leak import Run, score_clip, score_run
-from veil.bench.videogen import GtImage
-from veil.bench.videogen_b import make_clip
+from benchmarks.video_leak import Run, score_clip, score_run
+from benchmarks.videogen import GtImage
+from benchmarks.videogen_b import make_clip
 
 
 def _clip(tmp_path: Path) -> Path:

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.bench.metrics import counts
-from veil.bench.videogen import GtImage
-from veil.bench.videogen_b import (
+from benchmarks.metrics import counts
+from benchmarks.videogen import GtImage
+from benchmarks.videogen_b import (
     Shot,
     frame_boxes,
     frame_matrix,

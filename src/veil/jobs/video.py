@@ -39,7 +39,7 @@ VIDEO_BASE_SIDE = 640
 #: The zoom pass of a video frame: x1.5 of the base pass (960x540 for 16:9).
 VIDEO_ZOOM = 1.5
 #: The zoom pass runs on one frame in this many; the tracker bridges the others.
-#: (``python -m veil.bench.video_sweep``: 1.5x on every second frame leaked less than
+#: (``python -m benchmarks.video_sweep``: 1.5x on every second frame leaked less than
 #: 2x on every third, at less cost.)
 VIDEO_ZOOM_EVERY = 2
 #: Video frames also report candidates down to this score, unconfirmed: the plan

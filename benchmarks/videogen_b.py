@@ -1,6 +1,6 @@
 """A second clip generator: hand-held footage with exact per-frame face boxes.
 
-Written apart from :mod:`veil.bench.videogen` (its smooth eased pan, zoom and rotation),
+Written apart from :mod:`benchmarks.videogen` (its smooth eased pan, zoom and rotation),
 so that video defaults tuned on one motion model are checked on another. Each clip films
 one WIDER still through a simulated hand-held camera:
 
@@ -25,7 +25,7 @@ rolling shutter), the axis-aligned box around them is clipped to the frame, and 
 METRICS.md rule applies to the **visible part**: a face partly outside the frame counts
 when its clipped box has a shorter side of at least 10 px (a face cut by the border is
 still a face to mask; its visible part is what can leak). A face more than half covered
-by the passer-by in a frame is marked invalid there, as in :mod:`veil.bench.videogen`.
+by the passer-by in a frame is marked invalid there, as in :mod:`benchmarks.videogen`.
 Blur is not a reason to drop a face: a smeared or defocused face still has to be masked.
 
 Deterministic: the same seed, still and size give the same clip and ground truth. Output
@@ -46,8 +46,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.bench.metrics import _box_window
-from veil.bench.videogen import DEFAULT_DATA, GtImage, clip_boxes, read_wider_gt
+from benchmarks.metrics import box_window
+from benchmarks.videogen import DEFAULT_DATA, GtImage, clip_boxes, read_wider_gt
 
 SIZES = {"640x360": (640, 360), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 
@@ -300,7 +300,7 @@ def frame_truth(gt: GtImage, shot: Shot, t: int, out_wh: tuple[int, int]) -> np.
     if occ is not None:
         ow, oh = out_wh
         for i, box in enumerate(boxes):
-            x1, y1, x2, y2 = _box_window(box, ow, oh)
+            x1, y1, x2, y2 = box_window(box, ow, oh)
             if x2 > x1 and y2 > y1 and occ[y1:y2, x1:x2].mean() > 0.5:
                 invalid[i] = True
     return np.column_stack([boxes, invalid.astype(np.float64)])
@@ -348,7 +348,7 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
 def make_clips(data: Path, out_dir: Path, *, count: int = 12, frames: int = 60,
                size: tuple[int, int] = (640, 360), seed: int = 0, first: int = 0) -> list[Path]:
     """Clips from ``count`` images of ``wider-val-dev`` from index ``first`` (0-based;
-    cached in ``out_dir``, same signature as :func:`veil.bench.videogen.make_clips`)."""
+    cached in ``out_dir``, same signature as :func:`benchmarks.videogen.make_clips`)."""
     root = Path(data) / "wider-val-dev"
     images = read_wider_gt(root / "gt.txt")[first:first + count]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -369,7 +369,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m veil.bench.videogen_b",
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.videogen_b",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="folder for the clips and their .gt.json")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)

@@ -37,9 +37,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.bench import videogen, videogen_b
-from veil.bench.metrics import Totals, TrackTally, black_box_mask, score_frame
-from veil.bench.videogen import DEFAULT_DATA, make_long_clip
+from benchmarks import videogen, videogen_b
+from benchmarks.metrics import Totals, TrackTally, black_box_mask, score_frame
+from benchmarks.videogen import DEFAULT_DATA, make_long_clip
 
 
 @dataclass
@@ -82,7 +82,7 @@ def veil_command(src: Path, dst: Path, *, mode: str, audio: bool = True) -> list
         cmd = [exe, str(src), "-o", str(dst.parent), "--method", "solid", "--overwrite",
                "--no-verify"]
         return cmd + ([] if audio else ["--no-audio"])
-    return [sys.executable, "-m", "veil.bench.video_leak", "_api", str(src), str(dst),
+    return [sys.executable, "-m", "benchmarks.video_leak", "_api", str(src), str(dst),
             "--audio" if audio else "--no-audio"]
 
 
@@ -91,7 +91,7 @@ def deface_command(exe: str, src: Path, dst: Path, *, audio: bool = True) -> lis
         ["--keep-audio"] if audio else [])
 
 
-def _frames(path: Path):  # noqa: ANN202 - generator of RGB arrays
+def clip_frames(path: Path):  # noqa: ANN202 - generator of RGB arrays
     import av
 
     with av.open(str(path)) as c:
@@ -128,8 +128,8 @@ def score_clip(original: Path, output: Path | None, gt_json: Path) -> ClipScore:
     gt = json.loads(Path(gt_json).read_text())
     score = ClipScore()
     tally = TrackTally()
-    out_iter = _frames(output) if output is not None else iter(())
-    for t, orig in enumerate(_frames(original)):
+    out_iter = clip_frames(output) if output is not None else iter(())
+    for t, orig in enumerate(clip_frames(original)):
         out = next(out_iter, None)
         h, w = orig.shape[:2]
         rows = np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
@@ -231,7 +231,7 @@ def _frame_count(path: Path) -> int:
 
     with av.open(str(path)) as c:
         n = c.streams.video[0].frames
-    return int(n) if n else sum(1 for _ in _frames(path))
+    return int(n) if n else sum(1 for _ in clip_frames(path))
 
 
 def speed_mode(a: argparse.Namespace) -> None:
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         _api(argv[1:])
         return
     ap = argparse.ArgumentParser(
-        prog="python -m veil.bench.video_leak",
+        prog="python -m benchmarks.video_leak",
         description="Video benchmark per METRICS.md: leak (default), speed, memory or "
                     "verification time; "
                     "prints a markdown table.")
