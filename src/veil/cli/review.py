@@ -99,10 +99,7 @@ def review(inputs: tuple[Path, ...], outdir: Path, plan_dir: Path | None,
     have = sum(1 for it in session.items if it.plan_path.exists())
     click.echo(f"veil: reviewing {len(session.items)} file(s) ({have} with a plan already); "
                f"plans in {session.plan_dir}; Ctrl-C to stop", err=True)
-    stop = threading.Event()
-    scanning = threading.Thread(target=session.scan_all, args=(stop,), daemon=True,
-                                name="veil-review-scan")
-    scanning.start()
+    session.start_scanning()
     if not no_browser:
         import webbrowser
 
@@ -114,7 +111,6 @@ def review(inputs: tuple[Path, ...], outdir: Path, plan_dir: Path | None,
     finally:
         # Stop cleanly: the scan in progress ends with its file, a render in progress
         # is finished (its output published or removed), so no partial file stays.
-        stop.set()
-        scanning.join()
+        session.stop_scanning()
         session.wait_for_renders()
     click.echo(f"veil: review stopped; every edit is saved in {session.plan_dir}", err=True)

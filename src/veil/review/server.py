@@ -406,6 +406,7 @@ class ReviewServer:
         raise RuntimeError("the review server did not start")
 
     def stop(self) -> None:
+        self.session.stop_scanning()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)

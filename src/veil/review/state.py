@@ -165,6 +165,8 @@ class Session:
         self._scan_lock = threading.Lock()    # one scan or tracker at a time (one model)
         self._queue_lock = threading.Lock()
         self._wanted: list[int] = []          # files the page asked for, scanned first
+        self._scan_thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self._render_lock = threading.Lock()  # one render at a time
         self._entries: dict[int, Any] = {}     # report entries of the files rendered
         escapes = _symlink_escapes([Path(p) for p in inputs])
@@ -233,7 +235,26 @@ class Session:
         with self._queue_lock:
             if item.id not in self._wanted:
                 self._wanted.append(item.id)
+        self.start_scanning()
         return True
+
+    def start_scanning(self, stop: threading.Event | None = None) -> threading.Thread:
+        """Run :meth:`scan_all` in a background thread, unless one runs already."""
+        with self._queue_lock:
+            thread = self._scan_thread
+            if thread is None or not thread.is_alive():
+                thread = threading.Thread(target=self.scan_all, args=(stop or self._stop,),
+                                          daemon=True, name="veil-review-scan")
+                self._scan_thread = thread
+                thread.start()
+            return thread
+
+    def stop_scanning(self) -> None:
+        """Stop the background scan after the file it is on (its plan is saved whole)."""
+        self._stop.set()
+        thread = self._scan_thread
+        if thread is not None:
+            thread.join()
 
     def _scan(self, item: Item) -> Plan:
         if item.kind == "video":
