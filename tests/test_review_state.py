@@ -296,6 +296,13 @@ def test_veil_review_picks_up_the_plans_of_an_earlier_run(photo, tmp_path):
     assert item.plan_path == plan
     assert session.ensure_plan(item).to_dict() == Plan.load(plan).to_dict()  # not scanned
     assert item.state == "scanned"
+    # the earlier run's report is its only record: the session's report goes elsewhere
+    earlier = out.parent / "out.veil" / "report" / "report.json"
+    text = earlier.read_text()
+    assert session.report_dir.parent == out.parent / "out.veil" / "reviews"
+    session.options = JobOptions(verify=False)
+    assert session.render(item).ok and (session.report_dir / "report.json").is_file()
+    assert earlier.read_text() == text
 
 
 def test_an_output_folder_alone_is_refused_with_the_reason(photo, tmp_path):

@@ -33,7 +33,8 @@ On the page:
     (end at this frame), split (in two at this frame) or merge two tracks; a
     face drawn on one frame is followed backwards and forwards;
   - render and verify, exactly as `veil render` does; the verdict shows on the
-    file's row, and the report goes to OUTDIR.veil/report.
+    file's row, and the report goes to OUTDIR.veil/report (or, when that
+    holds an earlier run's report, OUTDIR.veil/reviews/TIME).
 
 Every edit is saved into the plan at once, and recorded in it: a face kept
 visible is "released" with the reason and the time, a region deleted by hand
@@ -64,8 +65,9 @@ Examples:
               help="Folder of the plans (read when there, written when not)  "
               "[default: OUTDIR.veil/plans, beside OUTDIR].")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Folder of the session's report  "
-              "[default: OUTDIR.veil/report].")
+              default=None, help="Folder of the session's report  [default: "
+              "OUTDIR.veil/report, or OUTDIR.veil/reviews/TIME when that holds an "
+              "earlier run's report].")
 @click.option("--method", type=click.Choice(MASK_METHODS), default=MaskSettings().method,
               show_default=True, help="Mask method of new plans.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0,
@@ -98,7 +100,8 @@ def review(inputs: tuple[Path, ...], outdir: Path, plan_dir: Path | None,
     click.echo(server.url)
     have = sum(1 for it in session.items if it.plan_path.exists())
     click.echo(f"veil: reviewing {len(session.items)} file(s) ({have} with a plan already); "
-               f"plans in {session.plan_dir}; Ctrl-C to stop", err=True)
+               f"plans in {session.plan_dir}; report in {session.report_dir}; Ctrl-C to stop",
+               err=True)
     session.start_scanning()
     if not no_browser:
         import webbrowser

@@ -133,6 +133,16 @@ def _symlink_escapes(inputs: list[Path]) -> set[Path]:
     return out
 
 
+def session_report_dir(outdir: Path) -> Path:
+    """Where a session's report goes when no ``--report`` is given: the command line's
+    ``<OUTDIR>.veil/report``, unless that holds the report of an earlier run (the only
+    record of what it did, never replaced): then ``<OUTDIR>.veil/reviews/<UTC time>``."""
+    folder = default_report_dir(outdir)
+    if not (folder / "report.json").exists():
+        return folder
+    return side_folder(outdir) / "reviews" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
 def _output_folders(inputs: list[Path]) -> list[Path]:
     """Inputs that are output folders of veil (a ``<FOLDER>.veil/plans`` beside them)."""
     return [p for p in inputs if p.is_dir() and (side_folder(p) / "plans").is_dir()]
@@ -148,7 +158,7 @@ class Session:
         self.outdir = Path(outdir)
         self.plan_dir = Path(plan_dir) if plan_dir is not None else default_plan_dir(outdir)
         self.report_dir = (Path(report_dir) if report_dir is not None
-                           else default_report_dir(outdir))
+                           else session_report_dir(outdir))
         outputs = _output_folders([Path(p) for p in inputs])
         if outputs:
             # A plan names its original only by file name (media.name) and SHA-256, not by
@@ -645,4 +655,4 @@ def _now() -> str:
 
 
 __all__ = ["EditError", "Item", "Session", "current_version", "default_plan_dir",
-           "default_report_dir", "PLAN_SUFFIX"]
+           "default_report_dir", "session_report_dir", "PLAN_SUFFIX"]
