@@ -92,6 +92,8 @@ def test_video_review_end_to_end(astronaut, tmp_path):
         _wait_edits(page, 4)
         metas = page.locator("#timeline .track .meta").all_inner_texts()
         assert [m.split(" · ")[1] for m in metas] == ["frames 0–9", f"frames 10–{N - 1}"]
+        page.wait_for_function("[...document.querySelectorAll('#timeline .track img')]"
+                               ".every((i) => i.complete && i.naturalWidth > 0)", timeout=30000)
         screenshot(page, "review-video-followed.png")
         assert page.evaluate("document.getElementById('merge').disabled")
         for pick in page.locator("#timeline .track .merge-pick input").all():

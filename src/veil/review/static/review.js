@@ -48,7 +48,7 @@ async function guarded(fn) {
 function describeCounts(c) {
   const parts = [];
   for (const [k, label] of [["detected", "detected"], ["interpolated", "filled"], ["extended", "extended"],
-                            ["manual", "manual"], ["released", "kept visible"]]) {
+                            ["manual", "manual"], ["released", "kept visible"], ["deleted", "deleted"]]) {
     if (c[k]) parts.push(c[k] + " " + label);
   }
   return parts.join(", ") || "no regions";
