@@ -339,3 +339,61 @@ def test_the_file_list_sends_only_what_changed(photo, small_astronaut, tmp_path)
         # a file not scanned yet is not waited for: the page gets "pending" at once
         info = get("/api/files/3")
         assert info["pending"] is True and session._wanted == [3]
+
+
+class Gated:
+    """A detector that, once the gate is shut, waits for it (a follow in progress)."""
+
+    name = "gated"
+
+    def __init__(self, inner, gate, entered) -> None:
+        self.inner, self.gate, self.entered = inner, gate, entered
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        if not self.gate.is_set():
+            self.entered.set()
+            assert self.gate.wait(120), "the test never opened the gate"
+        return self.inner.detect(frame)
+
+
+def test_a_follow_in_progress_does_not_block_other_requests(photo, tmp_path):
+    import threading
+
+    from reviewtools import served
+
+    make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
+    gate, entered = threading.Event(), threading.Event()
+    gate.set()
+    scanner = Scanner(ScanSettings.fast(target_pixels=1),
+                      detector=Gated(Square(), gate, entered))
+    session = Session([photo.parent], tmp_path / "out", mask=SOLID, scanner=scanner)
+    by_kind = {it.kind: it for it in session.items}
+    for it in session.items:
+        session.ensure_plan(it)
+    video, still = by_kind["video"], by_kind["image"]
+    with served(session) as server:
+        def call(method, path, body=None):
+            data = None if body is None else json.dumps(body).encode()
+            req = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data,
+                                         method=method, headers={
+                                             "X-Veil-Token": server.token,
+                                             "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as res:
+                return res.status, res.read()
+
+        gate.clear()
+        followed: list = []
+        worker = threading.Thread(target=lambda: followed.append(call(
+            "POST", f"/api/files/{video.id}/follow", {"frame": 4, "box": [10, 10, 40, 40]})))
+        worker.start()
+        assert entered.wait(60), "the follow did not start"
+        try:  # the follow waits in the detector: the other requests are answered meanwhile
+            assert call("GET", f"/api/files/{still.id}")[0] == 200
+            assert call("GET", f"/api/files/{still.id}/original.jpg")[0] == 200
+            assert call("GET", f"/api/files/{video.id}/frames/7/original.jpg")[0] == 200
+            assert call("GET", "/api/files")[0] == 200
+            assert not followed, "the follow should still be waiting"
+        finally:
+            gate.set()
+        worker.join(120)
+    assert followed and followed[0][0] == 200
