@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from veil.cli.app import main
+from veil.cli.group import main
 from veil.errors import UsageError
 from veil.jobs.batch import JobOptions
 from veil.settings import MASK_METHODS, MaskSettings, ScanSettings
