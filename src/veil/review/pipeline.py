@@ -13,9 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from veil.jobs.image import shared_scanner, tool_name
-from veil.jobs.pipeline import JobOptions, Task, run
+from veil.jobs.pipeline import JobOptions, Outcome, Task, run
+from veil.jobs.result import Progress
 from veil.media.kinds import MediaKind
-from veil.jobs.result import FileResult, Progress
 from veil.plan.record import Plan
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -57,15 +57,16 @@ def scan_video_plan(src: Path, *, scan: ScanSettings, mask: MaskSettings,
 
 
 def render_plan(plan: Plan, original: Path, dst: Path, options: JobOptions, *,
-                progress: Progress | None = None) -> FileResult:
+                progress: Progress | None = None) -> Outcome:
     """Render ``plan`` onto ``original`` into ``dst`` through the one pipeline, exactly as
     ``veil render`` does (:func:`veil.jobs.pipeline.run` with a task that carries the plan).
 
     The output is verified and self-repaired when ``options.verify`` and published under
     ``dst`` (or marked ``.verification-failed``). ``plan`` itself is not changed: a
     self-repair works on a copy, as ``veil render`` leaves the plan file alone. An
-    existing ``dst`` is replaced.
+    existing ``dst`` is replaced. The :class:`Outcome` holds the result and its report
+    entry.
     """
     kind: MediaKind = "video" if plan.media.kind == "video" else "image"
     task = Task(original, dst, kind, plan=copy.deepcopy(plan))
-    return run(task, replace(options, overwrite=True), progress).result
+    return run(task, replace(options, overwrite=True), progress)

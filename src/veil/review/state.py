@@ -29,9 +29,11 @@ from veil.jobs.batch import (
     default_report_dir,
     side_folder,
 )
+from veil.jobs.pipeline import Outcome, unverified_entry
 from veil.jobs.result import FileResult
 from veil.plan.record import Plan, PlanError, Region
 from veil.plan.schema import check_plan
+from veil.report.json_report import ReportEntry
 from veil.review import pipeline
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -562,9 +564,11 @@ class Session:
             def progress(done: int, total: int | None) -> None:
                 item.progress = (done, total)
 
+            outcome: Outcome | None = None
             try:
-                result = pipeline.render_plan(plan, item.source, item.output, self.options,
-                                              progress=progress)
+                outcome = pipeline.render_plan(plan, item.source, item.output, self.options,
+                                               progress=progress)
+                result = outcome.result
             except Exception as exc:  # noqa: BLE001 - shown on the page, the server goes on
                 result = FileResult(source=item.source, kind=item.kind,
                                     error=f"internal error: {_one_line(exc)}")
@@ -576,16 +580,15 @@ class Session:
             elif result.verification is None:
                 item.state = "rendered"
             else:
-                item.state = "verified" if result.verification.get("passed") else "failed"
-            self._write_report(item, result)
+                item.state = "verified" if result.verification.passed else "failed"
+            self._write_report(item, outcome.report_entry() if outcome is not None
+                               else unverified_entry(result))
             return result
 
-    def _write_report(self, item: Item, result: FileResult) -> None:
+    def _write_report(self, item: Item, entry: ReportEntry) -> None:
         from veil.jobs.image import tool_name
-        from veil.jobs.repair import ENTRY_KEY, unverified_entry
         from veil.report.json_report import write_report
 
-        entry = result.extra.get(ENTRY_KEY) or unverified_entry(result)
         self._entries[item.id] = entry
         entries = [self._entries[k] for k in sorted(self._entries)]
         settings = {"mask": self.mask.to_dict(), "review": True}
@@ -607,7 +610,7 @@ class Session:
 
 
 def _verdict(result: FileResult) -> dict[str, Any]:
-    ver = result.verification or {}
+    ver = result.verification.to_dict() if result.verification is not None else {}
     d: dict[str, Any] = {"ok": result.ok, "error": result.error,
                          "output": result.output.name if result.output else None,
                          "verified": result.verification is not None,
