@@ -1,6 +1,6 @@
 # veil — set-up, demo, tests.
 #   make demo   create .venv (if missing), install veil, run it on a built-in sample into demo-out/
-#   make test   same set-up, then ruff and pytest (what CI runs, via .ci/run)
+#   make test   same set-up, then ruff, mypy and pytest (what CI runs, via .ci/run)
 #   make quick  the same without the slow tests (such as the fresh-venv install check)
 #   make lint   ruff only
 #   make browser  install Debian's chromium for the review page's browser tests (as root, once)
@@ -39,11 +39,13 @@ browser:
 
 test: setup browser
 	$(BIN)/python -m ruff check src tests benchmarks
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 quick: setup
 	$(BIN)/python -m ruff check src tests benchmarks
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:
-	rm -rf demo-out .pytest_cache
+	rm -rf demo-out .pytest_cache .mypy_cache

@@ -20,6 +20,7 @@ from test_video_pipeline import make_clip, picture
 from veil.cli import main
 from veil.detections import Detections
 from veil.jobs.batch import JobOptions
+from veil.jobs.result import FileResult
 from veil.plan.record import Plan
 from veil.plan.schema import check_plan
 from veil.review.frames import FrameSource
@@ -405,3 +406,13 @@ def test_a_follow_in_progress_does_not_block_other_requests(photo, tmp_path):
             gate.set()
         worker.join(120)
     assert followed and followed[0][0] == 200
+
+
+def test_refused_inputs_are_listed_as_file_results(photo, tmp_path):
+    missing = tmp_path / "in" / "gone.png"
+    session = Session([photo, missing], tmp_path / "out", mask=SOLID)
+    assert [i.source for i in session.items] == [photo]
+    assert len(session.refused) == 1
+    refused = session.refused[0]
+    assert isinstance(refused, FileResult)
+    assert refused.source == missing and refused.error == "no such file or folder"

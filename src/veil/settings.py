@@ -6,7 +6,7 @@ re-render or a report can show it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 MaskMethod = Literal["solid", "pixelate", "blur"]
@@ -182,6 +182,17 @@ class MaskSettings:
             raise ValueError("pixel_blocks must be at least 1")
         if self.blur_ratio <= 0:
             raise ValueError("blur_ratio must be positive")
+
+    def with_overrides(self, method: MaskMethod | None = None, shape: MaskShape | None = None,
+                       margin: float | None = None) -> MaskSettings:
+        """These settings with the given method, shape and margin (``None``: unchanged);
+        ``self`` itself when nothing is given."""
+        if method is None and shape is None and margin is None:
+            return self
+        return replace(self,
+                       method=self.method if method is None else method,
+                       shape=self.shape if shape is None else shape,
+                       margin=self.margin if margin is None else margin)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

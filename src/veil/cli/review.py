@@ -10,7 +10,7 @@ import click
 from veil.cli.group import main
 from veil.errors import UsageError
 from veil.jobs.batch import JobOptions
-from veil.settings import MASK_METHODS, MaskSettings, ScanSettings
+from veil.settings import MASK_METHODS, MaskMethod, MaskSettings, ScanSettings
 
 REVIEW_HELP = """\
 Review what will be masked, correct it, and render, in your browser.
@@ -76,7 +76,7 @@ Examples:
               "address (scripts, remote shells through an SSH tunnel).")
 @click.option("--no-verify", is_flag=True, help="Render without verification.")
 def review(inputs: tuple[Path, ...], outdir: Path, plan_dir: Path | None,
-           report_dir: Path | None, method: str,
+           report_dir: Path | None, method: MaskMethod,
            port: int, no_browser: bool, no_verify: bool) -> None:
     """Serve the review page for INPUT files and folders."""
     from veil.review.server import ReviewServer
@@ -84,7 +84,7 @@ def review(inputs: tuple[Path, ...], outdir: Path, plan_dir: Path | None,
 
     if outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="-o/--output")
-    mask = MaskSettings(method=method)  # type: ignore[arg-type]
+    mask = MaskSettings(method=method)
     try:
         session = Session(list(inputs), outdir, plan_dir=plan_dir, report_dir=report_dir,
                           scan=ScanSettings(),

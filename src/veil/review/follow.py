@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -55,7 +56,15 @@ def tracker_kind() -> str:
     return "template"
 
 
-def _make_cv_tracker(kind: str):  # noqa: ANN202 - an OpenCV object
+class _Tracker(Protocol):
+    """What the follower needs of a tracker: OpenCV's trackers and `_Template` alike."""
+
+    def init(self, bgr: np.ndarray, xywh: tuple[int, int, int, int]) -> None: ...
+
+    def update(self, bgr: np.ndarray) -> tuple[bool, tuple[int, int, int, int]]: ...
+
+
+def _make_cv_tracker(kind: str) -> _Tracker:
     attr = {"csrt": "TrackerCSRT", "kcf": "TrackerKCF", "mil": "TrackerMIL"}[kind]
     cls = getattr(cv2, attr, None)
     if cls is not None and hasattr(cls, "create"):
@@ -106,7 +115,7 @@ def _ints(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     return round(box[0]), round(box[1]), round(box[2]), round(box[3])
 
 
-def _tracker(kind: str):  # noqa: ANN202
+def _tracker(kind: str) -> _Tracker:
     return _Template() if kind == "template" else _make_cv_tracker(kind)
 
 
@@ -190,13 +199,13 @@ def follow(frame_at: FrameAt, start: int, box: Box, end: int, *,
         guess = np.array([x, y, x + bw, y + bh], np.float64) if ok else last
         how = "tracked" if ok else "held"
         if detect is not None and (not ok or (i - start) % detect_every == 0):
-            near = _detect_near(detect, rgb, tuple(guess))  # type: ignore[arg-type]
+            near = _detect_near(detect, rgb, tuple(guess))
             overlaps = [iou(guess, _apply_margin(d, margin)) for d in near]
             if overlaps and max(overlaps) >= AGREE_IOU:
                 guess = _apply_margin(near[int(np.argmax(overlaps))], margin)
                 how = "detected"
                 tracker = _tracker(kind)
-                tracker.init(bgr, _xywh(tuple(guess), w, h))  # type: ignore[arg-type]
+                tracker.init(bgr, _xywh(tuple(guess), w, h))
         if how == "held":
             lost += 1
             if lost > HOLD_FRAMES:

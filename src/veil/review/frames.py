@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -39,7 +40,7 @@ class FrameSource:
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_frames = cache_frames
         self._container: av.container.InputContainer | None = None
-        self._iter = None
+        self._iter: Iterator[av.VideoFrame] | None = None
         self._next = 0                     # index of the frame self._iter yields next
         self._pts: dict[int, int] = {}     # frame index -> pts, learnt while decoding
         self._keyframes: list[int] = [0]   # indices of keyframes seen so far
@@ -80,7 +81,7 @@ class FrameSource:
             self._pending = first
 
     def _upright(self, frame: av.VideoFrame) -> np.ndarray:
-        img = frame.to_ndarray(format="rgb24")
+        img: np.ndarray = frame.to_ndarray(format="rgb24")
         if self.info.quarter_turns:
             img = np.ascontiguousarray(np.rot90(img, self.info.quarter_turns))
         return img

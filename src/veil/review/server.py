@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from veil.errors import VeilError
 from veil.review.frames import jpeg
@@ -72,7 +72,7 @@ class Guard:
             await response(scope, receive, send)
             return
 
-        async def send_secure(message: dict[str, Any]) -> None:
+        async def send_secure(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.lower() != b"set-cookie"]

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from veil.errors import UsageError, VeilError
 from veil.jobs.batch import (
@@ -37,6 +37,11 @@ from veil.report.json_report import ReportEntry
 from veil.review import pipeline
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from veil.review.frames import FrameSource
 
 State = Literal["waiting", "scanning", "scanned", "edited", "rendering", "verified",
                 "failed", "rendered", "error"]
@@ -184,7 +189,7 @@ class Session:
         escapes = _symlink_escapes([Path(p) for p in inputs])
         collected = collect_tasks(inputs, self.outdir, plan_dir=self.plan_dir,
                                   overwrite=True)
-        self.refused: list[FileResult] = list(collected.failures)
+        self.refused: list[FileResult] = [o.result for o in collected.failures]
         self.items: list[Item] = []
         for task in collected.tasks:
             if task.source in escapes:
@@ -303,7 +308,7 @@ class Session:
             except EditError:
                 continue
 
-    def frames(self, item: Item):  # noqa: ANN201 - a FrameSource
+    def frames(self, item: Item) -> FrameSource:
         from veil.review.frames import FrameSource
 
         with item.lock:
@@ -311,7 +316,7 @@ class Session:
                 item.frames = FrameSource(item.source)
             return item.frames
 
-    def original_pixels(self, item: Item, frame: int = 0):  # noqa: ANN201 - np.ndarray
+    def original_pixels(self, item: Item, frame: int = 0) -> np.ndarray:
         """Upright RGB pixels of the original (a video's frame ``frame``), in memory."""
         if item.kind == "video":
             return self.frames(item).frame(frame)
@@ -505,6 +510,7 @@ class Session:
             self.ensure_plan(item)
             a, b = self._track_regions(item, first), self._track_regions(item, second)
             ta, tb = a[0][1].track_id, b[0][1].track_id
+            assert ta is not None and tb is not None  # _track_regions matched them by number
             if ta == tb:
                 raise EditError("select two different tracks to merge")
             shared = sorted({f for f, _ in a} & {f for f, _ in b})
@@ -513,7 +519,7 @@ class Session:
                                 f"{shared[0]}" + (f" (and {len(shared) - 1} more)"
                                                   if len(shared) > 1 else "")
                                 + ": cut one of them first")
-            keep, gone = min(ta, tb), max(ta, tb)  # type: ignore[type-var]
+            keep, gone = min(ta, tb), max(ta, tb)
             now = _now()
             assert item.plan is not None
             for fp in item.plan.frames.values():
@@ -521,7 +527,7 @@ class Session:
                     if r.track_id == gone:
                         r.track_id, r.edited_at = keep, now
             self._save(item)
-            return int(keep)  # type: ignore[arg-type]
+            return int(keep)
 
     def follow(self, item: Item, frame: Any, box: Any) -> int:
         """A region drawn on one video frame becomes a new track that follows the face

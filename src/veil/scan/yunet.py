@@ -115,7 +115,7 @@ def suppress(dets: Detections, iou: float) -> Detections:
     if len(dets) <= 1:
         return dets
     b = dets.boxes
-    keep = cv2.dnn.NMSBoxes([[float(x1), float(y1), float(x2 - x1), float(y2 - y1)]
+    kept = cv2.dnn.NMSBoxes([[float(x1), float(y1), float(x2 - x1), float(y2 - y1)]
                              for x1, y1, x2, y2 in b], dets.scores.tolist(), 0.0, iou)
-    keep = np.sort(np.asarray(keep, dtype=np.int64).reshape(-1))
+    keep = np.sort(np.asarray(kept, dtype=np.int64).reshape(-1))
     return dets[keep]
