@@ -22,6 +22,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 setup: $(STAMP)
 
+# `make test` also installs the ray extra (Ray with Ray Data, ~1 min once) so that the
+# --engine ray test runs rather than skips.
+RAYSTAMP := $(VENV)/.veil-ray-installed
+$(RAYSTAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray]"
+	touch $(RAYSTAMP)
+
 demo: setup
 	$(BIN)/python -m veil.demo demo-out
 
@@ -37,7 +44,7 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
-test: setup browser
+test: setup browser $(RAYSTAMP)
 	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest

@@ -126,8 +126,10 @@ def test_ctrl_c_and_sigterm_stop_alike_and_report_the_finished_files(tmp_path: P
         report = json.loads((root / "out.veil" / "report" / "report.json").read_text())
         assert [Path(f["input"]).name for f in report["files"]] == ["a.png"]
         assert report["files"][0]["status"] == "pass"
-    # The same files stay either way: the finished picture, the video's complete plan
-    # (for `veil render`) and the report; no partial or staged video.
+    # The same files stay either way: the finished picture (and its done record, for a
+    # re-run to resume), the video's complete plan (for `veil render`) and the report; no
+    # partial or staged video.
     assert left["SIGINT"] == left["SIGTERM"] == [
-        "out.veil/plans/b.mp4.veil.json", "out.veil/report/report.html",
+        "out.veil/done/a.png.json", "out.veil/plans/b.mp4.veil.json",
+        "out.veil/report/failures.json", "out.veil/report/report.html",
         "out.veil/report/report.json", "out/a.png"]

@@ -19,13 +19,22 @@ from veil.errors import UsageError, VeilError
 from veil.jobs.batch import (
     BatchInterrupted,
     JobOptions,
+    Outcome,
+    Task,
     batch_summary,
     collect_tasks,
     default_plan_dir,
-    run_batch,
 )
 from veil.jobs.image import shared_scanner
-from veil.jobs.report import check_report_dir, report_folder, write_run_report
+from veil.jobs.report import report_folder, write_run_report
+from veil.jobs.resume import (
+    Recorder,
+    check_report_replaceable,
+    read_failures,
+    resume,
+    write_failures,
+)
+from veil.jobs.runners import ENGINES, default_workers, make_runner, require_ray, run_all
 from veil.scan.centerface import DEVICES, resolve_device
 from veil.settings import (
     FAST_THRESHOLD,
@@ -40,9 +49,9 @@ from veil.settings import (
 
 @main.command(DEFAULT_COMMAND, short_help="(default) Mask faces in files and folders.",
               context_settings={"max_content_width": 100})
-@click.argument("inputs", metavar="INPUT...", nargs=-1, required=True,
+@click.argument("inputs", metavar="INPUT...", nargs=-1, required=False,
                 type=click.Path(path_type=Path))
-@click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR",
+@click.option("-o", "--output", "outdir", required=False, metavar="OUTDIR",
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the masked copies (created if missing; neither inside an input "
               "nor holding one). Only the copies go there: it is the folder to publish.")
@@ -73,10 +82,24 @@ from veil.settings import (
 @click.option("--plan-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Save each file's plan (JSON) here, at the output's relative path + "
               ".veil.json. Otherwise only videos' plans are saved, to OUTDIR.veil/plans.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs and the report of an "
-              "earlier run (inputs are never overwritten).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Files processed in parallel (local processes).")
+@click.option("--overwrite", is_flag=True, help="Redo every file and replace existing outputs "
+              "and the report of an earlier run (inputs are never overwritten). Without it a "
+              "re-run resumes: files whose output is current (same input SHA-256, same "
+              "settings, verified) are skipped.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Files processed in parallel (local processes)  [default: the cores this "
+              "process may use; each worker's detector gets cores/workers threads].")
+@click.option("--retry-failed", "retry_dir", type=click.Path(path_type=Path, file_okay=False,
+              exists=True), default=None, metavar="REPORTDIR",
+              help="Process again only the files that failed in the run whose report is in "
+              "REPORTDIR (its failures.json), with that run's inputs, output folder and "
+              "settings; no INPUT or -o then.")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+              help="Where files are processed: local processes, or a Ray cluster (needs "
+              "veil[ray]; a local Ray instance unless RAY_ADDRESS or --ray-address is set).")
+@click.option("--ray-address", default=None, metavar="ADDRESS",
+              help="The Ray cluster for --engine ray  [default: RAY_ADDRESS, else a local "
+              "instance].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout: "
               "per file the input, output, faces (boxes, scores) and error.")
 @click.option("--no-verify", is_flag=True, help="Skip the check of the outputs (residual "
@@ -96,12 +119,47 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
             margin: float,
             threshold: float | None, fast: bool, keep_icc: bool, quality: int,
             no_audio: bool, crf: int,
-            plan_dir: Path | None, overwrite: bool, workers: int, as_json: bool,
+            plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: Path | None,
+            engine: str, ray_address: str | None, as_json: bool,
             no_verify: bool, report_dir: Path | None, include_hidden: bool,
             quiet: bool, device: str) -> None:
     """Mask every face in INPUT files and folders; write clean copies under OUTDIR (default
-    command: `veil INPUT... -o OUTDIR` is the same as `veil protect INPUT... -o OUTDIR`)."""
-    if outdir.exists() and not outdir.is_dir():
+    command: `veil INPUT... -o OUTDIR` is the same as `veil protect INPUT... -o OUTDIR`).
+
+    A re-run of the same command resumes: it skips the files already done (output current
+    and verified) and does the rest; the report covers them all."""
+    retry: set[str] | None = None
+    if retry_dir is not None:
+        if inputs or outdir is not None:
+            raise click.UsageError("--retry-failed takes the inputs and -o of the earlier run; "
+                                   "give no INPUT or -o with it")
+        try:
+            doc = read_failures(retry_dir)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from exc
+        cmd = doc["command"]
+        retry = {str(Path(f["input"]).resolve()) for f in doc["failures"]}
+        inputs = tuple(Path(p) for p in cmd["inputs"])
+        outdir = Path(cmd["outdir"])
+        method, shape, margin = cmd["method"], cmd["shape"], float(cmd["margin"])
+        threshold, fast, keep_icc = cmd["threshold"], bool(cmd["fast"]), bool(cmd["keep_icc"])
+        quality, no_audio, crf = int(cmd["quality"]), bool(cmd["no_audio"]), int(cmd["crf"])
+        plan_dir = None if cmd["plan_dir"] is None else Path(cmd["plan_dir"])
+        report_dir = Path(retry_dir)
+        no_verify, include_hidden = bool(cmd["no_verify"]), bool(cmd["include_hidden"])
+        device = device if device != "auto" else cmd["device"]
+    if not inputs:
+        raise click.UsageError("Missing argument 'INPUT...'.")
+    if outdir is None:
+        raise click.UsageError("Missing option '-o' / '--output'.")
+    workers = workers or default_workers()
+    command: dict[str, Any] = {
+        "inputs": [str(p.resolve()) for p in inputs], "outdir": str(outdir.resolve()),
+        "method": method, "shape": shape, "margin": margin, "threshold": threshold,
+        "fast": fast, "keep_icc": keep_icc, "quality": quality, "no_audio": no_audio,
+        "crf": crf, "plan_dir": None if plan_dir is None else str(plan_dir.resolve()),
+        "no_verify": no_verify, "include_hidden": include_hidden, "device": device}
+    if outdir is not None and outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="-o/--output")
     chosen: dict[str, Any] = {"device": device}
     if threshold is not None:
@@ -120,31 +178,55 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
     t0 = time.perf_counter()
     report_at = report_folder(report_dir, outdir, verify=not no_verify)
     try:
-        collected = collect_tasks(inputs, outdir, plan_dir=plan_dir, overwrite=overwrite,
+        collected = collect_tasks(inputs, outdir, plan_dir=plan_dir, overwrite=True,
                                   include_hidden=include_hidden, report_dir=report_at)
-        check_report_dir(report_at, overwrite=overwrite)
+        if retry is not None:
+            collected.failures = [o for o in collected.failures
+                                  if str(o.source.resolve()) in retry]
+        retried = retry
+        resumed = resume(collected.tasks, options, outdir,
+                         only=None if retried is None
+                         else (lambda t: str(t.source.resolve()) in retried))
+        todo = resumed.todo
+        check_report_replaceable(report_at, [*(t.source for t in collected.tasks),
+                                             *(o.source for o in collected.failures)],
+                                 overwrite=overwrite)
+        if engine == "ray":
+            require_ray()
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
+    recorder = Recorder(outdir, options)
+    if resumed.done and not quiet:
+        click.echo(f"veil: resuming: {len(resumed.done)} of {len(collected.tasks)} files are "
+                   f"already done (output current and {'verified' if options.verify else 'made'}"
+                   f"), {len(todo)} to do (--overwrite redoes all)", err=True)
 
     interrupted: BatchInterrupted | None = None
-    with BatchDisplay(len(collected.tasks), quiet=quiet) as display:
+    with BatchDisplay(len(todo), quiet=quiet) as display:
         for refused in collected.failures:
             display.done(None, refused)
+
+        def done(task: Task, outcome: Outcome) -> None:
+            recorder.write(outcome)
+            display.done(task, outcome)
+
+        runner = make_runner(min(workers, len(todo)), engine=engine, ray_address=ray_address,
+                             phase_progress=display.phase)
         try:
-            outcomes = run_batch(collected.tasks, options, workers=workers,
-                                 on_start=display.start, on_done=display.done,
-                                 phase_progress=display.phase)
+            new = run_all(runner, todo, options, on_start=display.start, on_done=done)
         except BatchInterrupted as exc:
-            interrupted, outcomes = exc, exc.outcomes
+            interrupted, new = exc, exc.outcomes
+    outcomes = resumed.merged(collected.tasks, new)
     settings: dict[str, Any] = {"scan": scan.to_dict(), "mask": mask.to_dict(),
                                 "keep_icc": keep_icc, "quality": quality,
                                 "device": device_used}
-    print_after_run(outcomes, display.print_error)
+    print_after_run(new, display.print_error)
     every = [*collected.failures, *outcomes]
     report = None
     if report_at is not None:
         report = write_run_report(every, report_at, settings=settings,
                                   tool_version=__version__, skipped=collected.skipped)
+        write_failures(report_at, every, command)
     results = [o.result for o in outcomes]
     all_results = [o.result for o in every]
     summary = batch_summary(all_results, collected, time.perf_counter() - t0)
@@ -160,7 +242,7 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
                                   version=__version__))
         click.get_current_context().exit(interrupted.code)
     display.summary(summary, outdir)
-    unverified = sum(o.failed_verification for o in outcomes)
+    unverified = sum(o.failed_verification for o in new)
     if unverified and not quiet:
         display.print_error("verification", f"{unverified} output(s) failed verification; "
                             "see the lines above and the report")

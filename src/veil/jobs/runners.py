@@ -9,17 +9,27 @@ owns nothing else: every step of a file is :func:`veil.jobs.pipeline.run`.
 
 **A new runner plugs in here**: a class with ``run(tasks, options)`` that yields
 ``(task, outcome)`` pairs as tasks finish, calling ``pipeline.run(task, options)`` for each
-wherever it runs it. A Ray runner (``--engine ray``, a later issue) would be one more
-class in this module, with :func:`make_runner` choosing it; nothing else changes.
+wherever it runs it. The Ray runner (``--engine ray``, :mod:`veil.jobs.ray_runner`) is
+one, chosen by :func:`make_runner`.
+
+**How the cores are divided.** By default a batch runs one worker per core this process
+may use (:func:`available_cores`), and each worker's detector gets
+``max(1, cores // workers)`` onnxruntime threads (:func:`threads_per_worker`): whole
+files in parallel scale almost linearly (nothing is shared between them), whereas one
+file's intra-op threads idle during decoding, masking, encoding and verification; and
+more threads than cores only adds switching.
 :func:`run_all` drives any runner and turns Ctrl-C / SIGTERM into :class:`BatchInterrupted`;
 the report is one step after it (:func:`veil.jobs.report.write_run_report`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+import sys
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
 
 from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
@@ -58,6 +68,67 @@ class SerialRunner:
             yield task, run(task, options, self.frame_progress, phases=self.phase_progress)
 
 
+ENGINES = ("local", "ray")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under ``taskset``)."""
+    count = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if count is not None:
+        return max(1, count() or 1)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """``--workers`` when not given: one per available core."""
+    return available_cores()
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Inference threads for each of ``workers`` so that together they use the cores
+    without oversubscribing them."""
+    cores = available_cores() if cores is None else cores
+    return max(1, cores // max(1, workers))
+
+
+def set_worker_threads(threads: int) -> None:
+    """Limit this process's compute threads: the detector's onnxruntime intra-op pool
+    (scanners made from now on) and OpenCV's."""
+    from veil.scan import centerface
+
+    centerface.set_default_threads(threads)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except ImportError:  # pragma: no cover - a dependency
+        pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have this worker terminated (SIGTERM: it unwinds and removes its staged files)
+    when the batch's process dies, even by ``kill -9``: an orphaned worker would go on
+    publishing outputs that the batch never records."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the check below
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before that
+        os._exit(TERMINATED_EXIT)
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    exit_on_termination()
+    if parent is not None:
+        _die_with_parent(parent)
+    set_worker_threads(threads)
+
+
 def _run_in_worker(task: Task, options: JobOptions) -> Outcome:
     try:
         outcome = run(task, options)
@@ -78,8 +149,11 @@ class PoolRunner:
     consumer stops), the workers are stopped at once and each removes its partial and
     unverified files before this returns."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, queue: int | None = None) -> None:
         self.workers = max(1, workers)
+        #: tasks handed to the pool at once (running + waiting): bounded, so that memory
+        #: stays flat however many files the batch has
+        self.queue = max(self.workers, queue or 2 * self.workers)
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
             on_start: OnStart | None = None) -> Stream:
@@ -88,23 +162,33 @@ class PoolRunner:
         if not tasks:
             return
         ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)), mp_context=ctx,
-                                   initializer=exit_on_termination)
+        workers = min(self.workers, len(tasks))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                   initializer=_init_worker,
+                                   initargs=(threads_per_worker(workers), os.getpid()))
         try:
             futures: dict[Future[Outcome], Task] = {}
-            for task in tasks:
-                if on_start:
-                    on_start(task)
-                futures[pool.submit(_run_in_worker, task, options)] = task
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker died
-                    outcome = Outcome(task, FileResult(
-                        source=task.source, kind=task.kind,
-                        error=f"worker failed: {type(exc).__name__}: {exc}"))
-                yield task, outcome
+            pending = iter(tasks)
+
+            def submit(count: int) -> None:
+                for task in itertools.islice(pending, count):
+                    if on_start:
+                        on_start(task)
+                    futures[pool.submit(_run_in_worker, task, options)] = task
+
+            submit(self.queue)
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = futures.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. a worker died
+                        outcome = Outcome(task, FileResult(
+                            source=task.source, kind=task.kind,
+                            error=f"worker failed: {type(exc).__name__}: {exc}"))
+                    yield task, outcome
+                submit(len(finished))
         except BaseException:
             # Interrupted: stop the workers now (each unwinds and removes its partial and
             # unverified files, see veil.jobs.interrupt) instead of finishing the batch.
@@ -118,10 +202,25 @@ class PoolRunner:
         pool.shutdown()
 
 
-def make_runner(workers: int = 1, *, frame_progress: Progress | None = None,
+def require_ray() -> None:
+    """Raise :class:`UsageError` when the Ray engine cannot be used here."""
+    import importlib.util
+
+    from veil.errors import UsageError
+
+    if importlib.util.find_spec("ray") is None:
+        raise UsageError("--engine ray needs Ray: pip install 'veil[ray]'")
+
+
+def make_runner(workers: int = 1, *, engine: str = "local", ray_address: str | None = None,
+                frame_progress: Progress | None = None,
                 phase_progress: PhaseProgress | None = None) -> Runner:
-    """The runner for ``workers`` local processes: serial for one, a pool for more.
-    (The place where ``--engine ray`` will choose a Ray runner.)"""
+    """The runner for ``engine``: ``local`` gives serial for one worker, a process pool
+    for more; ``ray`` the Ray runner (``workers`` actors) on ``ray_address``."""
+    if engine == "ray":
+        from veil.jobs.ray_runner import RayRunner
+
+        return RayRunner(workers, address=ray_address)
     if workers <= 1:
         return SerialRunner(frame_progress=frame_progress, phase_progress=phase_progress)
     return PoolRunner(workers)
