@@ -30,9 +30,7 @@ def _settings(method: MaskMethod | None, shape: MaskShape | None, margin: float 
 
 def _mask(method: MaskMethod | None, shape: MaskShape | None, margin: float | None,
           mask: MaskSettings) -> MaskSettings:
-    changes = {k: v for k, v in (("method", method), ("shape", shape), ("margin", margin))
-               if v is not None}
-    return dataclasses.replace(mask, **changes) if changes else mask
+    return mask.with_overrides(method, shape, margin)
 
 
 def anonymize_image(

@@ -97,7 +97,7 @@ class Detections:
             return Detections()
         lm = None
         if all(p.landmarks is not None for p in parts):
-            lm = np.concatenate([p.landmarks for p in parts])  # type: ignore[misc]
+            lm = np.concatenate([p.landmarks for p in parts if p.landmarks is not None])
         return Detections(
             np.concatenate([p.boxes for p in parts]),
             np.concatenate([p.scores for p in parts]),

@@ -6,7 +6,7 @@ re-render or a report can show it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 MaskMethod = Literal["solid", "pixelate", "blur"]
@@ -18,6 +18,9 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 FAST_THRESHOLD = 0.1
+
+#: How a picture is searched (see :class:`ScanSettings`).
+SEARCHES: tuple[str, ...] = ("pyramid", "tiled")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,23 @@ class ScanSettings:
         CPU), ``cpu`` or ``cuda`` (an error where CUDA is not available). A plan does not
         record it (:meth:`plan_dict`): a plan records how faces are found, not on what
         hardware, so it can be rendered and verified on any machine.
+    detector: the detector that finds the faces, by registry name
+        (:data:`veil.scan.registry.DETECTORS`: ``centerface``, ``yunet``).
+    search: ``pyramid`` (the passes above: the whole picture at ``base_side`` and its
+        zooms) or ``tiled`` (size-aware: the finest pass at ``native_scale`` times the
+        picture's own pixels, cut into overlapping tiles so memory stays bounded, then
+        passes at half the scale each down to the whole picture at ``base_side`` and at
+        most its own pixels; cost grows with the picture's area). ``mirror``, ``zooms``,
+        ``target_pixels`` and ``max_upscale`` apply to ``pyramid`` only.
+    native_scale: ``tiled``: scale of the finest pass against the picture's pixels
+        (2.0 shows a 10 px face to the detector as 20 px).
+    tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
+    tile_overlap: ``tiled``: overlap of neighbouring tiles, in the pass's pixels; a face
+        up to about this size is whole in one tile, larger ones in a coarser pass.
+    confirm_detector: when set (a registry name), a weak candidate (between the support
+        threshold and the threshold) is also a face when this second detector, run on a
+        small zoomed crop around it, finds a face there scoring ``confirm_threshold``.
+    confirm_threshold: the second detector's score that confirms a weak candidate.
     """
 
     threshold: float = 0.25
@@ -58,6 +78,13 @@ class ScanSettings:
     max_upscale: float = 2.0
     keep_weak: float = 0.0
     device: str = "auto"
+    detector: str = "centerface"
+    search: str = "pyramid"
+    native_scale: float = 1.0
+    tile_side: int = 1024
+    tile_overlap: int = 128
+    confirm_detector: str = ""
+    confirm_threshold: float = 0.3
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -72,6 +99,14 @@ class ScanSettings:
             raise ValueError("keep_weak must be in [0, 1]")
         if self.device not in DEVICES:
             raise ValueError(f"unknown device {self.device!r}; choose from {DEVICES}")
+        if self.search not in SEARCHES:
+            raise ValueError(f"unknown search {self.search!r}; choose from {SEARCHES}")
+        if self.native_scale <= 0:
+            raise ValueError("native_scale must be positive")
+        if not 0 <= self.tile_overlap < self.tile_side // 2:
+            raise ValueError("tile_overlap must be at least 0 and under half of tile_side")
+        if not 0 < self.confirm_threshold <= 1:
+            raise ValueError("confirm_threshold must be in (0, 1]")
 
     @property
     def support_threshold(self) -> float:
@@ -147,6 +182,17 @@ class MaskSettings:
             raise ValueError("pixel_blocks must be at least 1")
         if self.blur_ratio <= 0:
             raise ValueError("blur_ratio must be positive")
+
+    def with_overrides(self, method: MaskMethod | None = None, shape: MaskShape | None = None,
+                       margin: float | None = None) -> MaskSettings:
+        """These settings with the given method, shape and margin (``None``: unchanged);
+        ``self`` itself when nothing is given."""
+        if method is None and shape is None and margin is None:
+            return self
+        return replace(self,
+                       method=self.method if method is None else method,
+                       shape=self.shape if shape is None else shape,
+                       margin=self.margin if margin is None else margin)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

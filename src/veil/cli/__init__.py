@@ -6,6 +6,7 @@
 
 from veil.cli import protect as _protect  # noqa: F401  (veil INPUT... / veil protect)
 from veil.cli import render_cmd as _render_cmd  # noqa: F401  (veil render)
+from veil.cli import review as _review  # noqa: F401  (veil review)
 from veil.cli import verify_cmd as _verify_cmd  # noqa: F401  (veil verify)
 from veil.cli.group import main
 

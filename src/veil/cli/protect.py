@@ -36,7 +36,15 @@ from veil.jobs.resume import (
 )
 from veil.jobs.runners import ENGINES, default_workers, make_runner, require_ray, run_all
 from veil.scan.centerface import DEVICES, resolve_device
-from veil.settings import FAST_THRESHOLD, MASK_METHODS, MASK_SHAPES, MaskSettings, ScanSettings
+from veil.settings import (
+    FAST_THRESHOLD,
+    MASK_METHODS,
+    MASK_SHAPES,
+    MaskMethod,
+    MaskSettings,
+    MaskShape,
+    ScanSettings,
+)
 
 
 @main.command(DEFAULT_COMMAND, short_help="(default) Mask faces in files and folders.",
@@ -107,7 +115,8 @@ from veil.settings import FAST_THRESHOLD, MASK_METHODS, MASK_SHAPES, MaskSetting
               help="Where the face detector runs: auto uses CUDA when onnxruntime offers "
               "it (onnxruntime-gpu installed), else the CPU. Results are the same up to float "
               "rounding.")
-def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, margin: float,
+def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: MaskShape,
+            margin: float,
             threshold: float | None, fast: bool, keep_icc: bool, quality: int,
             no_audio: bool, crf: int,
             plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: Path | None,
@@ -162,7 +171,7 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: str, shape: str, mar
             shared_scanner(scan)
     except VeilError as exc:
         raise click.BadParameter(str(exc), param_hint="--device") from exc
-    mask = MaskSettings(method=method, shape=shape, margin=margin)  # type: ignore[arg-type]
+    mask = MaskSettings(method=method, shape=shape, margin=margin)
     options = JobOptions(scan=scan, mask=mask, keep_icc=keep_icc, quality=quality,
                          overwrite=overwrite, audio=not no_audio, crf=crf,
                          verify=not no_verify)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -16,7 +15,7 @@ from veil.jobs.report import check_report_dir, report_folder, side_folder, write
 from veil.jobs.result import FileResult
 from veil.media.kinds import media_kind, output_name
 from veil.plan.record import Plan
-from veil.settings import MASK_METHODS, MASK_SHAPES
+from veil.settings import MASK_METHODS, MASK_SHAPES, MaskMethod, MaskShape
 
 RENDER_HELP = """\
 Render a saved plan (from --plan-dir, or a video's .veil.json, possibly edited) onto
@@ -66,8 +65,8 @@ Example:
               "[default: OUTDIR.veil/renders/NAME when verifying].")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line; failures are still "
               "printed.")
-def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
-           shape: str | None, margin: float | None, keep_icc: bool, quality: int,
+def render(plan_path: Path, original: Path, outdir: Path, method: MaskMethod | None,
+           shape: MaskShape | None, margin: float | None, keep_icc: bool, quality: int,
            no_audio: bool, crf: int, overwrite: bool, no_verify: bool,
            report_dir: Path | None, quiet: bool) -> None:
     """Render PLAN onto ORIGINAL into OUTDIR."""
@@ -75,10 +74,7 @@ def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
         plan = Plan.load(plan_path)
     except (OSError, ValueError, KeyError) as exc:
         raise click.BadParameter(f"cannot read the plan: {exc}", param_hint="PLAN") from exc
-    changes = {k: v for k, v in (("method", method), ("shape", shape), ("margin", margin))
-               if v is not None}
-    if changes:
-        plan.mask = dataclasses.replace(plan.mask, **changes)
+    plan.mask = plan.mask.with_overrides(method, shape, margin)
     kind = media_kind(original) or plan.media.kind
     dst = outdir / output_name(original, kind)
     if original.exists() and original.resolve().parent == outdir.resolve():

@@ -135,7 +135,8 @@ def anonymize_image_file(
         from veil.jobs.animated import anonymize_animation
 
         return anonymize_animation(src, dst, scanner=scanner or shared_scanner(scan),
-                                   scan=scan, mask=mask, plan_path=plan_path,
+                                   scan=scan, mask=mask,
+                                   plan_path=None if plan_path is None else Path(plan_path),
                                    quality=quality, overwrite=overwrite, tool=tool_name(),
                                    rng=rng, track=track)
     result = FileResult(source=src, kind="image")

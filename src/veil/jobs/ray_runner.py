@@ -84,12 +84,12 @@ class RayRunner:
             logging.getLogger(name).setLevel(logging.WARNING)
         if ray.is_initialized():
             return
-        quiet = {"log_to_driver": False, "include_dashboard": False,
-                 "logging_level": logging.WARNING}
         if self.address:
-            ray.init(address=self.address, **quiet)
+            ray.init(address=self.address, log_to_driver=False, include_dashboard=False,
+                     logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=available_cores(), **quiet)
+            ray.init(num_cpus=available_cores(), log_to_driver=False, include_dashboard=False,
+                     logging_level=logging.WARNING)
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
             on_start: OnStart | None = None) -> Stream:
@@ -105,8 +105,8 @@ class RayRunner:
         cpus = max(1, int(ray.cluster_resources().get("CPU", available_cores())))
         threads = threads_per_worker(workers, cpus) if not self.address else 1
         items = [{"index": i, "task": pickle.dumps(t)} for i, t in enumerate(tasks)]
-        dataset = ray.data.from_items(items, override_num_blocks=len(items))
-        dataset = dataset.map_batches(
+        source = ray.data.from_items(items, override_num_blocks=len(items))
+        dataset = source.map_batches(
             _actor_class(pickle.dumps(options), threads), batch_size=1, num_cpus=threads,
             compute=ray.data.ActorPoolStrategy(size=workers), batch_format="numpy")
         for row in dataset.iter_rows():

@@ -122,7 +122,7 @@ def plan_counts(plan: Plan) -> tuple[int, int]:
         if len(boxes) == 0:
             previous = None
             continue
-        new = np.ones(len(boxes), bool)
+        new: np.ndarray | np.bool_ = np.ones(len(boxes), bool)
         if previous is not None and previous[0] == index - 1 and len(previous[1]):
             new = ~(box_iou(boxes, previous[1]) > 0).any(axis=1)
         loose += int(new.sum())

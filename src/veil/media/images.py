@@ -233,8 +233,8 @@ def _scale_to_8bit(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16"):
         out = (arr.astype(np.uint32) + 128) // 257
     elif im.mode == "I":
-        peak = int(arr.max()) if arr.size else 0
-        out = arr.clip(0, 65535) // 257 if peak > 255 else arr.clip(0, 255)
+        top = int(arr.max()) if arr.size else 0
+        out = arr.clip(0, 65535) // 257 if top > 255 else arr.clip(0, 255)
     else:  # "F"
         finite = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         peak = float(finite.max()) if finite.size else 0.0
@@ -265,12 +265,16 @@ def _to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, Image.Imag
             with contextlib.suppress(ImageCms.PyCMSError, OSError, ValueError):
                 src = ImageCms.ImageCmsProfile(io.BytesIO(icc or b""))
                 dst = ImageCms.createProfile("sRGB")
-                return ImageCms.profileToProfile(im, src, dst, outputMode="RGB"), None, False
+                rgb = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+                assert rgb is not None  # None only when converting in place
+                return rgb, None, False
         if mode == "LAB":
             xform = ImageCms.buildTransform(
                 ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
             )
-            return ImageCms.applyTransform(im, xform), None, False
+            lab = ImageCms.applyTransform(im, xform)
+            assert lab is not None  # None only when converting in place
+            return lab, None, False
         return im.convert("RGB"), None, False
     return im.convert("RGB"), None, mode in ("RGB", "P", "YCbCr", "RGBX")
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 from PIL import ExifTags, TiffTags
 
@@ -548,7 +549,9 @@ def _heif_names(path: Path, names: _Names) -> None:
     if len(heif) > 1:
         names.add("HEIF:extra-image")
     for img in heif:
-        info = img.info
+        # pillow_heif types `info` as a union over all its keys; each key's value is read
+        # for what that key holds.
+        info: dict[str, Any] = img.info
         if info.get("exif"):
             names.extend(exif_tag_names(info["exif"]))
         if info.get("xmp"):
@@ -573,7 +576,7 @@ _GIF_LOOP_APPS = frozenset({b"NETSCAPE2.0", b"ANIMEXTS1.0"})
 
 def _gif_sub_blocks(data: memoryview, pos: int) -> tuple[bytes, int]:
     """The concatenated data sub-blocks starting at ``pos``, and the position after them."""
-    parts = []
+    parts: list[bytes] = []
     n = len(data)
     while True:
         if pos >= n:

@@ -22,11 +22,11 @@ import os
 import queue
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import av
 import av.error
@@ -369,9 +369,10 @@ class VideoReader:
 
 
 _DONE = object()
+_T = TypeVar("_T")
 
 
-def prefetch(iterator: Iterator[Any], depth: int = 4) -> Iterator[Any]:
+def prefetch(iterator: Iterator[_T], depth: int = 4) -> Generator[_T, None, None]:
     """Run ``iterator`` in a background thread, ``depth`` items ahead of the consumer.
 
     Decoding (FFmpeg releases the GIL) then overlaps with scanning or encoding.
@@ -466,6 +467,7 @@ class VideoWriter:
         self.muxer = muxer
         self.colour = colour
         self._last_pts: int | None = None
+        self._closed = False
         try:
             self._c = av.open(str(self.path), "w", format=muxer, options={"fflags": "+bitexact"})
         except (av.error.FFmpegError, OSError) as exc:
@@ -480,7 +482,7 @@ class VideoWriter:
         # aq-mode 0: x264's adaptive quantisation takes bits from textured areas, which
         # then drift visibly from the original (on a busy 640x360 clip at CRF 20: 10% of
         # pixels changed by more than 12 levels with it, 1.7% without).
-        options = {"crf": str(int(crf)), "preset": preset, "aq-mode": "0"}
+        options: dict[str, object] = {"crf": str(int(crf)), "preset": preset, "aq-mode": "0"}
         if maxrate:
             kbit = max(1, int(maxrate) // 1000)
             options.update({"maxrate": f"{kbit}k", "bufsize": f"{2 * kbit}k"})
@@ -531,9 +533,9 @@ class VideoWriter:
 
     def _encode(self, frame: Any) -> None:
         try:
-            packets = self._v.encode(frame)
+            packets: list[av.Packet | None] = [*self._v.encode(frame)]
             if frame is None:
-                packets = [*packets, None]
+                packets.append(None)
             for packet in packets:
                 for out in self._bsf.filter(packet):
                     out.stream = self._v
@@ -602,7 +604,7 @@ class VideoWriter:
 
     def close(self, ok: bool = True) -> None:
         """Flush encoders and finish the file (``ok=False``: just release it)."""
-        if self._c is None:
+        if self._closed:
             return
         try:
             if ok:
@@ -614,7 +616,7 @@ class VideoWriter:
                     for out in self._a.encode(None):
                         self._c.mux(out)
         finally:
-            c, self._c = self._c, None
+            c, self._closed = self._c, True
             try:
                 c.close()
             except av.error.FFmpegError as exc:

@@ -13,10 +13,14 @@ from veil.detections import Detections
 class Detector(Protocol):
     """Finds faces in one upright RGB ``uint8`` frame of shape ``(H, W, 3)``.
 
-    Implementations return *all* candidates at or above their own floor threshold;
-    :class:`veil.settings.ScanSettings` decides which are kept.
+    ``name`` is the registry name (``veil.scan.registry``), ``version`` says which weights
+    and decoder made the detections (recorded in plans and reports). Implementations
+    return *all* candidates at or above ``floor``; :class:`veil.settings.ScanSettings`
+    decides which are kept. Lowering ``floor`` only ever adds candidates.
     """
 
     name: str
+    version: str
+    floor: float
 
     def detect(self, frame: np.ndarray) -> Detections: ...

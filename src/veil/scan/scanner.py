@@ -20,13 +20,56 @@ from veil.settings import ScanSettings
 
 @dataclass(frozen=True)
 class ScanPass:
-    """One run of the detector on the frame scaled by ``scale`` (mirrored if ``mirror``)."""
+    """One run of the detector on the frame scaled by ``scale`` (mirrored if ``mirror``).
+
+    With ``tile`` above 0 the scaled frame is searched in tiles of at most ``tile``
+    pixels a side overlapping by ``overlap``; each tile is cut from the original and
+    scaled on its own, so a pass never holds more than one scaled tile in memory.
+    """
 
     scale: float
     mirror: bool = False
+    tile: int = 0
+    overlap: int = 0
 
 
 def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
+    """The detector passes for a frame of this size, as ``settings.search`` says."""
+    if settings.search == "tiled":
+        return plan_tiled_passes(width, height, settings)
+    return plan_pyramid_passes(width, height, settings)
+
+
+def plan_tiled_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
+    """Size-aware search: every picture at ``native_scale`` times its own pixels, whatever
+    its size, then at half the scale each time until the whole picture fits in
+    ``base_side`` at no more than its own pixels (the last pass is exactly that, whole).
+    A pass larger than a tile is tiled.
+
+    The smallest faces are seen at the same size in a 1 MP and a 48 MP picture; the
+    total detector input is about 4/3 of the finest pass, so cost grows with the area.
+    Listed finest first.
+    """
+    long_side = max(width, height, 1)
+    # The coarsest pass shows the whole picture at no more than its own pixels (at most
+    # base_side): large faces are found best at a modest size.
+    coarsest = min(1.0, settings.native_scale, settings.base_side / long_side)
+    passes: list[ScanPass] = []
+    scale = settings.native_scale
+    while True:
+        # The coarsest pass (at most base_side) sees the whole picture: the largest faces.
+        tiled = long_side * scale > settings.tile_side and scale > coarsest * 1.0001
+        passes.append(ScanPass(scale=scale, tile=settings.tile_side if tiled else 0,
+                               overlap=settings.tile_overlap if tiled else 0))
+        if scale <= coarsest * 1.0001:
+            break
+        scale = max(scale / 2, coarsest)
+        if scale < coarsest * 1.15:  # a last step smaller than 15% adds nothing
+            scale = coarsest
+    return passes
+
+
+def plan_pyramid_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
     """Decide the detector passes for a frame of this size.
 
     The base pass sees the whole frame with its long side at most ``base_side``.
@@ -49,8 +92,64 @@ def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPas
     return passes
 
 
-def _run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of ``tile`` pixels covering ``length`` with at least
+    ``overlap`` pixels shared by neighbours, spread evenly, the last flush with the end."""
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+#: A box coming this close (pass pixels) to a tile's inner edge is left to the neighbour
+#: tile, which holds it whole when it is small enough.
+_EDGE = 4
+
+
+def _run_tiled(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
     h, w = frame.shape[:2]
+    sw, sh = max(1, round(w * p.scale)), max(1, round(h * p.scale))
+    interp = cv2.INTER_AREA if p.scale < 1 else cv2.INTER_LINEAR
+    small = p.overlap - 2 * _EDGE  # boxes up to this size (pass pixels) are whole elsewhere
+    parts: list[Detections] = []
+    xs, ys = tile_starts(sw, p.tile, p.overlap), tile_starts(sh, p.tile, p.overlap)
+    for ty in ys:
+        for tx in xs:
+            tw, th = min(p.tile, sw - tx), min(p.tile, sh - ty)
+            # The tile's window in the original, scaled on its own.
+            x1, y1 = int(math.floor(tx / p.scale)), int(math.floor(ty / p.scale))
+            x2 = min(w, int(math.ceil((tx + tw) / p.scale)))
+            y2 = min(h, int(math.ceil((ty + th) / p.scale)))
+            crop = frame[y1:y2, x1:x2]
+            cw, ch = max(1, round((x2 - x1) * p.scale)), max(1, round((y2 - y1) * p.scale))
+            scaled = crop if (cw, ch) == (x2 - x1, y2 - y1) else cv2.resize(
+                crop, (cw, ch), interpolation=interp)
+            if p.mirror:
+                scaled = np.ascontiguousarray(scaled[:, ::-1])
+            dets = detector.detect(np.ascontiguousarray(scaled))
+            if p.mirror:
+                dets = _unmirror(dets, cw)
+            if len(dets):
+                b = dets.boxes
+                near = np.zeros(len(dets), dtype=bool)
+                if tx > 0:
+                    near |= b[:, 0] < _EDGE
+                if tx + tw < sw:
+                    near |= b[:, 2] > cw - _EDGE
+                if ty > 0:
+                    near |= b[:, 1] < _EDGE
+                if ty + th < sh:
+                    near |= b[:, 3] > ch - _EDGE
+                size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+                dets = dets[~(near & (size <= small))]
+            parts.append(dets.transformed((x2 - x1) / cw, (y2 - y1) / ch, x1, y1))
+    return Detections.concatenate(parts)
+
+
+def run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
+    h, w = frame.shape[:2]
+    if p.tile and max(w, h) * p.scale > p.tile:
+        return _run_tiled(detector, frame, p)
     if abs(p.scale - 1.0) < 1e-3:
         scaled = frame
     else:
@@ -112,35 +211,98 @@ def merge_detections(dets: Detections, iou: float = 0.6) -> Detections:
     return dets[np.asarray(keep)]
 
 
+#: Confirmation crops: the crop is this many times the candidate's size, scaled so that
+#: the candidate is about ``_CONFIRM_FACE`` pixels (never shrunk, at most 4x enlarged).
+_CONFIRM_CONTEXT = 3.0
+_CONFIRM_FACE = 48.0
+_CONFIRM_IOU = 0.3
+
+
+def confirm_on_crops(detector: Detector, frame: np.ndarray, candidates: Detections,
+                     threshold: float) -> np.ndarray:
+    """For each candidate, whether ``detector`` finds a face scoring ``threshold`` or more
+    overlapping it (IoU >= 0.3) in a small zoomed crop around it."""
+    h, w = frame.shape[:2]
+    ok = np.zeros(len(candidates), dtype=bool)
+    for i, (x1, y1, x2, y2) in enumerate(candidates.boxes.astype(np.float64)):
+        size = max(x2 - x1, y2 - y1, 1.0)
+        cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, size * _CONFIRM_CONTEXT / 2
+        a, b = max(0, int(cx - half)), max(0, int(cy - half))
+        c, d = min(w, int(math.ceil(cx + half))), min(h, int(math.ceil(cy + half)))
+        if c - a < 2 or d - b < 2:
+            continue
+        zoom = min(4.0, max(1.0, _CONFIRM_FACE / size))
+        crop = frame[b:d, a:c]
+        if zoom > 1:
+            crop = cv2.resize(crop, (round((c - a) * zoom), round((d - b) * zoom)),
+                              interpolation=cv2.INTER_LINEAR)
+        found = detector.detect(np.ascontiguousarray(crop)).with_min_score(threshold)
+        if not len(found):
+            continue
+        ch, cw = crop.shape[:2]
+        found = found.transformed((c - a) / cw, (d - b) / ch, a, b)
+        ok[i] = box_iou(candidates.boxes[i:i + 1], found.boxes).max() >= _CONFIRM_IOU
+    return ok
+
+
 class Scanner:
-    """Applies the scan settings around a detector: passes, confirmation, merge."""
+    """Applies the scan settings around a detector: passes, confirmation, merge.
+
+    The detector (and the confirming one, if any) comes from the process's registry
+    (:func:`veil.scan.registry.get_detector`) unless one is given.
+    """
 
     def __init__(self, settings: ScanSettings | None = None,
-                 detector: Detector | None = None) -> None:
+                 detector: Detector | None = None,
+                 confirm_detector: Detector | None = None) -> None:
+        from veil.scan.registry import get_detector
+
         self.settings = settings or ScanSettings()
         if detector is None:
-            from veil.scan.centerface import CenterFace
-
-            detector = CenterFace(floor=self.settings.detector_floor,
-                                  device=self.settings.device)
+            detector = get_detector(self.settings.detector, floor=self.settings.detector_floor,
+                                    device=self.settings.device)
         elif getattr(detector, "floor", 0.0) > self.settings.detector_floor:
             # A detector shared with other scanners only ever reports more candidates
             # this way; each scanner keeps what its own settings ask for.
-            detector.floor = self.settings.detector_floor  # type: ignore[attr-defined]
+            detector.floor = self.settings.detector_floor
         self.detector = detector
+        if confirm_detector is None and self.settings.confirm_detector:
+            confirm_detector = get_detector(self.settings.confirm_detector,
+                                            floor=self.settings.confirm_threshold)
+        self.confirm_detector = confirm_detector
+
+    def passes(self, width: int, height: int) -> list[ScanPass]:
+        """The detector passes for a frame of this size."""
+        return plan_passes(width, height, self.settings)
 
     def scan(self, frame: np.ndarray) -> Detections:
         """All faces in an upright RGB frame."""
         h, w = frame.shape[:2]
-        parts = [_run_pass(self.detector, frame, p) for p in plan_passes(w, h, self.settings)]
-        return self.combine(parts, w, h)
+        parts = [run_pass(self.detector, frame, p) for p in self.passes(w, h)]
+        extra = None
+        if self.confirm_detector is not None:
+            extra = self.confirmed_weak(frame, parts)
+        return self.combine(parts, w, h, extra)
 
-    def combine(self, parts: list[Detections], width: int, height: int) -> Detections:
+    def confirmed_weak(self, frame: np.ndarray, parts: list[Detections]) -> Detections:
+        """The weak candidates (support threshold to threshold) that the confirming
+        detector finds too, on crops around them; overlapping ones merged first."""
+        s = self.settings
+        weak = Detections.concatenate([p.with_min_score(s.support_threshold) for p in parts])
+        weak = merge_detections(weak[weak.scores < s.threshold], iou=0.5)
+        if not len(weak) or self.confirm_detector is None:
+            return Detections()
+        return weak[confirm_on_crops(self.confirm_detector, frame, weak, s.confirm_threshold)]
+
+    def combine(self, parts: list[Detections], width: int, height: int,
+                extra: Detections | None = None) -> Detections:
         """The faces of a ``width`` x ``height`` frame from what each pass found (frame
         coordinates): confident or confirmed candidates, weak ones too with
-        ``keep_weak``, overlaps merged."""
+        ``keep_weak``, and ``extra`` (faces confirmed otherwise), overlaps merged."""
         s = self.settings
         found = confirmed(parts, s.threshold, s.support_threshold, s.support_passes)
+        if extra is not None and len(extra):
+            found = Detections.concatenate([found, extra])
         if s.keep_weak > 0:  # reported unconfirmed; the video plan confirms them over time
             found = Detections.concatenate([found] + [p.with_min_score(s.keep_weak)
                                                       for p in parts])

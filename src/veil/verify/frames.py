@@ -66,8 +66,8 @@ def read_any_rgb(path: Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
+            upright = ImageOps.exif_transpose(im)
+            return np.asarray(upright.convert("RGB"))
     except FileNotFoundError as exc:
         raise MediaError(path, "file not found") from exc
     except (OSError, ValueError, SyntaxError) as exc:

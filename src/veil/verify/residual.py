@@ -8,7 +8,7 @@ shorter side are ignored (METRICS.md does not count faces
 under 10 px; the detector's boxes are tighter than ground truth).
 
 False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDER dev set
-(``python -m veil.bench.planted_miss``):
+(``python -m benchmarks.planted_miss``):
 
 - a candidate of one family under its "alone" score (``CF_ALONE_SCORE``,
   ``HOG_ALONE_SCORE``) counts only when the other family finds a face at the same place
@@ -42,7 +42,7 @@ MIN_RESIDUAL_SIDE = 8.0
 # A CenterFace candidate that dlib HOG does not confirm (IoU >= AGREE_IOU) must score at
 # least this much: on veil's own dev-set outputs every weaker lone candidate outside the
 # masks was not a face, while every planted miss >= 20 px scored higher (BENCHMARKS.md,
-# ``python -m veil.bench.planted_miss``).
+# ``python -m benchmarks.planted_miss``).
 CF_ALONE_SCORE = 0.4
 # A dlib HOG candidate that CenterFace does not confirm must score at least this much
 # (dlib's own scale): badges and patches reach 0.6, frontal faces CenterFace misses

@@ -1,0 +1,217 @@
+"""Search strategies side by side: leak, collateral and detector cost, in one process.
+
+    python -m benchmarks.mosaic                   # once: the 12 MP and 3 MP tiled sets
+    python -m benchmarks.search                   # dev set and both tiled sets
+    python -m benchmarks.search --sets dev --json bench-out/search.json
+
+Every strategy is a :class:`veil.settings.ScanSettings`. Each detector pass (detector,
+scale, tiling) is run once per picture at a low floor and kept; every strategy is then
+made from the passes its settings plan (``Scanner.combine``, plus the crop confirmations
+of a cascade), rendered with veil's solid fill and judged black-box exactly as
+``../shared/METRICS.md`` says (``benchmarks.metrics``): the pixels that changed.
+The outputs are the ones ``veil --method solid`` writes for the same settings (same
+scanner, same renderer, no file round trip: the pictures are lossless either way).
+
+Cost is CPU-seconds of the detector per picture (``time.process_time``, all threads)
+and megapixels of detector input per picture, not wall time: on a shared machine wall
+time says more about the neighbours than about the strategy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.metrics import Totals, black_box_mask, score_frame
+from benchmarks.wider import DIFFICULTIES, WiderImage, default_root, load_wider
+from veil.detections import Detections
+from veil.render.masks import mask_regions
+from veil.scan.base import Detector
+from veil.scan.registry import get_detector
+from veil.scan.scanner import Scanner, ScanPass, plan_passes, run_pass
+from veil.settings import MaskSettings, ScanSettings
+
+FLOOR = 0.04
+SOLID = MaskSettings(method="solid")
+
+_TILED = ScanSettings(search="tiled", mirror=False)
+
+
+def _tiled(detector: str, scale: float, threshold: float, ratio: float = 1.0,
+           **more: object) -> ScanSettings:
+    return replace(_TILED, detector=detector, native_scale=scale, threshold=threshold,
+                   support_ratio=ratio, **more)  # type: ignore[arg-type]
+
+
+def _cascade(scale: float, sure: float, weak: float, confirm: float) -> ScanSettings:
+    return _tiled("yunet", scale, sure, weak / sure, confirm_detector="centerface",
+                  confirm_threshold=confirm)
+
+
+#: The strategies compared (name -> settings). ``tNN``: threshold; ``sNN``: support ratio
+#: (a weaker candidate down to ratio x threshold counts when another pass finds it too).
+STRATEGIES: dict[str, ScanSettings] = {
+    "default: pyramid, centerface": ScanSettings(),
+    "pyramid, yunet t0.3": ScanSettings(detector="yunet", threshold=0.3, support_ratio=1.0),
+    "pyramid, yunet t0.2": ScanSettings(detector="yunet", threshold=0.2, support_ratio=1.0),
+    "tiled 1x, centerface t0.25 s0.3": _tiled("centerface", 1.0, 0.25, 0.3),
+    "tiled 1x, centerface t0.1": _tiled("centerface", 1.0, 0.1),
+    "tiled 2x, centerface t0.25 s0.3": _tiled("centerface", 2.0, 0.25, 0.3),
+    "tiled 2x, centerface t0.15 s0.5": _tiled("centerface", 2.0, 0.15, 0.5),
+    "tiled 2x, centerface t0.1": _tiled("centerface", 2.0, 0.1),
+    "tiled 1x, yunet t0.2": _tiled("yunet", 1.0, 0.2),
+    "tiled 2x, yunet t0.3 s0.3": _tiled("yunet", 2.0, 0.3, 0.3),
+    "tiled 2x, yunet t0.2": _tiled("yunet", 2.0, 0.2),
+    "tiled 2x, yunet t0.15": _tiled("yunet", 2.0, 0.15),
+    "tiled 2x, yunet t0.1": _tiled("yunet", 2.0, 0.1),
+    "cascade tiled 1x yunet 0.3/0.05 + centerface 0.15": _cascade(1.0, 0.3, 0.05, 0.15),
+    "cascade tiled 2x yunet 0.3/0.05 + centerface 0.15": _cascade(2.0, 0.3, 0.05, 0.15),
+    "cascade tiled 2x yunet 0.2/0.05 + centerface 0.1": _cascade(2.0, 0.2, 0.05, 0.1),
+}
+
+
+@dataclass
+class Cost:
+    """Detector CPU-seconds and input megapixels."""
+
+    cpu_s: float = 0.0
+    mpix: float = 0.0
+
+    def __iadd__(self, other: Cost) -> Cost:
+        self.cpu_s += other.cpu_s
+        self.mpix += other.mpix
+        return self
+
+
+class Metered:
+    """A detector wrapper that adds up CPU time and (padded) input pixels."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.inner = detector
+        self.name, self.version = detector.name, detector.version
+        self.cost = Cost()
+
+    @property
+    def floor(self) -> float:
+        return self.inner.floor
+
+    @floor.setter
+    def floor(self, value: float) -> None:
+        self.inner.floor = value
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        h, w = frame.shape[:2]
+        t0 = time.process_time()
+        out = self.inner.detect(frame)
+        self.cost += Cost(time.process_time() - t0, (-(-h // 32) * 32) * (-(-w // 32) * 32) / 1e6)
+        return out
+
+
+@dataclass
+class Result:
+    name: str
+    totals: Totals = field(default_factory=Totals)
+    lists: dict[str, Totals] = field(default_factory=lambda: {d: Totals() for d in DIFFICULTIES})
+    cost: Cost = field(default_factory=Cost)
+
+    def row(self, n: int) -> dict[str, object]:
+        return {"strategy": self.name, "leaked": self.totals.leaked,
+                "counted": self.totals.counted, "leak_rate": round(self.totals.leak_rate, 4),
+                **{f"leak_{d}": round(t.leak_rate, 4) for d, t in self.lists.items()},
+                "collateral": round(self.totals.collateral, 3),
+                "cpu_s_per_image": round(self.cost.cpu_s / n, 3),
+                "mpix_per_image": round(self.cost.mpix / n, 2)}
+
+
+def evaluate(root: Path, strategies: dict[str, ScanSettings]) -> list[dict[str, object]]:
+    """Score every strategy on the WIDER-format set under ``root``."""
+    images: list[WiderImage] = load_wider(root)
+    meters = {name: Metered(get_detector(name, floor=FLOOR)) for name in
+              {s.detector for s in strategies.values()}
+              | {s.confirm_detector for s in strategies.values() if s.confirm_detector}}
+    results = {name: Result(name) for name in strategies}
+    for im in images:
+        frame = np.ascontiguousarray(Image.open(root / "images" / im.name).convert("RGB"))
+        h, w = frame.shape[:2]
+        cache: dict[tuple[str, ScanPass], tuple[Detections, Cost]] = {}
+        for name, s in strategies.items():
+            res = results[name]
+            det = meters[s.detector]
+            parts = []
+            for p in plan_passes(w, h, s):
+                key = (s.detector, p)
+                if key not in cache:
+                    before = Cost(det.cost.cpu_s, det.cost.mpix)
+                    found = run_pass(det, frame, p)
+                    cache[key] = (found, Cost(det.cost.cpu_s - before.cpu_s,
+                                              det.cost.mpix - before.mpix))
+                parts.append(cache[key][0])
+                res.cost += cache[key][1]
+            conf = meters.get(s.confirm_detector) if s.confirm_detector else None
+            scanner = Scanner(s, detector=det, confirm_detector=conf)  # type: ignore[arg-type]
+            extra = None
+            if conf is not None:
+                before = Cost(conf.cost.cpu_s, conf.cost.mpix)
+                extra = scanner.confirmed_weak(frame, parts)
+                res.cost += Cost(conf.cost.cpu_s - before.cpu_s, conf.cost.mpix - before.mpix)
+            dets = scanner.combine(parts, w, h, extra)
+            out = mask_regions(frame, dets.boxes, SOLID)
+            score = score_frame(black_box_mask(frame, out), im.boxes, im.invalid)
+            res.totals.add(score)
+            for d in DIFFICULTIES:
+                res.lists[d].add(score, im.lists[d])
+    return [results[name].row(len(images)) for name in strategies]
+
+
+def markdown(set_name: str, rows: list[dict[str, object]]) -> str:
+    base = next((r for r in rows if str(r["strategy"]).startswith("default")), rows[0])
+    lines = [f"| {set_name}: strategy | leaked / counted | leak | easy | medium | hard "
+             "| collateral | detector CPU-s / image | MP / image | cost vs default |",
+             "|" + "---|" * 10]
+    for r in rows:
+        rel = float(r["cpu_s_per_image"]) / max(float(base["cpu_s_per_image"]), 1e-9)
+        lines.append(
+            f"| {r['strategy']} | {r['leaked']}/{r['counted']} "
+            f"| {100 * float(r['leak_rate']):.1f}% | {100 * float(r['leak_easy']):.1f}% "
+            f"| {100 * float(r['leak_medium']):.1f}% | {100 * float(r['leak_hard']):.1f}% "
+            f"| {float(r['collateral']):.2f} | {r['cpu_s_per_image']} | {r['mpix_per_image']} "
+            f"| {rel:.2f}x |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=default_root(), help="the dev set")
+    ap.add_argument("--mosaics", type=Path, default=Path("bench-out"),
+                    help="where benchmarks.mosaic wrote mosaic-12mp and mosaic-3mp")
+    ap.add_argument("--sets", default="dev,3mp,12mp")
+    ap.add_argument("--only", default="", help="substrings of strategy names, separated by |")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    chosen = {k: v for k, v in STRATEGIES.items()
+              if not args.only or any(s in k for s in args.only.split("|"))}
+    roots = {"dev": args.data, "3mp": args.mosaics / "mosaic-3mp",
+             "12mp": args.mosaics / "mosaic-12mp"}
+    out: dict[str, list[dict[str, object]]] = {}
+    for set_name in args.sets.split(","):
+        root = roots[set_name]
+        if not (root / "gt.txt").exists():
+            ap.error(f"no gt.txt under {root} (run python -m benchmarks.mosaic first)")
+        out[set_name] = evaluate(root, chosen)
+        print(markdown(set_name, out[set_name]), flush=True)
+        print(flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Model files shipped inside veil (each folder holds its licence and provenance)."""

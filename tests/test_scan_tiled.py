@@ -1,0 +1,117 @@
+"""Size-aware (tiled) search: the plan of passes, tiles, and small faces in big pictures."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from veil.detections import Detections, box_iou
+from veil.scan import Scanner
+from veil.scan.scanner import ScanPass, plan_passes, run_pass, tile_starts
+from veil.settings import ScanSettings
+
+
+def test_tiles_cover_with_overlap() -> None:
+    assert tile_starts(500, 1024, 128) == [0]
+    for length in (1025, 3000, 4000, 8001):
+        starts = tile_starts(length, 1024, 128)
+        assert starts[0] == 0 and starts[-1] + 1024 == length
+        assert all(b - a <= 1024 - 128 for a, b in zip(starts, starts[1:], strict=False))
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1024, 768), (4000, 3000), (8000, 6000)])
+def test_tiled_plan_searches_native_pixels_whatever_the_size(size: tuple[int, int]) -> None:
+    w, h = size
+    s = ScanSettings(search="tiled")
+    passes = plan_passes(w, h, s)
+    assert passes[0].scale == 1.0                       # the smallest faces at native pixels
+    assert max(w, h) * passes[-1].scale <= s.base_side * 1.001 and not passes[-1].tile
+    assert all(a.scale > b.scale for a, b in zip(passes, passes[1:], strict=False))
+    # Cost grows with the area: all passes together see under 1.5x the picture's pixels.
+    assert sum(p.scale ** 2 for p in passes) < 1.5
+    assert all(p.tile == s.tile_side for p in passes[:-1] if max(w, h) * p.scale > s.tile_side)
+    # The old behaviour stays the default.
+    assert plan_passes(w, h, ScanSettings())[0].scale == min(1.0, 1280 / max(w, h))
+
+
+class _Recorder:
+    """A detector that records the input sizes it is given and finds nothing."""
+
+    name, version, floor = "recorder", "0", 0.0
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        self.sizes.append(frame.shape[:2])
+        return Detections()
+
+
+def test_a_48_megapixel_picture_is_searched_in_bounded_tiles() -> None:
+    frame = np.zeros((6000, 8000, 3), np.uint8)
+    rec = _Recorder()
+    Scanner(ScanSettings(search="tiled", native_scale=2.0), detector=rec).scan(frame)
+    assert max(max(hw) for hw in rec.sizes[:-1]) <= 1024 + 4   # tiles (window rounding)
+    assert max(rec.sizes[-1]) <= 1280                            # the whole picture, coarse
+    seen = sum(h * w for h, w in rec.sizes)
+    # The 2x pass (4 x 48 MP), coarser passes (+1/3) and tile overlaps: linear in the area.
+    assert 4 * 48e6 <= seen < 4 * 48e6 * 2
+
+
+@pytest.mark.slow
+def test_small_face_in_a_big_picture_is_found_across_a_tile_border(astronaut: np.ndarray) -> None:
+    """A 20 px face in a 12 MP picture, on a tile seam: the default pyramid shrinks the
+    picture (the face to under 10 px) and misses it; the tiled search sees it at native
+    pixels, whole."""
+    face = cv2.resize(astronaut[40:220, 150:310], (20, 22), interpolation=cv2.INTER_AREA)
+    canvas = np.full((3000, 4000, 3), 128, np.uint8)
+    x = tile_starts(4000, 1024, 128)[1] - 10     # straddles the second tile's left edge
+    canvas[1500:1522, x:x + 20] = face
+    gt = [[x, 1500, x + 20, 1522]]
+    found = Scanner(ScanSettings(search="tiled", native_scale=1.0)).scan(canvas)
+    assert len(found) >= 1
+    assert (box_iou(found.boxes, gt)[:, 0] > 0.3).all()          # whole, never a half face
+    pyramid = Scanner(ScanSettings()).scan(canvas)
+    assert len(pyramid) == 0 or box_iou(pyramid.boxes, gt).max() < 0.3
+
+
+def test_tiled_pass_maps_boxes_like_a_whole_pass(astronaut: np.ndarray) -> None:
+    """A tile pass on a picture larger than one tile finds the face where a whole pass does."""
+    canvas = np.full((1500, 2200, 3), 90, np.uint8)
+    canvas[900:1412, 1500:2012] = astronaut
+    from veil.scan.registry import get_detector
+
+    det = get_detector("centerface")
+    whole = run_pass(det, canvas, ScanPass(1.0)).with_min_score(0.5)
+    tiled = run_pass(det, canvas, ScanPass(1.0, tile=1024, overlap=128)).with_min_score(0.5)
+    assert len(whole) == 1 and len(tiled) >= 1
+    assert box_iou(whole.boxes, tiled.boxes).max() > 0.9
+
+
+def test_second_detector_confirms_a_weak_face_not_a_blank_patch(astronaut: np.ndarray) -> None:
+    from veil.scan.registry import get_detector
+    from veil.scan.scanner import confirm_on_crops
+
+    canvas = np.full((400, 600, 3), 128, np.uint8)
+    canvas[150:190, 100:135] = cv2.resize(astronaut[40:220, 150:310], (35, 40),
+                                          interpolation=cv2.INTER_AREA)
+    candidates = Detections([[100, 150, 135, 190], [400, 150, 435, 190]], [0.15, 0.15])
+    ok = confirm_on_crops(get_detector("centerface"), canvas, candidates, threshold=0.3)
+    assert ok.tolist() == [True, False]
+
+
+def test_cascade_keeps_confirmed_weak_candidates_only(astronaut: np.ndarray) -> None:
+    """YuNet's weak candidates count as faces when CenterFace confirms them; without a
+    confirming detector the same threshold drops them."""
+    face = cv2.resize(astronaut[40:220, 150:310], (24, 27), interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[200:227, 300:324] = face
+    weak_only = ScanSettings(detector="yunet", search="tiled", threshold=1.0, support_ratio=0.1)
+    alone = Scanner(weak_only).scan(canvas)
+    cascade = Scanner(ScanSettings(**{**weak_only.to_dict(), "confirm_detector": "centerface"}))
+    found = cascade.scan(canvas)
+    assert len(alone) == 0
+    assert len(found) == 1
+    cx, cy = found.boxes[0, 0::2].mean(), found.boxes[0, 1::2].mean()
+    assert 300 < cx < 324 and 200 < cy < 227     # on the pasted face (YuNet's box is tight)
