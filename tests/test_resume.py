@@ -63,6 +63,8 @@ def test_rerun_skips_done_files_and_redoes_changed(tmp_path: Path,
     code, _, err = run(src, "-o", out, "--workers", "1")
     assert code == 0, err
     assert "3 of 3 files are already done" in err and "0 to do" in err
+    assert "3 of 3 files written" in err and "3 of them done by an earlier run" in err
+    assert "images/s" not in err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamps
     doc = _report(out)
     assert [Path(f["input"]).name for f in doc["files"]] == ["00.png", "01.png", "02.png"]

@@ -37,7 +37,9 @@ def test_no_verify_writes_no_report(tmp_path):
     code, _, err = run(tmp_path / "a.png", "-o", tmp_path / "out", "--no-verify")
     assert code == 0, err
     assert not (tmp_path / "out" / "veil-report").exists()
-    assert not (tmp_path / "out.veil").exists()
+    # No report; only the done record that lets a re-run resume (jobs.resume).
+    assert [p.relative_to(tmp_path / "out.veil").as_posix()
+            for p in (tmp_path / "out.veil").rglob("*") if p.is_file()] == ["done/a.png.json"]
 
 
 def test_verify_command_pass_and_fail(tmp_path):

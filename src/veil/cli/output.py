@@ -183,8 +183,12 @@ def summary_line(summary: Summary, outdir: Path) -> str:
         parts.append(f"report: {summary.report}")
     if summary.plans is not None:
         parts.append(f"plans: {summary.plans}")
+    if summary.resumed:
+        parts.append(f"{summary.resumed} of them done by an earlier run (skipped)")
     rate = ""
-    if summary.seconds > 0 and summary.images and not summary.videos:
+    if summary.resumed:
+        pass  # a rate over the files this run did not do would mislead
+    elif summary.seconds > 0 and summary.images and not summary.videos:
         rate = f" ({summary.images / summary.seconds:.2f} images/s)"
     elif summary.seconds > 0 and summary.videos and not summary.images:
         rate = f" ({summary.video_frames / summary.seconds:.1f} frames/s)"

@@ -231,6 +231,7 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
     all_results = [o.result for o in every]
     summary = batch_summary(all_results, collected, time.perf_counter() - t0)
     summary.report = report
+    summary.resumed = len(resumed.done)
     if any(r.plan_path for r in results):
         summary.plans = plan_dir or default_plan_dir(outdir)
     if interrupted is not None:

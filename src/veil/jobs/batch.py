@@ -215,11 +215,12 @@ class Summary:
     report: Path | None = None     # report.json, when one was written
     plans: Path | None = None      # the folder of the plans, when any was written
     interrupted: str | None = None  # "interrupted" (Ctrl-C) or "terminated" (SIGTERM)
+    resumed: int = 0       # of ``done``: skipped, done by an earlier run (jobs.resume)
 
     @property
     def per_second(self) -> float:
-        """Files finished per second, whole run."""
-        return self.done / self.seconds if self.seconds > 0 else 0.0
+        """Files finished per second by this run (not those it resumed)."""
+        return (self.done - self.resumed) / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def all_verified(self) -> bool:
@@ -238,7 +239,7 @@ class Summary:
             "skipped": [{"path": str(p), "reason": why} for p, why in self.skipped],
             "report": None if self.report is None else str(self.report),
             "plans": None if self.plans is None else str(self.plans),
-            "interrupted": self.interrupted,
+            "interrupted": self.interrupted, "resumed": self.resumed,
             "seconds": round(self.seconds, 3), "files_per_second": round(self.per_second, 3),
         }
 
