@@ -191,7 +191,7 @@ def test_small_unmasked_face_in_a_large_picture_is_found_by_the_tiled_yunet_sear
                        families=("centerface", "dlib-hog"))
     assert _near(old, box) == []
     new = finder.judge(cands, canvas, nothing, original=canvas)
-    # YuNet finds it (and confirms a weak CenterFace candidate there).
+    # YuNet finds it.
     assert "yunet" in [c.detector for c in _near(new, box)]
 
     solid = MaskSettings(method="solid")

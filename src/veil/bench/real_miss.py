@@ -63,8 +63,8 @@ def rule_grid() -> dict[str, Rules]:
     """The YuNet rules compared: ``wW aA [c]``: weak floor W, alone from A, ``c`` when
     YuNet also confirms weak CenterFace / HOG candidates."""
     grid: dict[str, Rules] = {}
-    for weak in (0.3, 0.4, 0.5):
-        for alone in (0.5, 0.6, 0.7, 0.8, 1.01):
+    for weak in (0.3, 0.4, 0.5, 0.6, 0.7):
+        for alone in (0.5, 0.6, 0.7, 0.8, 0.9, 1.01):
             if alone < weak:
                 continue
             for conf in (False, True):

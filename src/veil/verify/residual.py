@@ -62,7 +62,7 @@ AGREE_IOU = 0.3
 YUNET_SCALE = 2.0
 YUNET_ALONE_SCORE = 0.7
 YUNET_WEAK_SCORE = 0.4
-YUNET_CORE = 0.0
+YUNET_CORE = 0.2
 # Pixel budget of the verification scan's zoomed passes, as a share of the job's.
 PIXEL_BUDGET_SHARE = 1.0
 
@@ -106,10 +106,11 @@ class Rules:
     yunet_alone: float = YUNET_ALONE_SCORE
     yunet_weak: float = YUNET_WEAK_SCORE
     #: YuNet candidates (from ``yunet_weak``) also confirm weak CenterFace / HOG ones.
-    yunet_confirms: bool = True
-    #: A YuNet box reaches further (forehead, chin, ears) than CenterFace's, which the
-    #: job's masks follow: its masked share is measured on the box without this share of
-    #: its width and height on each side (0: the whole box).
+    yunet_confirms: bool = False
+    #: A YuNet box reaches further (forehead, chin, hair) than CenterFace's, which the
+    #: job's masks follow, and a blurred face keeps its outline: a YuNet candidate is
+    #: masked when its box, or its box without this share of its width and height on
+    #: each side (the face's core), is ``MASKED_SHARE`` masked (0: the whole box only).
     yunet_core: float = YUNET_CORE
 
 
@@ -268,7 +269,7 @@ class ResidualFinder:
                 continue  # below the size METRICS.md counts as a face
             share = box_share(masked, cand.box)
             if cand.detector == "yunet" and rules.yunet_core > 0:
-                share = box_share(masked, core_box(cand.box, rules.yunet_core))
+                share = max(share, box_share(masked, core_box(cand.box, rules.yunet_core)))
             if share >= MASKED_SHARE:
                 continue
             if allowed is not None and box_share(allowed, cand.box) >= MASKED_SHARE:
