@@ -117,7 +117,7 @@ def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
         out = mask_regions(frame, dets.boxes, SOLID)
         masked = coverage_mask((h, w), dets.boxes, SOLID)
         score = score_frame(black_box_mask(frame, out), im.boxes, im.invalid)
-        checks, cands = _checks(finders[job], frame, out, masked, grid, cpu)
+        checks, cands, by = _checks(finders[job], frame, out, masked, grid, cpu)
         leaked = [k for k, lk in enumerate(score.leaked) if lk]
         rec["jobs"][job] = {
             "leaked": [{"side": float(min(im.boxes[k][2], im.boxes[k][3])),
@@ -127,34 +127,33 @@ def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
                        for k in leaked],
             "counted": int(sum(score.counted)),
             "flags": {c: int(len(b)) for c, b in checks.items()},
-            "flagged_by": dict(finders[job].last_by),  # type: ignore[attr-defined]
+            "flagged_by": by,  # detector initials of each flagged face, per check
         }
     return rec
 
 
 def _checks(f: ResidualFinder, frame: np.ndarray, out: np.ndarray, masked: np.ndarray,
             grid: dict[str, Rules], cpu: dict[str, float]
-            ) -> tuple[dict[str, np.ndarray], list[Candidate]]:
-    """The boxes each check flags in one output: ``old`` and every rule of ``grid``."""
+            ) -> tuple[dict[str, np.ndarray], list[Candidate], dict[str, str]]:
+    """The boxes each check flags in one output (``old`` and every rule of ``grid``), the
+    candidates, and the initials of the detectors behind each check's flags."""
     cands: list[Candidate] = (
         _timed(lambda: f._centerface(out), cpu, "check centerface")
         + _timed(lambda: f._dlib_hog(out), cpu, "check dlib-hog")
         + _timed(lambda: f._yunet(out), cpu, "check yunet"))
     memo: dict[Any, bool] = {}
-    by: dict[Any, str] = {}
+    by: dict[str, str] = {}
 
-    def flags(rules: Rules | None, families: tuple[str, ...]) -> np.ndarray:
+    def flags(name: str, rules: Rules | None, families: tuple[str, ...]) -> np.ndarray:
         found = _timed(lambda: f.judge(cands, out, masked, original=frame, rules=rules,
                                        families=families, memo=memo), cpu, "confirm")
-        by[rules] = "".join(sorted(c.detector[0] for c, _ in found))
+        by[name] = "".join(sorted(c.detector[0] for c, _ in found))
         return np.asarray([c.box for c, _ in found], np.float32).reshape(-1, 4)
 
-    checks = {"old": flags(Rules(), ("centerface", "dlib-hog"))}
-    f.last_by = {"old": by[Rules()]}  # type: ignore[attr-defined]
+    checks = {"old": flags("old", Rules(), ("centerface", "dlib-hog"))}
     for name, rules in grid.items():
-        checks[name] = flags(rules, ("centerface", "dlib-hog", "yunet"))
-        f.last_by[name] = by[rules]  # type: ignore[attr-defined]
-    return checks, cands
+        checks[name] = flags(name, rules, ("centerface", "dlib-hog", "yunet"))
+    return checks, cands, by
 
 
 def _seen(gt: np.ndarray, cands: list[Candidate], masked: np.ndarray) -> dict[str, list[float]]:
@@ -227,7 +226,7 @@ def choose(records: list[dict[str, Any]], max_flagged: float = 0.10) -> str:
 
 def table(records: list[dict[str, Any]], checks: list[str]) -> str:
     head = ("| check | caught 10-15 | 15-20 | 20-40 | >=40 | caught >=15 px | default: flagged "
-            "files | false flags (default / t0.6 / fast) | leaked in passed outputs (default) |")
+            "files | false flags (default / t0.6 / fast) | leaked in unflagged default outputs |")
     lines = [head, "|" + "---|" * 9]
     for c in checks:
         s = summarize(records, c)
