@@ -26,7 +26,7 @@ demo: setup
 	$(BIN)/python -m veil.demo demo-out
 
 lint: setup
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests benchmarks
 
 # The review page's tests drive the system chromium with playwright (its own browser
 # download cannot work offline). Installed only when missing, and only as root (CI);
@@ -38,11 +38,11 @@ browser:
 	fi
 
 test: setup browser
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 quick: setup
-	$(BIN)/python -m ruff check src tests
+	$(BIN)/python -m ruff check src tests benchmarks
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:

@@ -12,13 +12,13 @@ from veil.errors import UsageError
 from veil.jobs.batch import (
     JobOptions,
     Task,
+    batch_summary,
     collect_tasks,
     default_report_dir,
     media_kind,
     output_name,
     run_batch,
     side_folder,
-    summarize,
 )
 
 PIXELS = np.full((16, 16, 3), 128, dtype=np.uint8)
@@ -186,17 +186,18 @@ def test_bad_video_fails_alone_and_batch_goes_on(tmp_path: Path) -> None:
     (tmp_path / "in" / "clip.mp4").write_bytes(b"\x00" * 64)
     got = collect_tasks([tmp_path / "in"], tmp_path / "out")
     seen: list[str] = []
-    results = run_batch(got.tasks, JobOptions(), on_start=lambda t: seen.append(t.source.name))
+    results = [o.result for o in run_batch(got.tasks, JobOptions(),
+                                           on_start=lambda t: seen.append(t.source.name))]
     assert seen == ["clip.mp4"]
     assert not results[0].ok and results[0].error and "\n" not in results[0].error
     assert not (tmp_path / "out" / "clip.mp4").exists()
-    summary = summarize(results, got, 1.0)
+    summary = batch_summary(results, got, 1.0)
     assert (summary.files, summary.done, summary.failed) == (1, 0, 1)
 
 
 def test_unexpected_error_becomes_a_file_error(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import veil.jobs.batch as batch
+    import veil.jobs.pipeline as batch
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\nsecond line")
@@ -204,7 +205,7 @@ def test_unexpected_error_becomes_a_file_error(tmp_path: Path,
     monkeypatch.setattr(batch, "anonymize_image_file", broken)
     monkeypatch.setattr(batch, "shared_scanner", lambda settings: None)
     tasks = [Task(tmp_path / f"{i}.jpg", tmp_path / "out" / f"{i}.jpg", "image") for i in (1, 2)]
-    results = run_batch(tasks, JobOptions())
+    results = [o.result for o in run_batch(tasks, JobOptions())]
     assert [r.error for r in results] == ["internal error: RuntimeError: boom"] * 2
 
 
@@ -213,20 +214,20 @@ def test_output_reaches_its_final_name_only_once_verified(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     from veil.jobs import repair
-    from veil.jobs.batch import FAILED_MARK, STAGING_PREFIX, JobOptions, Task, run_task
+    from veil.jobs.pipeline import FAILED_MARK, STAGING_PREFIX, JobOptions, Task, run
     from veil.settings import MaskSettings
 
     src = save(astronaut, tmp_path / "in" / "a.png")
-    good = run_task(Task(src, tmp_path / "ok" / "a.png", "image"), JobOptions(verify=True))
+    good = run(Task(src, tmp_path / "ok" / "a.png", "image"), JobOptions(verify=True)).result
     assert good.ok and good.output == tmp_path / "ok" / "a.png" and good.output.exists()
-    assert good.verification is not None and good.verification["passed"]
+    assert good.verification is not None and good.verification.passed
     # A mask far too weak to protect anyone: verification fails, repair cannot help (its
     # solid re-render is switched off here), and the file never appears under the name a
     # user would publish.
     monkeypatch.setattr(repair, "strengthen_recognisable", lambda *args: [])
     weak = JobOptions(mask=MaskSettings(method="blur", blur_ratio=0.03, noise=0), verify=True)
-    bad = run_task(Task(src, tmp_path / "weak" / "a.png", "image"), weak)
-    assert bad.verification is not None and not bad.verification["passed"]
+    bad = run(Task(src, tmp_path / "weak" / "a.png", "image"), weak).result
+    assert bad.verification is not None and not bad.verification.passed
     assert not (tmp_path / "weak" / "a.png").exists()
     assert bad.output == tmp_path / "weak" / f"a{FAILED_MARK}.png" and bad.output.exists()
     leftovers = [p for p in tmp_path.rglob("*") if p.name.startswith(STAGING_PREFIX)]
@@ -236,10 +237,10 @@ def test_output_reaches_its_final_name_only_once_verified(tmp_path: Path,
 def test_outputs_get_ordinary_file_permissions(tmp_path: Path, astronaut: np.ndarray) -> None:
     import os
 
-    from veil.jobs.batch import JobOptions, Task, run_task
+    from veil.jobs.pipeline import JobOptions, Task, run
 
     src = save(astronaut, tmp_path / "a.png")
-    done = run_task(Task(src, tmp_path / "out" / "a.png", "image"), JobOptions())
+    done = run(Task(src, tmp_path / "out" / "a.png", "image"), JobOptions()).result
     assert done.output is not None
     umask = os.umask(0)
     os.umask(umask)

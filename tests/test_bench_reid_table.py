@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veil.bench.reid_table import REFERENCE, SETTINGS, table
+from benchmarks.reid_table import REFERENCE, SETTINGS, table
 
 WEAK = "blur k=1/4 (weak)"
 

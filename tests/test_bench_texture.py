@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.bench import texture
+from benchmarks import texture
 from veil.detections import Detections
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.bench.video_planted import TAIL, _candidates, _leaked_frames, _plant
+from benchmarks.video_planted import TAIL, _candidates, _leaked_frames, _plant
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.settings import MaskSettings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from veil.bench.video_sweep import SCALES, VideoSetting, score_setting
+from benchmarks.video_sweep import SCALES, VideoSetting, score_setting
 
 
 def _cache(tmp_path: Path, score: float, frames: int = 10) -> dict:
@@ -35,7 +35,7 @@ def test_weak_candidates_count_only_when_kept(tmp_path: Path) -> None:
 
 
 def test_collateral_is_split_by_the_kind_of_track(tmp_path: Path) -> None:
-    from veil.bench.video_sweep import collateral_sources
+    from benchmarks.video_sweep import collateral_sources
 
     cache = _cache(tmp_path, 0.9)
     entry = cache[str(tmp_path / "c.mp4")]

@@ -56,7 +56,7 @@ def test_each_phase_has_its_label_and_total(clips: Path, tmp_path: Path) -> None
     with display:
         results = run_batch(got.tasks, JobOptions(verify=True), on_done=display.done,
                             phase_progress=record)
-    assert all(r.ok for r in results), [r.error for r in results]
+    assert all(r.ok for r in results), [r.result.error for r in results]
     labels = list(dict.fromkeys(label for label, _, _ in seen))
     assert labels[:3] == ["scanning frames", "rendering frames", "verifying frames"]
     for label in labels[:3]:

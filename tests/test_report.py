@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veil.jobs.verify import pair_files, verify_file, verify_paths
+from veil.jobs.check_pair import pair_files, verify_file, verify_paths
 from veil.report.json_report import REPORT_FORMAT, ReportEntry, write_report
 from veil.settings import MaskSettings
 from verify_media import FACE_BOX, image_plan, write_masked

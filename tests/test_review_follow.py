@@ -106,13 +106,17 @@ def test_follow_from_the_session_adds_a_manual_track_to_the_plan(clip, tmp_path)
     before = {r.track_id for fp in plan.frames.values() for r in fp.regions}
     session.delete_track(item, next(iter(before)))          # the user removes it ...
     assert Plan.load(item.plan_path).region_count() == plan.region_count()
+    assert {r.provenance for fp in Plan.load(item.plan_path).frames.values()
+            for r in fp.regions} == {"deleted"}                 # kept as a record
     start = 10
     track = session.follow(item, start, drawn_at(boxes[start]))  # ... and draws it again
     saved = Plan.load(item.plan_path)
     regions = [(f, r) for f, fp in saved.frames.items() for r in fp.regions
                if r.track_id == track]
-    assert sorted(f for f, _ in regions) == list(range(start, N))
+    # followed backwards to the face's first frame as well as forwards to its last
+    assert sorted(f for f, _ in regions) == list(range(N))
     assert {r.provenance for _, r in regions} == {"manual"}
+    assert all(r.edited_at for _, r in regions)
     assert np.mean([covered(r.box, boxes[f]) for f, r in regions]) >= 0.9
 
 

@@ -14,7 +14,7 @@ from reviewtools import browser_page, drag, need_browser, screenshot, served
 from veil.jobs.batch import JobOptions
 from veil.plan.record import Plan
 from veil.render.masks import expand_boxes
-from veil.review.state import Session, read_edit_log
+from veil.review.state import Session
 from veil.settings import MaskSettings
 
 SOLID = MaskSettings(method="solid")
@@ -117,19 +117,21 @@ def test_photo_review_end_to_end(two_faces, tmp_path):
         assert not page.evaluate("document.getElementById('open-report').disabled")
         assert page.errors == []  # type: ignore[attr-defined]
 
-    # every edit is in the plan on disk (and its log), and the output follows the plan
+    # every edit is in the plan on disk, with who did what as provenance, and the output
+    # follows the plan
     plan = Plan.load(item.plan_path)
     regions = plan.frame(0).regions
     assert sorted((r.provenance, r.released) for r in regions) == [
-        ("detected", False), ("detected", True), ("manual", False)]
-    log = read_edit_log(item.log_path)
-    assert [e["action"] for e in log] == ["add", "add", "delete", "move", "move", "release"]
-    assert log[-1]["reason"] == "consented on 12 May"
+        ("deleted", False), ("detected", False), ("detected", True), ("manual", False)]
+    kept = [r for r in regions if r.released][0]
+    assert kept.reason == "consented on 12 May" and kept.edited_at
+    assert all(r.edited_at for r in regions if r.provenance in ("manual", "deleted"))
+    assert not (item.plan_path.parent / (item.plan_path.name + ".review.json")).exists()
     report = json.loads((session.report_dir / "report.json").read_text())
     assert [f["status"] for f in report["files"]] == ["pass"]
 
     original, output = read_rgb(two_faces), read_rgb(out / "pair.png")
-    active = np.asarray([r.box for r in regions if not r.released], np.float32)
+    active = np.asarray([r.box for r in regions if r.masked], np.float32)
     grown = expand_boxes(active, plan.mask.margin, 1.0)
     covered = np.zeros((H, W), bool)
     for x1, y1, x2, y2 in grown:

@@ -83,8 +83,8 @@ def test_token_in_the_url_only_opens_the_page(server):
 
 
 def test_edits_without_the_token_change_nothing(server):
-    before = (server.root / "out-plans" / "a.png.veil.json")
-    request(server, "GET", "/api/files/0")  # make sure the plan exists
+    before = (server.root / "out.veil" / "plans" / "a.png.veil.json")
+    request(server, "GET", "/api/files/0/original.jpg")  # make sure the plan exists
     text = before.read_text()
     for method, path, body in [("POST", "/api/files/0/regions", {"frame": 0,
                                                                   "box": [1, 1, 30, 30]}),
@@ -162,7 +162,7 @@ def test_nothing_of_the_originals_is_written(server):
     request(server, "GET", "/api/files/0/preview.jpg")
     written = sorted(p.relative_to(server.root).as_posix()
                      for p in server.root.rglob("*") if p.is_file())
-    assert written == ["in/a.png", "out-plans/a.png.veil.json", "secret.txt"]
+    assert written == ["in/a.png", "out.veil/plans/a.png.veil.json", "secret.txt"]
 
 
 def test_bad_edits_get_a_clear_message(server):
@@ -171,7 +171,7 @@ def test_bad_edits_get_a_clear_message(server):
              ({"frame": 0, "box": ["NaN", 0, 10, 10]}, "finite"),
              ({"frame": 0, "box": [900, 900, 950, 950]}, "outside the picture"),
              ({"frame": 3, "box": [1, 1, 20, 20]}, "no frame 3")]
-    plan = server.root / "out-plans" / "a.png.veil.json"
+    plan = server.root / "out.veil" / "plans" / "a.png.veil.json"
     request(server, "GET", "/api/files/0")
     text = plan.read_text()
     for body, message in cases:

@@ -71,10 +71,10 @@ def test_pass_plan_follows_image_size() -> None:
 def test_mirror_pass_maps_boxes_back(detector: CenterFace, astronaut: np.ndarray) -> None:
     s = ScanSettings(zooms=(1.0,), mirror=True, support_ratio=1.0)
     parts = Scanner(s, detector=detector)
-    from veil.scan.scanner import _run_pass
+    from veil.scan.scanner import run_pass
 
-    plain = _run_pass(parts.detector, astronaut, ScanPass(1.0)).with_min_score(0.5)
-    mirrored = _run_pass(parts.detector, astronaut, ScanPass(1.0, mirror=True)).with_min_score(0.5)
+    plain = run_pass(parts.detector, astronaut, ScanPass(1.0)).with_min_score(0.5)
+    mirrored = run_pass(parts.detector, astronaut, ScanPass(1.0, mirror=True)).with_min_score(0.5)
     assert box_iou(plain.boxes, mirrored.boxes)[0, 0] > 0.85
     assert mirrored.landmarks is not None and plain.landmarks is not None
     assert np.abs(mirrored.landmarks[0] - plain.landmarks[0]).max() < 8

@@ -8,7 +8,7 @@ import pytest
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import ScanPass, _run_pass, plan_passes, tile_starts
+from veil.scan.scanner import ScanPass, plan_passes, run_pass, tile_starts
 from veil.settings import ScanSettings
 
 
@@ -83,8 +83,8 @@ def test_tiled_pass_maps_boxes_like_a_whole_pass(astronaut: np.ndarray) -> None:
     from veil.scan.registry import get_detector
 
     det = get_detector("centerface")
-    whole = _run_pass(det, canvas, ScanPass(1.0)).with_min_score(0.5)
-    tiled = _run_pass(det, canvas, ScanPass(1.0, tile=1024, overlap=128)).with_min_score(0.5)
+    whole = run_pass(det, canvas, ScanPass(1.0)).with_min_score(0.5)
+    tiled = run_pass(det, canvas, ScanPass(1.0, tile=1024, overlap=128)).with_min_score(0.5)
     assert len(whole) == 1 and len(tiled) >= 1
     assert box_iou(whole.boxes, tiled.boxes).max() > 0.9
 

@@ -68,7 +68,7 @@ def test_verify_command_missing_output_and_usage(tmp_path):
 
 
 def test_verify_finds_the_plan_in_the_folder_beside_the_outputs(tmp_path):
-    from veil.cli.verify import sidecar_plan
+    from veil.cli.verify_cmd import sidecar_plan
 
     (tmp_path / "in" / "sub").mkdir(parents=True)
     src = tmp_path / "in" / "sub" / "a.png"

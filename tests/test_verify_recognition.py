@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veil.bench.calibrate_reid import threshold_at_fmr
+from benchmarks.calibrate_reid import threshold_at_fmr
 from veil.verify.recognition import (
     FLOOR_THRESHOLD,
     RESNET_MODEL,

@@ -227,7 +227,7 @@ def test_display_matrix_bytes_are_parsed():
 
 
 def test_size_bench_compares_outside_the_masks_only():
-    from veil.bench.video_size import psnr_ssim_outside
+    from benchmarks.video_size import psnr_ssim_outside
 
     rng = np.random.default_rng(1)
     a = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)

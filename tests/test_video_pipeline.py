@@ -16,7 +16,8 @@ import pytest
 from veil.detections import Detections
 from veil.errors import MediaError
 from veil.jobs.video import anonymize_video, default_plan_path, render_video_plan
-from veil.media.video import VIDEO_SUFFIXES, probe_video
+from veil.media.kinds import VIDEO_SUFFIXES
+from veil.media.video import probe_video
 from veil.plan.record import Plan, Region
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings

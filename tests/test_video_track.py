@@ -152,8 +152,8 @@ def test_short_weak_tracks_are_dropped_when_confirmation_is_asked_for():
 
 
 def test_video_scan_settings_bound_the_passes_by_frame_size():
-    from veil.jobs.video import VIDEO_KEEP_WEAK, VIDEO_ZOOM, video_scan_settings
     from veil.scan.scanner import plan_passes
+    from veil.scan.video import VIDEO_KEEP_WEAK, VIDEO_ZOOM, video_scan_settings
 
     for w, h in [(640, 360), (1280, 720), (1920, 1080), (720, 1280)]:
         s = video_scan_settings(w, h, ScanSettings(threshold=0.3))
@@ -169,7 +169,7 @@ def test_video_scan_settings_bound_the_passes_by_frame_size():
 
 
 def test_video_scanner_runs_the_zoom_pass_on_every_nth_frame():
-    from veil.jobs.video import VideoScanner
+    from veil.scan.video import VideoScanner
 
     class Counter:
         name = "counter"

@@ -29,5 +29,14 @@ class MediaError(VeilError):
         return cls(path, f"cannot read file ({exc.strerror or exc})")
 
 
+def error_text(exc: BaseException) -> str:
+    """One line saying why a job failed (the path is said elsewhere)."""
+    if isinstance(exc, MediaError):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class UsageError(VeilError):
     """The command was asked for something it cannot do (bad paths, collisions...)."""

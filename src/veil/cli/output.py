@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from veil.jobs.batch import Summary, Task
+from veil.jobs.pipeline import Outcome
 from veil.jobs.result import FileResult
 
 
@@ -86,8 +87,9 @@ class BatchDisplay:
             return None
         return next((t for t in self.progress.tasks if t.id == self._frames), None)
 
-    def done(self, task: Task | None, result: FileResult) -> None:
+    def done(self, task: Task | None, outcome: Outcome) -> None:
         """A file finished (or was refused): advance the bar, report a failure."""
+        result = outcome.result
         if self._frames is not None:
             if self._phase_task() is not None:
                 self.progress.remove_task(self._frames)
@@ -221,7 +223,7 @@ def result_json(result: FileResult) -> dict[str, Any]:
     if result.kind == "video":
         entry["frames"] = result.frames
     if result.verification is not None:
-        entry["verification"] = result.verification
+        entry["verification"] = result.verification.to_dict()
     return entry
 
 
@@ -236,3 +238,36 @@ def batch_json(results: Sequence[FileResult], summary: Summary, *, outdir: Path,
         "summary": summary.to_dict(),
     }
     return json.dumps(doc, indent=1)
+
+
+def failure_line(result: FileResult) -> str:
+    """One line for an output that failed verification: the checks that failed and where."""
+    verdict = result.verification
+    where = result.output or result.source
+    if verdict is None:
+        return f"{where}: not verified"
+    if verdict.error:
+        return f"{where}: {verdict.error}"
+    failed = [k for k, v in verdict.checks.items() if v == "fail"]
+    reasons = verdict.reasons
+    first = reasons[0] if reasons else "failed"
+    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    rounds = verdict.repair.get("rounds")
+    tried = f" after {rounds} repair round(s)" if rounds else ""
+    return (f"{where}: verification failed{tried} [{', '.join(failed) or 'check'}]: "
+            f"{first}{more}")
+
+
+def print_after_run(outcomes: Sequence[Outcome], print_error: Callable[[Path | str, str], None]
+                    ) -> None:
+    """What the user should read on stderr once the files are done, one
+    ``veil: <path>: <reason>`` line each: every file's notes (what the output does not
+    carry, a face outside the user's plan that was masked), then every output that
+    failed verification."""
+    for o in outcomes:
+        for note in o.notes:
+            print_error(o.result.source, note)
+    for o in outcomes:
+        if o.failed_verification:
+            where, _, reason = failure_line(o.result).partition(": ")
+            print_error(where, reason)

@@ -1,2 +1,3 @@
-"""Jobs: one function per kind of work (an image file, a video file, a batch), each
-running the stages in order. The CLI, the Python API and the batch engines call these."""
+"""Jobs: the stages of one file in order (:mod:`veil.jobs.pipeline`, the one place every
+shell calls), the runners that move tasks to it (:mod:`veil.jobs.runners`), the report
+step after them (:mod:`veil.jobs.report`) and the jobs of each kind of file."""

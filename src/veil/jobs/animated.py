@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from veil.detections import Detections
-from veil.errors import VeilError
+from veil.errors import VeilError, error_text
 from veil.jobs.result import FileResult
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import MediaInfo, Plan
-from veil.plan.track import SceneCutDetector
+from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
 from veil.render.image import mask_planned
 from veil.render.masks import mask_whole_frame
@@ -70,14 +70,15 @@ def _face_regions(plan: Plan) -> int:
 def anonymize_animation(src: Path, dst: Path, *, scanner: Scanner, scan: ScanSettings,
                         mask: MaskSettings, plan_path: Path | None = None,
                         quality: int = 95, overwrite: bool = False, tool: str = "",
-                        rng: np.random.Generator | None = None) -> FileResult:
+                        rng: np.random.Generator | None = None,
+                        track: TrackSettings | None = None) -> FileResult:
     """Mask every face in every frame of the animated GIF/WebP ``src``; write ``dst``.
 
     Returns a :class:`FileResult` (``kind="image"``, ``frames`` = frame count, ``faces``
     = regions masked over all frames); on failure ``error`` is one line and nothing is
     written.
     """
-    from veil.jobs.image import check_output_path, error_text
+    from veil.jobs.image import check_output_path
     from veil.media.images import read_animation, write_animation
 
     t0 = time.perf_counter()
@@ -104,7 +105,8 @@ def anonymize_animation(src: Path, dst: Path, *, scanner: Scanner, scan: ScanSet
         media = MediaInfo(name=src.name, sha256=file_sha256(src), kind="image", width=w,
                           height=h, frame_count=len(anim.frames), fps=fps)
         plan = build_video_plan(detections, media, scan=scan, mask=mask,
-                                scene_cuts=cuts.cuts, bad_frames=bad, tool=tool)
+                                scene_cuts=cuts.cuts, bad_frames=bad, track=track,
+                                tool=tool)
         rendered = render_animation(anim.frames, plan, rng)
         out = _output(src, dst, anim.format, overwrite)
         write_animation(out, anim, rendered, quality=quality)
@@ -126,7 +128,7 @@ def render_animation_plan(src: Path, plan: Plan, dst: Path, *, quality: int = 95
                           overwrite: bool = False,
                           rng: np.random.Generator | None = None) -> FileResult:
     """Render a saved plan onto every frame of the animation ``src`` (no scanning)."""
-    from veil.jobs.image import check_output_path, error_text
+    from veil.jobs.image import check_output_path
     from veil.media.images import read_animation, write_animation
 
     t0 = time.perf_counter()

@@ -1,114 +1,42 @@
-"""The batch runner: many inputs (files and folders) → jobs → one result per file.
+"""A batch: many inputs (files and folders) → tasks → one outcome per file.
 
 It decides, before any work, where every output goes (mirrored under the output
 folder), refuses unsafe or ambiguous requests (collisions, writing into an input
-folder, overwriting inputs or existing outputs), and then runs the image or video
-job for each file, in this process or in a local process pool.
+folder, overwriting inputs or existing outputs), and then hands the tasks to a runner
+(:mod:`veil.jobs.runners`), which takes each through :func:`veil.jobs.pipeline.run`.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from veil.errors import UsageError, VeilError
-from veil.jobs.image import anonymize_image_file, check_output_path, same_file, shared_scanner
-from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
-from veil.jobs.result import FileResult, PhaseProgress, Progress, finish_counts
-from veil.settings import MaskSettings, ScanSettings
-
-MediaKind = Literal["image", "video"]
-
-# Used only to recognise video files while the video module is not installed.
-_FALLBACK_VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".3gp"})
-_FALLBACK_IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".gif"}
+from veil.errors import UsageError
+from veil.jobs.image import same_file
+from veil.jobs.pipeline import (
+    FAILED_MARK,
+    STAGING_PREFIX,
+    JobOptions,
+    MediaKind,
+    Outcome,
+    Task,
+    refused,
 )
+from veil.jobs.report import default_plan_dir, default_report_dir, side_folder
+from veil.jobs.result import FileResult, PhaseProgress, Progress
+from veil.jobs.runners import BatchInterrupted, make_runner, run_all
+from veil.media.kinds import media_kind, output_name, refusal
+
+__all__ = ["FAILED_MARK", "STAGING_PREFIX", "BatchInterrupted", "Collected",
+           "JobOptions", "MediaKind", "Outcome", "Summary", "Task", "batch_summary",
+           "collect_tasks", "default_plan_dir", "default_report_dir", "media_kind",
+           "output_name", "run_batch", "side_folder"]
+
 PLAN_SUFFIX = ".veil.json"
-VIDEO_MISSING = "video support not installed yet"
-#: The folder beside OUTDIR that holds what must not be published with the outputs:
-#: ``<OUTDIR>.veil/plans`` and ``<OUTDIR>.veil/report`` (both name the originals and
-#: hold their SHA-256).
-SIDE_SUFFIX = ".veil"
 HIDDEN = "hidden"
 NOT_MEDIA = "not an image or video"
-
-
-def side_folder(outdir: str | os.PathLike[str]) -> Path:
-    """``<OUTDIR>.veil``: the folder beside ``outdir`` for its plans and report, never
-    inside it (``safe/`` → ``safe.veil/``)."""
-    out = Path(outdir)
-    if out.name in ("", ".", ".."):
-        out = out.resolve()
-    return out.parent / (out.name + SIDE_SUFFIX)
-
-
-def default_plan_dir(outdir: str | os.PathLike[str]) -> Path:
-    """Where plans go when ``--plan-dir`` is not given: ``<OUTDIR>.veil/plans``."""
-    return side_folder(outdir) / "plans"
-
-
-def default_report_dir(outdir: str | os.PathLike[str]) -> Path:
-    """Where the report goes when ``--report`` is not given: ``<OUTDIR>.veil/report``."""
-    return side_folder(outdir) / "report"
-
-
-def image_suffixes() -> frozenset[str]:
-    """Lower-case suffixes (with dot) of the image files veil reads."""
-    try:
-        from veil.media.images import IMAGE_SUFFIXES
-    except ImportError:  # pragma: no cover - media module not there yet
-        return _FALLBACK_IMAGE_SUFFIXES
-    return frozenset(s.lower() for s in IMAGE_SUFFIXES)
-
-
-def video_suffixes() -> frozenset[str]:
-    """Lower-case suffixes (with dot) of the video files veil recognises."""
-    try:
-        from veil.media.video import VIDEO_SUFFIXES
-    except ImportError:
-        return _FALLBACK_VIDEO_SUFFIXES
-    return frozenset(s.lower() for s in VIDEO_SUFFIXES)
-
-
-def media_kind(path: Path) -> MediaKind | None:
-    """``"image"``, ``"video"`` or ``None`` (not a media file), from the file name."""
-    suffix = path.suffix.lower()
-    if suffix in video_suffixes():
-        return "video"
-    if suffix in image_suffixes():
-        return "image"
-    return None
-
-
-# Containers the video writer produces under their own name; other video files become .mp4.
-_KEPT_VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv"})
-
-
-def output_name(path: Path, kind: MediaKind) -> str:
-    """File name of the output for ``path``: the same name, except that HEIC/HEIF
-    become ``.jpg`` and videos in containers veil does not write become ``.mp4``."""
-    suffix = path.suffix.lower()
-    if kind == "video":
-        return path.name if suffix in _KEPT_VIDEO_SUFFIXES else path.stem + ".mp4"
-    if suffix in (".heic", ".heif"):
-        return path.stem + ".jpg"
-    return path.name
-
-
-@dataclass(frozen=True)
-class Task:
-    """One input file and where its output (and optional plan) go."""
-
-    source: Path
-    output: Path
-    kind: MediaKind
-    plan_path: Path | None = None
 
 
 @dataclass
@@ -117,7 +45,7 @@ class Collected:
     and how many folder entries were skipped."""
 
     tasks: list[Task] = field(default_factory=list)
-    failures: list[FileResult] = field(default_factory=list)
+    failures: list[Outcome] = field(default_factory=list)  # inputs refused one by one
     skipped_hidden: int = 0
     skipped_other: int = 0
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, HIDDEN | NOT_MEDIA)
@@ -208,17 +136,15 @@ def collect_tasks(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.Pat
         elif path.is_file() or path.is_symlink():
             kind = media_kind(path)
             if not path.exists():
-                collected.failures.append(FileResult(source=path, error="broken link"))
+                collected.failures.append(refused(path, "broken link"))
             elif kind is None:
-                suffix = path.suffix or "(no suffix)"
-                collected.failures.append(FileResult(
-                    source=path, error=f"not a supported image or video type ({suffix})"))
+                collected.failures.append(refused(path, refusal(path) or "not media"))
             else:
                 pairs.append((path, Path(output_name(path, kind)), kind))
         elif path.exists():
-            collected.failures.append(FileResult(source=path, error="not a regular file"))
+            collected.failures.append(refused(path, "not a regular file"))
         else:
-            collected.failures.append(FileResult(source=path, error="no such file or folder"))
+            collected.failures.append(refused(path, "no such file or folder"))
 
     sources = {p.resolve() for p, _, _ in pairs}
     seen: dict[Path, Path] = {}
@@ -247,252 +173,22 @@ def collect_tasks(inputs: Sequence[str | os.PathLike[str]], outdir: str | os.Pat
     return collected
 
 
-@dataclass(frozen=True)
-class JobOptions:
-    """Everything a job needs besides its paths (picklable, for worker processes)."""
-
-    scan: ScanSettings = field(default_factory=ScanSettings)
-    mask: MaskSettings = field(default_factory=MaskSettings)
-    keep_icc: bool = False
-    quality: int = 95
-    overwrite: bool = False
-    audio: bool = True
-    crf: int = 20
-    verify: bool = False  # verify (and self-repair) each output: veil.jobs.repair
-
-
-def run_task(task: Task, options: JobOptions, progress: Progress | None = None, *,
-             phases: PhaseProgress | None = None) -> FileResult:
-    """Run the job for one task in this process (its scanner shared process-wide).
-
-    ``progress(done, total)`` gets the frames of a video job as the job reports them;
-    ``phases(label, done, total)`` gets each phase apart instead (scanning frames,
-    rendering frames, verifying frames, repairing). Never raises for a per-file problem;
-    unexpected exceptions become an error too, so one file cannot stop a batch.
-    """
-    job_progress = progress if phases is None else _job_phases(task.kind, phases)
-    if not options.verify:
-        return finish_counts(_run_job(task, options, job_progress))
-    # Fail closed: the output is made, verified and repaired under a hidden staging name,
-    # and reaches its final name only once verified. One that still fails verification is
-    # kept, for the report's reader, under a name that says so.
-    staged = Task(task.source, staged_path(task.output), task.kind, task.plan_path)
-    try:
-        check_output_path(task.source, task.output, overwrite=options.overwrite)
-    except VeilError as exc:
-        return FileResult(source=task.source, kind=task.kind, error=str(exc))
-    result = _run_job(staged, replace(options, overwrite=True), job_progress)
-    return finish_counts(verify_staged(result, task.output, options, phases=phases))
-
-
-def _job_phases(kind: MediaKind, phases: PhaseProgress) -> Progress:
-    """A job's ``progress(done, total)`` as phases: a video job counts the frames of both
-    its passes (``total`` = 2 x frames), scanning then rendering."""
-    state = {"render": False}
-
-    def report(done: int, total: int | None) -> None:
-        if kind != "video" or total is None:
-            phases("frames" if kind == "video" else "scanning", done, total)
-            return
-        half = total // 2
-        if done > half:
-            state["render"] = True
-        if state["render"]:
-            phases("rendering frames", max(0, done - half), half)
-        else:
-            phases("scanning frames", done, half)
-
-    return report
-
-
-def staged_path(output: Path) -> Path:
-    """The hidden name an output is written under until it has passed verification."""
-    return output.with_name(STAGING_PREFIX + output.name)
-
-
-def verify_staged(result: FileResult, final: Path, options: JobOptions, *,
-                  phases: PhaseProgress | None = None) -> FileResult:
-    """Verify (and self-repair) an output written under :func:`staged_path`, then move
-    it to ``final`` (or, when it failed, to ``final`` marked ``.verification-failed``).
-    A failed job is returned unchanged."""
-    if not result.ok or result.output is None:
-        return result
-    from veil.jobs.repair import RepairOptions, verify_and_repair
-
-    staged = Path(result.output)
-    try:
-        result = verify_and_repair(result, RepairOptions(
-            keep_icc=options.keep_icc, quality=options.quality, audio=options.audio,
-            crf=options.crf), phases=phases)
-    except BaseException:
-        # interrupted (Ctrl-C, a termination signal) or broken: no unverified output stays
-        staged.unlink(missing_ok=True)
-        raise
-    _publish(result, final, overwrite=options.overwrite)
-    return result
-
-
-STAGING_PREFIX = ".veil-unverified."
-FAILED_MARK = ".verification-failed"
-
-
-def _publish(result: FileResult, checked: Path, *, overwrite: bool) -> None:
-    """Move a verified output from its staging name to its final name (or, when it
-    failed verification, to the final name marked ``.verification-failed``).
-
-    ``checked`` is the output path the batch already cleared; any other final name (a
-    suffix corrected by the job, the failure mark) must not replace an existing file
-    unless ``overwrite``."""
-    staged = Path(result.output)  # type: ignore[arg-type]
-    final = staged.with_name(staged.name.removeprefix(STAGING_PREFIX))
-    passed = bool(result.verification and result.verification.get("passed"))
-    if not passed:
-        final = final.with_name(final.stem + FAILED_MARK + final.suffix)
-    try:
-        if final != checked and final.exists() and not overwrite:
-            raise VeilError(f"output {final} exists (use --overwrite to replace outputs)")
-        os.replace(staged, final)
-    except (OSError, VeilError) as exc:
-        staged.unlink(missing_ok=True)
-        result.output = None
-        result.error = str(exc)
-        return
-    result.output = final
-    entry = result.extra.get("_report_entry")
-    if entry is not None:
-        entry.output = final
-
-
-def _run_job(task: Task, options: JobOptions, progress: Progress | None) -> FileResult:
-    t0 = time.perf_counter()
-    try:
-        if task.kind == "video":
-            try:
-                from veil.jobs.video import anonymize_video
-            except ImportError:
-                return FileResult(source=task.source, kind="video", error=VIDEO_MISSING)
-            check_output_path(task.source, task.output, overwrite=options.overwrite)
-            return anonymize_video(task.source, task.output, scan=options.scan,
-                                   mask=options.mask, plan_path=task.plan_path,
-                                   audio=options.audio, crf=options.crf,
-                                   scanner=shared_scanner(options.scan), progress=progress,
-                                   overwrite=options.overwrite)
-        return anonymize_image_file(task.source, task.output, scan=options.scan,
-                                    mask=options.mask, scanner=shared_scanner(options.scan),
-                                    plan_path=task.plan_path, keep_icc=options.keep_icc,
-                                    quality=options.quality, overwrite=options.overwrite)
-    except Exception as exc:  # noqa: BLE001 - a batch must go on; reported per file
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        return FileResult(source=task.source, kind=task.kind,
-                          error=f"internal error: {type(exc).__name__}: {first}",
-                          seconds=time.perf_counter() - t0)
-
-
-def _run_task_in_worker(task: Task, options: JobOptions) -> FileResult:
-    try:
-        result = run_task(task, options)
-    except SystemExit as exc:
-        # Terminated: the task has unwound and removed its files. Leave now; the pool's
-        # worker loop would otherwise go on with the next task.
-        os._exit(exc.code if isinstance(exc.code, int) else TERMINATED_EXIT)
-    except KeyboardInterrupt:
-        os._exit(INTERRUPTED_EXIT)  # Ctrl-C reaches the workers too (same process group)
-    result.plan = None if result.kind == "video" else result.plan  # video plans are large
-    return result
-
-
-class BatchInterrupted(BaseException):
-    """A batch stopped by Ctrl-C (SIGINT) or a termination signal (SIGTERM).
-
-    ``results`` are those of the files that finished before it (each complete and, when
-    verifying, verified); ``code`` is the exit status to leave with (130 or 143). Every
-    file that was in progress has unwound and removed its partial and staged files.
-    """
-
-    def __init__(self, results: list[FileResult], code: int, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.results = results
-        self.code = code
-        self.signal_name = signal_name
-
-
-def _interruption(exc: BaseException) -> tuple[int, str] | None:
-    if isinstance(exc, KeyboardInterrupt):
-        return INTERRUPTED_EXIT, "interrupted"
-    if isinstance(exc, SystemExit) and exc.code == TERMINATED_EXIT:
-        return TERMINATED_EXIT, "terminated"
-    return None
-
-
 def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
               on_start: Callable[[Task], None] | None = None,
-              on_done: Callable[[Task, FileResult], None] | None = None,
+              on_done: Callable[[Task, Outcome], None] | None = None,
               frame_progress: Progress | None = None,
-              phase_progress: PhaseProgress | None = None) -> list[FileResult]:
-    """Run every task and return the results in the order of ``tasks``.
+              phase_progress: PhaseProgress | None = None) -> list[Outcome]:
+    """Run every task with the local runner for ``workers`` (:func:`make_runner`: serial,
+    or a process pool) and return the outcomes in the order of ``tasks``.
 
-    ``workers > 1`` runs files in a local process pool (spawned processes, each
-    with its own scanner); ``on_start``/``on_done`` are called in this process.
-    ``frame_progress`` reports frames within a video, ``phase_progress`` each phase of a
-    file apart (in-process runs only). Ctrl-C or SIGTERM raise :class:`BatchInterrupted`
-    with the results of the files finished before it.
+    ``on_start``/``on_done`` are called in this process. ``frame_progress`` reports
+    frames within a video, ``phase_progress`` each phase of a file apart (serial runs
+    only). Ctrl-C or SIGTERM raise :class:`BatchInterrupted` with the outcomes of the
+    files finished before it.
     """
-    results: list[FileResult | None] = [None] * len(tasks)
-
-    def finished() -> list[FileResult]:
-        return [r for r in results if r is not None]
-
-    if workers <= 1 or len(tasks) <= 1:
-        try:
-            for i, task in enumerate(tasks):
-                if on_start:
-                    on_start(task)
-                results[i] = run_task(task, options, frame_progress, phases=phase_progress)
-                if on_done:
-                    on_done(task, results[i])  # type: ignore[arg-type]
-        except (KeyboardInterrupt, SystemExit) as exc:
-            how = _interruption(exc)
-            if how is None:
-                raise
-            raise BatchInterrupted(finished(), *how) from None
-        return results  # type: ignore[return-value]
-
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")  # no forked onnxruntime thread pools
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
-                               initializer=exit_on_termination)
-    try:
-        futures = {}
-        for i, task in enumerate(tasks):
-            if on_start:
-                on_start(task)
-            futures[pool.submit(_run_task_in_worker, task, options)] = i
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. a worker died
-                result = FileResult(source=tasks[i].source, kind=tasks[i].kind,
-                                    error=f"worker failed: {type(exc).__name__}: {exc}")
-            results[i] = result
-            if on_done:
-                on_done(tasks[i], result)
-    except BaseException as exc:
-        # Interrupted: stop the workers now (each unwinds and removes its partial and
-        # unverified files, see veil.jobs.interrupt) instead of finishing the batch.
-        pool.shutdown(wait=False, cancel_futures=True)
-        children = multiprocessing.active_children()
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.join(timeout=30)  # let each remove its files before the report is written
-        how = _interruption(exc)
-        if how is None:
-            raise
-        raise BatchInterrupted(finished(), *how) from None
-    pool.shutdown()
-    return results  # type: ignore[return-value]
+    runner = make_runner(workers if len(tasks) > 1 else 1, frame_progress=frame_progress,
+                         phase_progress=phase_progress)
+    return run_all(runner, tasks, options, on_start=on_start, on_done=on_done)
 
 
 @dataclass
@@ -547,7 +243,8 @@ class Summary:
         }
 
 
-def summarize(results: Sequence[FileResult], collected: Collected, seconds: float) -> Summary:
+def batch_summary(results: Sequence[FileResult], collected: Collected, seconds: float
+                  ) -> Summary:
     """Count what a batch did (``results`` include the inputs refused at collection).
 
     ``faces`` counts faces (merged regions of a picture, tracks of a video; see
@@ -558,7 +255,7 @@ def summarize(results: Sequence[FileResult], collected: Collected, seconds: floa
     ok = [r for r in results if r.ok]
     videos = [r for r in ok if r.kind == "video"]
     checked = [r for r in ok if r.verification is not None]
-    passed = sum(bool(r.verification.get("passed")) for r in checked)  # type: ignore[union-attr]
+    passed = sum(r.verification is not None and r.verification.passed for r in checked)
     return Summary(files=len(results), done=len(ok), failed=len(results) - len(ok),
                    faces=sum(r.faces for r in ok), skipped_hidden=collected.skipped_hidden,
                    skipped_other=collected.skipped_other, seconds=seconds,

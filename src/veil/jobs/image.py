@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from veil.errors import MediaError, VeilError
+from veil.errors import VeilError, error_text
 from veil.jobs.result import FileResult
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
 from veil.plan.still import image_media_info, plan_still
+from veil.plan.track import TrackSettings
 from veil.render.image import render_still
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -43,13 +44,10 @@ def shared_scanner(settings: ScanSettings | None = None) -> Scanner:
 
 
 def tool_name() -> str:
-    """``"veil <version>"``, recorded in plans and reports."""
-    from importlib.metadata import PackageNotFoundError, version
+    """``"veil <version>"`` (:data:`veil.__version__`), recorded in plans and reports."""
+    from veil import __version__
 
-    try:
-        return f"veil {version('veil')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "veil"
+    return f"veil {__version__}"
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -70,16 +68,6 @@ def check_output_path(src: Path, dst: Path, *, overwrite: bool) -> None:
         raise VeilError(f"output {dst} exists (use --overwrite to replace outputs)")
     if dst.exists() and not dst.is_file():
         raise VeilError(f"output {dst} exists and is not a file")
-
-
-def error_text(exc: BaseException) -> str:
-    """One line saying why a job failed."""
-    if isinstance(exc, MediaError):
-        return exc.reason
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text
 
 
 def _colours(loaded: LoadedImage, keep_icc: bool) -> LoadedImage:
@@ -120,6 +108,7 @@ def anonymize_image_file(
     quality: int = 95,
     overwrite: bool = False,
     rng: np.random.Generator | None = None,
+    track: TrackSettings | None = None,
 ) -> FileResult:
     """Mask every face of the image ``src`` and write a clean copy to ``dst``.
 
@@ -127,7 +116,8 @@ def anonymize_image_file(
     rendered; ``dst`` is written atomically with no metadata. Colours are converted
     from the source's ICC profile to sRGB and the profile dropped; with ``keep_icc``
     the pixels and profile are kept as they are. An animated GIF or WebP is masked frame
-    by frame (:mod:`veil.jobs.animated`). What of the source the output does not carry
+    by frame (:mod:`veil.jobs.animated`; ``track`` says how its faces are followed).
+    What of the source the output does not carry
     (further images of a HEIF file, a motion photo's video) is listed, one sentence
     each, in ``result.extra["notes"]``. With ``plan_path`` the plan is saved there as JSON.
     ``dst`` must not be ``src`` and must not exist unless ``overwrite``.
@@ -147,7 +137,7 @@ def anonymize_image_file(
         return anonymize_animation(src, dst, scanner=scanner or shared_scanner(scan),
                                    scan=scan, mask=mask, plan_path=plan_path,
                                    quality=quality, overwrite=overwrite, tool=tool_name(),
-                                   rng=rng)
+                                   rng=rng, track=track)
     result = FileResult(source=src, kind="image")
     try:
         check_output_path(src, dst, overwrite=overwrite)

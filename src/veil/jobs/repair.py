@@ -5,7 +5,7 @@
 1. verify the output against its original with the plan that made it;
 2. if the residual-face check found faces outside the masked regions, add each of them
    to the plan (provenance ``detected``; the frame's ``note`` and the file's
-   ``extra["repair"]`` say it came from verification), render again from the plan
+   verdict's ``repair`` say it came from verification), render again from the plan
    (no new scan) onto the final name, atomically, and verify again;
 3. at most ``rounds`` repair rounds. Adding regions never unmasks anything, so the
    last rendering is always at least as safe as the first one and is the one kept. If
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from veil.errors import VeilError
-from veil.jobs.result import FileResult, PhaseProgress, Progress
+from veil.jobs.result import FileResult, PhaseProgress, Progress, Verdict
 from veil.plan.record import Plan, Region
 from veil.report.json_report import ReportEntry
 from veil.verify.check import ResidualFace, Verification, verify_pair
@@ -49,7 +49,6 @@ from veil.verify.frames import SAMPLES_PER_SECOND
 MAX_ROUNDS = 2
 GROW = 0.25          # a repaired video box is enlarged by this share of its size per side
 NOTE = "verify"      # FramePlan.note prefix of frames repaired after verification
-ENTRY_KEY = "_report_entry"  # FileResult.extra key holding the ReportEntry (not JSON)
 
 
 @dataclass(frozen=True)
@@ -198,24 +197,27 @@ def _phase(phases: PhaseProgress | None, label: str) -> Progress | None:
 
 
 def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
-                      phases: PhaseProgress | None = None) -> FileResult:
+                      phases: PhaseProgress | None = None, user_plan: bool = False
+                      ) -> tuple[FileResult, ReportEntry | None]:
     """Verify a finished job's output, repair residual faces, and record the outcome.
 
-    Fills ``result.verification`` (the verification's dict plus ``repair``) and puts a
-    :class:`ReportEntry` under ``result.extra["_report_entry"]`` for the report. The plan
-    is taken from ``result.plan`` or loaded from ``result.plan_path``; when repaired, the
-    plan file is saved again. A failed job is returned unchanged. Never raises for a
+    Returns ``(result, entry)``: ``result.verification`` holds the :class:`Verdict` and
+    ``entry`` the :class:`ReportEntry` for the report. The plan is taken from
+    ``result.plan`` or loaded from ``result.plan_path``; when repaired, the plan file is
+    saved again. A failed job is returned unchanged, with no entry. Never raises for a
     per-file problem: a verification that cannot run leaves an entry with the error.
     ``phases(label, done, total)`` reports the frames of a video as they are verified
-    (and re-rendered by a repair round).
+    (and re-rendered by a repair round). ``user_plan``: the plan is the user's own
+    (``veil render``; also assumed for a plan read from a file), so a face verification
+    adds to it is said so in a warning.
     """
     opts = opts or RepairOptions()
     if not result.ok or result.output is None:
-        return result
+        return result, None
     t0 = time.perf_counter()
     timings = {"job": result.seconds}
     plan = result.plan
-    user_plan = plan is not None and plan.loaded_from is not None  # read from a file
+    user_plan = user_plan or (plan is not None and plan.loaded_from is not None)
     try:
         if plan is None and result.plan_path is not None:
             plan = Plan.load(result.plan_path)
@@ -258,9 +260,8 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
         entry = ReportEntry.for_files(result.source, output, plan=plan, timings=timings,
                                       error=f"verification could not run: {text}")
         entry.repair = repair
-        result.verification = {"passed": False, "error": entry.error, "repair": repair}
-        result.extra[ENTRY_KEY] = entry
-        return result
+        result.verification = Verdict(passed=False, error=entry.error, repair=repair)
+        return result, entry
     timings["verify"] = time.perf_counter() - t0 - timings.get("repair_render", 0.0)
     if plan is not None and plan.media.kind == "image":
         result.plan = plan
@@ -271,20 +272,6 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
         note = unplanned_note(repair["added"], plan.media.kind)
         entry.notes.append(note)
         result.extra.setdefault("warnings", []).append(note)
-    result.verification = {**v.to_dict(), "repair": repair}
-    result.extra["repair"] = repair
-    result.extra["plan_account"] = entry.account()
-    result.extra[ENTRY_KEY] = entry
-    return result
+    result.verification = Verdict(passed=v.passed, verification=v, repair=repair)
+    return result, entry
 
-
-def unverified_entry(result: FileResult) -> ReportEntry:
-    """The report entry of a job that was not verified (or failed before writing)."""
-    plan = result.plan
-    if result.ok and plan is None and result.plan_path is not None:
-        try:
-            plan = Plan.load(result.plan_path)
-        except (OSError, ValueError):
-            plan = None
-    return ReportEntry.for_files(result.source, result.output, kind=result.kind, plan=plan,
-                                 timings={"job": result.seconds}, error=result.error)

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from veil.plan.record import Plan
+from veil.progress import PhaseProgress, Progress
 
-# progress(done, total): total is None when unknown (e.g. a video with no frame count).
-Progress = Callable[[int, int | None], None]
-# phase_progress(label, done, total): the same, for a named phase of a job
-# ("scanning frames", "rendering frames", "verifying frames", ...).
-PhaseProgress = Callable[[str, int, int | None], None]
+if TYPE_CHECKING:
+    from veil.verify.check import Verification
+
+__all__ = ["FileResult", "PhaseProgress", "Progress", "Verdict", "finish_counts", "plan_counts"]
 
 #: Two boxes of one frame that overlap this much (IoU) are the same face.
 SAME_FACE_IOU = 0.5
+
+
+@dataclass
+class Verdict:
+    """The verification of one output veil made (after self-repair): whether it passed,
+    the :class:`~veil.verify.check.Verification` (``None`` when verification could not
+    run, ``error`` then says why) and what the self-repair did (``repair``: rounds, regions
+    added, regions strengthened; see docs/report-schema.md)."""
+
+    passed: bool
+    verification: Verification | None = None
+    repair: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def checks(self) -> dict[str, str]:
+        """Each check's status (``pass``, ``fail``, ``skipped``...); empty on error."""
+        return dict(self.verification.checks) if self.verification is not None else {}
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it failed, one line each (empty when it passed)."""
+        if self.verification is None:
+            return [self.error] if self.error else []
+        return list(self.verification.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``--json``'s ``verification``): the verification's fields plus
+        ``repair``; or ``passed``, ``error`` and ``repair`` when it could not run."""
+        if self.verification is None:
+            return {"passed": self.passed, "error": self.error, "repair": self.repair}
+        return {**self.verification.to_dict(), "repair": self.repair}
 
 
 @dataclass
@@ -34,7 +65,7 @@ class FileResult:
     plan: Plan | None = None
     plan_path: Path | None = None
     error: str | None = None  # one line; None on success
-    verification: dict[str, Any] | None = None
+    verification: Verdict | None = None  # set when the output was verified
     extra: dict[str, Any] = field(default_factory=dict)
     regions: int | None = None  # regions masked (video: summed over frames); see count_faces
     input_bytes: int = 0

@@ -10,7 +10,6 @@ whose ``error`` is one line; nothing is then left under the output name.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,115 +17,36 @@ from pathlib import Path
 import numpy as np
 
 from veil.detections import Detections
-from veil.errors import MediaError, VeilError
+from veil.errors import MediaError, VeilError, error_text
+from veil.jobs.image import check_output_path, tool_name
 from veil.jobs.result import FileResult, Progress
 from veil.media.fingerprint import file_sha256
-from veil.media.video import VIDEO_SUFFIXES, DecodedFrame, VideoReader, prefetch, probe_video
+from veil.media.kinds import VIDEO_SUFFIXES
+from veil.media.video import DecodedFrame, VideoReader, prefetch, probe_video
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
 from veil.render.video import render_video
-from veil.scan.base import Detector
 from veil.scan.scanner import Scanner
+from veil.scan.video import (
+    VIDEO_BASE_SIDE,
+    VIDEO_KEEP_WEAK,
+    VIDEO_ZOOM,
+    VIDEO_ZOOM_EVERY,
+    VideoScanner,
+    video_scan_settings,
+)
 from veil.settings import MaskSettings, ScanSettings
 
-__all__ = ["VIDEO_SUFFIXES", "anonymize_video", "probe_video", "render_video_plan",
-           "scan_video", "default_plan_path", "video_scan_settings", "VideoScanner"]
-
-#: Long side of the base pass for video frames: CenterFace costs about 26 ms at
-#: 640x360 and 128 ms at 1280x720 on two cores, and a video has thousands of frames.
-VIDEO_BASE_SIDE = 640
-#: The zoom pass of a video frame: x1.5 of the base pass (960x540 for 16:9).
-VIDEO_ZOOM = 1.5
-#: The zoom pass runs on one frame in this many; the tracker bridges the others.
-#: (``python -m veil.bench.video_sweep``: 1.5x on every second frame leaked less than
-#: 2x on every third, at less cost.)
-VIDEO_ZOOM_EVERY = 2
-#: Video frames also report candidates down to this score, unconfirmed: the plan
-#: keeps those that persist for three frames (:class:`veil.plan.track.TrackSettings`).
-VIDEO_KEEP_WEAK = 0.06
-
-
-def error_text(exc: BaseException) -> str:
-    """The one line a :class:`FileResult` carries (the path is in ``source``)."""
-    if isinstance(exc, MediaError):
-        return exc.reason
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def check_video_output(src: Path, dst: Path, *, overwrite: bool) -> None:
-    """Refuse an output that is the input, or that exists without ``overwrite``."""
-    try:
-        same = src.exists() and dst.exists() and os.path.samefile(src, dst)
-    except OSError:
-        same = False
-    if same or src.resolve() == dst.resolve():
-        raise VeilError("the output would overwrite the input; choose another output path")
-    if dst.exists() and (not overwrite or not dst.is_file()):
-        raise VeilError(f"output {dst} exists (use --overwrite to replace outputs)")
+# The video scan policy lives in veil.scan.video; its names stay importable from here.
+__all__ = ["VIDEO_BASE_SIDE", "VIDEO_KEEP_WEAK", "VIDEO_SUFFIXES", "VIDEO_ZOOM",
+           "VIDEO_ZOOM_EVERY", "VideoScanner", "anonymize_video", "default_plan_path",
+           "probe_video", "render_video_plan", "scan_video", "video_scan_settings"]
 
 
 def default_plan_path(dst: Path) -> Path:
     """Where the plan sidecar goes by default: ``<output>.veil.json``."""
     return Path(str(dst) + ".veil.json")
-
-
-def _tool_name() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"veil {version('veil')}"
-    except PackageNotFoundError:  # pragma: no cover
-        return "veil"
-
-
-def video_scan_settings(width: int, height: int, scan: ScanSettings | None = None
-                        ) -> ScanSettings:
-    """The scan settings for the frames of a ``width`` x ``height`` video.
-
-    The photo defaults run four passes up to 1280 px; at video rates that is several
-    times too slow. A video frame gets a base pass with its long side at most
-    :data:`VIDEO_BASE_SIDE` and one zoom pass at :data:`VIDEO_ZOOM` x that (no
-    mirror), and weak candidates are reported for the tracker to confirm
-    (:data:`VIDEO_KEEP_WEAK`). ``scan``'s threshold and support settings are kept; a
-    one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass (at the video base size).
-    """
-    scan = scan or ScanSettings()
-    one_pass = len(scan.zooms) == 1 and not scan.mirror
-    long_side = max(width, height, 1)
-    base = min(1.0, VIDEO_BASE_SIDE / long_side)
-    pixels = round(width * base * VIDEO_ZOOM) * round(height * base * VIDEO_ZOOM)
-    return ScanSettings.from_dict({
-        **scan.to_dict(), "zooms": (1.0,) if one_pass else (1.0, VIDEO_ZOOM),
-        "mirror": False, "base_side": VIDEO_BASE_SIDE, "target_pixels": max(pixels, 1),
-        "max_upscale": VIDEO_ZOOM,
-        "keep_weak": min(VIDEO_KEEP_WEAK, scan.threshold)})
-
-
-class VideoScanner:
-    """Scans the frames of a video: every frame with the base pass, and one frame in
-    ``zoom_every`` with all passes of ``settings`` (the tracker bridges between them).
-
-    ``zoom_every=1`` scans every frame fully. ``scan(rgb, index)`` is the only call.
-    """
-
-    def __init__(self, settings: ScanSettings, zoom_every: int = VIDEO_ZOOM_EVERY,
-                 detector: Detector | None = None) -> None:
-        self.settings = settings
-        self.full = Scanner(settings, detector=detector)
-        self.zoom_every = max(1, int(zoom_every))
-        self.light = self.full
-        if self.zoom_every > 1 and (len(settings.zooms) > 1 or settings.mirror):
-            light = ScanSettings.from_dict({**settings.to_dict(), "zooms": (1.0,),
-                                            "mirror": False})
-            self.light = Scanner(light, detector=self.full.detector)
-
-    def scan(self, rgb: np.ndarray, index: int) -> Detections:
-        """Faces of frame ``index``."""
-        use = self.full if index % self.zoom_every == 0 else self.light
-        return use.scan(rgb)
 
 
 def _with_pixels(frames: Iterator[DecodedFrame]) -> Iterator[tuple[DecodedFrame, np.ndarray]]:
@@ -201,7 +121,7 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
     src, dst = Path(src), Path(dst)
     result = FileResult(source=src, kind="video")
     try:
-        check_video_output(src, dst, overwrite=overwrite)
+        check_output_path(src, dst, overwrite=overwrite)
         info = probe_video(src)
         frame_scanner: Scanner | VideoScanner
         if adapt_scan:
@@ -218,7 +138,7 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
         media = MediaInfo(name=src.name, sha256=sha, kind="video", width=info.width,
                           height=info.height, frame_count=n, fps=info.fps)
         plan = build_video_plan(detections, media, scan=scan, mask=mask, scene_cuts=cuts,
-                                bad_frames=bad, track=track, tool=_tool_name())
+                                bad_frames=bad, track=track, tool=tool_name())
         del detections
         result.plan = plan
         plan_file = Path(plan_path) if plan_path is not None else default_plan_path(dst)
@@ -253,7 +173,7 @@ def render_video_plan(src: Path, plan: Plan, dst: Path, *, audio: bool = True, c
     src, dst = Path(src), Path(dst)
     result = FileResult(source=src, kind="video", plan=plan)
     try:
-        check_video_output(src, dst, overwrite=overwrite)
+        check_output_path(src, dst, overwrite=overwrite)
         plan.require_source(src, "video")
         stats = render_video(src, plan, dst, audio=audio, crf=crf, preset=preset,
                              progress=progress)

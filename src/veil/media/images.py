@@ -35,6 +35,7 @@ from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
 from veil.errors import MediaError
 from veil.media.atomic import atomic_path
+from veil.media.kinds import IMAGE_SUFFIXES  # noqa: F401  (re-exported)
 from veil.media.metadata import heif_boxes, jpeg_motion_video, metadata_tags
 
 pillow_heif.register_heif_opener()
@@ -56,24 +57,6 @@ __all__ = [
     "write_animation",
     "write_image",
 ]
-
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".png",
-        ".webp",
-        ".tif",
-        ".tiff",
-        ".bmp",
-        ".heic",
-        ".heif",
-        ".avif",
-        ".gif",
-    }
-)
-"""File name suffixes (lower case, with the dot) of the image files veil handles."""
 
 MAX_PIXELS: int = 150_000_000
 """Largest image accepted, in pixels (width x height as declared by the file)."""

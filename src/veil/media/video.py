@@ -35,10 +35,6 @@ import numpy as np
 from veil.errors import MediaError
 from veil.media.colour import Colour, colour_of
 
-VIDEO_SUFFIXES: frozenset[str] = frozenset(
-    {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".3gp"}
-)
-
 # Audio codecs copied as they are into MP4/MOV; anything else is transcoded to AAC.
 MP4_COPY_AUDIO: frozenset[str] = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
 

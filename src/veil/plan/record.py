@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from veil.errors import UsageError
-from veil.settings import MaskSettings, ScanSettings
+from veil.settings import MaskSettings, ScanSettings, TrackSettings
 
 Provenance = Literal["detected", "interpolated", "extended", "manual", "deleted"]
 #: ``deleted``: a region a reviewer removed (not a face); kept in the plan as a record,
@@ -157,6 +157,9 @@ class Plan:
     tool: str = ""
     #: the file this plan was read from (:meth:`load`); not part of the plan's JSON
     loaded_from: Path | None = field(default=None, compare=False, repr=False)
+    #: How a video's (or an animation's) faces were followed through its frames; ``None``
+    #: for a still picture, and in plans made before veil recorded it.
+    track: TrackSettings | None = None
 
     def frame(self, index: int) -> FramePlan:
         """The plan of frame ``index`` (an empty one when nothing is planned there)."""
@@ -199,6 +202,7 @@ class Plan:
             "media": self.media.to_dict(),
             "scan": self.scan.plan_dict(),
             "mask": self.mask.to_dict(),
+            **({"track": self.track.to_dict()} if self.track is not None else {}),
             "frames": frames,
         }
 
@@ -219,10 +223,11 @@ class Plan:
         try:
             scan = ScanSettings.from_dict(d.get("scan", {}))
             mask = MaskSettings.from_dict(d.get("mask", {}))
+            track = TrackSettings.from_dict(d["track"]) if "track" in d else None
         except (TypeError, ValueError) as exc:
             raise PlanError(f"bad settings: {exc}") from exc
         return cls(media=MediaInfo.from_dict(d["media"]), scan=scan, mask=mask, frames=frames,
-                   tool=str(d.get("tool", "")))
+                   tool=str(d.get("tool", "")), track=track)
 
     def require_source(self, path: str | os.PathLike[str], kind: str) -> None:
         """Raise :class:`veil.errors.VeilError` unless this plan was made for the ``kind`` file

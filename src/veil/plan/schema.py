@@ -22,7 +22,7 @@ from typing import Any
 from veil.plan.record import PLAN_FORMAT, PROVENANCES, PlanError
 from veil.settings import MASK_METHODS
 
-TOP_KEYS = frozenset({"format", "tool", "media", "scan", "mask", "frames"})
+TOP_KEYS = frozenset({"format", "tool", "media", "scan", "mask", "track", "frames"})
 MEDIA_KEYS = frozenset({"name", "sha256", "kind", "width", "height", "frame_count", "fps"})
 FRAME_KEYS = frozenset({"regions", "mask_whole", "note"})
 REGION_KEYS = frozenset({"box", "score", "provenance", "track", "released", "method",
@@ -134,7 +134,7 @@ def check_plan(d: Any) -> None:
     if "media" not in d:
         raise PlanError("missing 'media' (what file the plan is for)")
     w, h, count = _check_media(d["media"])
-    for key in ("scan", "mask"):
+    for key in ("scan", "mask", "track"):
         if key in d and not isinstance(d[key], dict):
             raise PlanError(f"{key!r} must be an object")
     if "tool" in d and not isinstance(d["tool"], str):

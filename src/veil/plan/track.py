@@ -17,45 +17,10 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.plan.record import Provenance
+from veil.settings import TrackSettings
 
-
-@dataclass(frozen=True)
-class TrackSettings:
-    """How detections are linked and how far regions reach beyond them.
-
-    max_gap: frames a track may go undetected and still be continued (the gap is filled).
-    extend_before / extend_after: frames masked before a track's first and after its
-        last detection (clipped at scene cuts and the ends of the video).
-    min_iou: least IoU between a track's predicted box and a detection to link them.
-    max_centre_dist: alternatively, centre distance as a fraction of the box size.
-    motion_widen: each box grows by this many frames' worth of the track's motion on
-        each side (fast motion smears a face beyond its detected box).
-    max_widen: cap on that growth, as a fraction of the box size.
-    uncertain_grow: interpolated and extended boxes grow on each side by this fraction
-        of their size per frame of distance from the nearest detection (heads do not
-        move in straight lines), up to ``uncertain_max``.
-    min_detections / confirm_score: a track is masked when it has at least
-        ``min_detections`` detections *or* one detection scoring ``confirm_score`` or
-        more (``None``: the scan's threshold, filled in by the video plan). A face
-        persists from frame to frame; most false alarms flicker. This is what lets a
-        video scan report weak candidates (``ScanSettings.keep_weak``): a faint face
-        seen in three frames is masked in all of them and in the frames between.
-    """
-
-    max_gap: int = 10
-    extend_before: int = 4
-    extend_after: int = 8
-    min_iou: float = 0.1
-    max_centre_dist: float = 0.7
-    motion_widen: float = 0.75
-    max_widen: float = 1.0
-    uncertain_grow: float = 0.02
-    uncertain_max: float = 0.3
-    min_detections: int = 3
-    confirm_score: float | None = None
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+__all__ = ["SceneCutDetector", "Track", "TrackSettings", "TrackedRegion", "confirmed_tracks",
+           "link_tracks", "track_regions"]
 
 
 @dataclass

@@ -25,11 +25,11 @@ def build_video_plan(detections: Sequence[Detections], media: MediaInfo, *,
     reaches the scan's threshold (:class:`TrackSettings`). Boxes are clipped to the
     picture; regions of one track never repeat in a frame.
     """
-    plan = Plan(media=media, scan=scan, mask=mask, tool=tool)
-    n = len(detections)
     track = track or TrackSettings()
     if track.confirm_score is None:
         track = dataclasses.replace(track, confirm_score=scan.threshold)
+    plan = Plan(media=media, scan=scan, mask=mask, tool=tool, track=track)
+    n = len(detections)
     tracks = confirmed_tracks(link_tracks(detections, scene_cuts, track), track)
     w, h = float(media.width), float(media.height)
     for r in track_regions(tracks, n, scene_cuts, track):

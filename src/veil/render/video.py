@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from veil.errors import MediaError
-from veil.jobs.result import Progress
 from veil.media.atomic import atomic_path
 from veil.media.video import (
     AudioMode,
@@ -36,6 +35,7 @@ from veil.media.video import (
     prefetch,
 )
 from veil.plan.record import Plan
+from veil.progress import Progress
 from veil.render.image import mask_planned
 from veil.render.masks import mask_whole_frame
 

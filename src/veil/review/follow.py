@@ -211,3 +211,39 @@ def follow(frame_at: FrameAt, start: int, box: Box, end: int, *,
         out.append(Followed(i, clipped, how))
         last = np.asarray(clipped, np.float64)
     return out
+
+
+#: Frames decoded at once when following backwards: a decoder only goes forwards, so
+#: frames are read in blocks (one seek each) and handed out last first.
+BACK_BLOCK = 32
+
+
+def _backwards(frame_at: FrameAt, start: int) -> FrameAt:
+    """``frame_at`` for frames ``start, start-1, ... 0`` as steps ``0, 1, ... start``,
+    reading each block of :data:`BACK_BLOCK` frames forwards once."""
+    block: dict[int, np.ndarray] = {}
+
+    def at(step: int) -> np.ndarray:
+        index = start - step
+        if index not in block:
+            block.clear()
+            for i in range(max(0, index - BACK_BLOCK + 1), index + 1):
+                block[i] = frame_at(i)
+        return block[index]
+
+    return at
+
+
+def follow_both(frame_at: FrameAt, start: int, box: Box, end: int, *,
+                detect: Detect | None = None, kind: str | None = None,
+                detect_every: int = DETECT_EVERY) -> list[Followed]:
+    """Follow the face drawn on frame ``start`` backwards to where it appears and forwards
+    to where it leaves (:func:`follow` both ways). Returns the frames in order."""
+    forward = follow(frame_at, start, box, end, detect=detect, kind=kind,
+                     detect_every=detect_every)
+    if start == 0:
+        return forward
+    back = follow(_backwards(frame_at, start), 0, box, start + 1, detect=detect, kind=kind,
+                  detect_every=detect_every)
+    earlier = [Followed(start - s.frame, s.box, s.how) for s in reversed(back[1:])]
+    return earlier + forward

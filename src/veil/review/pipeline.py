@@ -1,19 +1,21 @@
 """Scan a file that has no plan yet, and render a reviewed plan, through veil's own jobs.
 
-Refactor note (issue 11): :func:`render_plan` repeats the short stage → render →
-verify → publish sequence of ``veil render`` (``veil.cli.render``), and :func:`scan_video_plan`
-the scan half of ``veil.jobs.video.anonymize_video``. Both should become calls of the one
-pipeline (``veil.render_plan(plan, original, dst, ...)``) once it exists.
+:func:`render_plan` is a call of the one pipeline (:func:`veil.jobs.pipeline.run`), so the
+page's output is byte for byte what ``veil render`` writes. :func:`scan_image_plan` and
+:func:`scan_video_plan` make the plan alone (the page edits it before anything is
+rendered), with the same scanner, settings and plan builders as the default command.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
-from veil.jobs.batch import JobOptions, staged_path, verify_staged
-from veil.jobs.image import check_output_path, render_image_plan, shared_scanner, tool_name
-from veil.jobs.result import FileResult, Progress
+from veil.jobs.image import shared_scanner, tool_name
+from veil.jobs.pipeline import JobOptions, Outcome, Task, run
+from veil.jobs.result import Progress
+from veil.media.kinds import MediaKind
 from veil.plan.record import Plan
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
@@ -55,26 +57,16 @@ def scan_video_plan(src: Path, *, scan: ScanSettings, mask: MaskSettings,
 
 
 def render_plan(plan: Plan, original: Path, dst: Path, options: JobOptions, *,
-                progress: Progress | None = None) -> FileResult:
-    """Render ``plan`` onto ``original`` into ``dst`` exactly as ``veil render`` does.
+                progress: Progress | None = None) -> Outcome:
+    """Render ``plan`` onto ``original`` into ``dst`` through the one pipeline, exactly as
+    ``veil render`` does (:func:`veil.jobs.pipeline.run` with a task that carries the plan).
 
-    The output is written under its staging name, verified and self-repaired (when
-    ``options.verify``), and published under ``dst`` (or marked
-    ``.verification-failed``). ``plan`` itself is not changed: a self-repair works on a
-    copy, as ``veil render`` leaves the plan file alone. An existing ``dst`` is replaced.
+    The output is verified and self-repaired when ``options.verify`` and published under
+    ``dst`` (or marked ``.verification-failed``). ``plan`` itself is not changed: a
+    self-repair works on a copy, as ``veil render`` leaves the plan file alone. An
+    existing ``dst`` is replaced. The :class:`Outcome` holds the result and its report
+    entry.
     """
-    work = copy.deepcopy(plan)
-    check_output_path(original, dst, overwrite=True)
-    target = staged_path(dst) if options.verify else dst
-    if work.media.kind == "video":
-        from veil.jobs.video import render_video_plan
-
-        result = render_video_plan(original, work, target, audio=options.audio,
-                                   crf=options.crf, progress=progress, overwrite=True)
-    else:
-        result = render_image_plan(original, work, target, keep_icc=options.keep_icc,
-                                   quality=options.quality, overwrite=True)
-    if options.verify:
-        result.plan = work
-        result = verify_staged(result, dst, options)
-    return result
+    kind: MediaKind = "video" if plan.media.kind == "video" else "image"
+    task = Task(original, dst, kind, plan=copy.deepcopy(plan))
+    return run(task, replace(options, overwrite=True), progress)

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from veil.errors import VeilError
 from veil.review.frames import jpeg
-from veil.review.state import EditError, Item, Session, read_edit_log
+from veil.review.state import EditError, Item, Session, current_version
 
 TOKEN_HEADER = "x-veil-token"
 SECURITY_HEADERS = {
@@ -103,40 +103,15 @@ def _jpeg(data: bytes) -> Response:
     return Response(data, media_type="image/jpeg")
 
 
-def _key(frame: Any, box: Any) -> tuple[int, tuple[float, ...]]:
-    return int(frame), tuple(round(float(v), 1) for v in box)
-
-
-def release_reasons(item: Item) -> tuple[dict[Any, str], dict[int, str]]:
-    """The reason last given for keeping a region (by frame and box) or a track visible,
-    read from the edit log (regions moved since are followed)."""
-    regions: dict[Any, str] = {}
-    tracks: dict[int, str] = {}
-    for e in read_edit_log(item.log_path):
-        try:
-            if e.get("action") == "release" and e.get("frame") is None:
-                tracks[int(e["track"])] = str(e.get("reason", ""))
-            elif e.get("action") == "release":
-                regions[_key(e["frame"], e["box"])] = str(e.get("reason", ""))
-            elif e.get("action") == "move" and _key(e["frame"], e["box"]) in regions:
-                regions[_key(e["frame"], e["to"])] = regions.pop(_key(e["frame"], e["box"]))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return regions, tracks
-
-
 def regions_of(item: Item, frame: int) -> list[dict[str, Any]]:
+    """The regions of ``frame`` as the plan holds them (deleted ones too: the page shows
+    them as a record), each with its index in the frame's list."""
     assert item.plan is not None
-    by_region, by_track = release_reasons(item)
     out = []
     for i, r in enumerate(item.plan.frame(frame).regions):
         d = r.to_dict()
         d["index"] = i
         d["released"] = r.released
-        if r.released:
-            d["reason"] = by_region.get(_key(frame, r.box),
-                                        by_track.get(r.track_id, "") if r.track_id is not None
-                                        else "")
         out.append(d)
     return out
 
@@ -147,7 +122,7 @@ def tracks_of(item: Item) -> list[dict[str, Any]]:
     tracks: dict[int, dict[str, Any]] = {}
     for f in sorted(item.plan.frames):
         for r in item.plan.frames[f].regions:
-            if r.track_id is None:
+            if r.track_id is None or r.provenance == "deleted":
                 continue
             t = tracks.setdefault(r.track_id, {"track": r.track_id, "first": f, "last": f,
                                                "runs": [], "released": 0, "regions": 0,
@@ -214,16 +189,28 @@ def make_app(session: Session, token: str, port: int) -> ASGIApp:
         return HTMLResponse(page_html(nonce), headers={"content-security-policy": csp})
 
     async def files(request: Request) -> Response:
-        return JSONResponse({
-            "files": [it.summary() for it in session.items],
-            "refused": [{"name": r.source.name, "error": r.error} for r in session.refused],
-            "outdir": str(session.outdir), "report": bool(session._entries),
-        })
+        """The file list; with ``?since=V`` only the rows changed after version ``V`` (the
+        page polls this every second: a large folder costs nothing while nothing changes)."""
+        since = int(request.query_params.get("since", "-1") or -1)
+        version = current_version()
+        data: dict[str, Any] = {
+            "version": version, "count": len(session.items),
+            "files": [it.summary() for it in session.items if it.version > since],
+            "report": bool(session._entries),
+        }
+        if since < 0:
+            data["refused"] = [{"name": r.source.name, "error": r.error}
+                               for r in session.refused]
+            data["outdir"] = str(session.outdir)
+        return JSONResponse(data)
 
     async def file_info(request: Request) -> Response:
         item = get_item(request)
-        await call(session.ensure_plan, item)
         frame = int(request.query_params.get("frame", "0") or 0)
+        if await call(session.pending, item):  # not scanned yet: scanned next, not waited for
+            return JSONResponse({**item.summary(), "frame": frame, "pending": True,
+                                 "regions": [], "tracks": []})
+        await call(session.ensure_plan, item)
         data = item.summary()
         data["frame"] = frame
         data["regions"] = regions_of(item, frame)
@@ -313,6 +300,20 @@ def make_app(session: Session, token: str, port: int) -> ASGIApp:
         await call(session.delete_track, item, int(request.path_params["track"]), start)
         return JSONResponse({"ok": True})
 
+    async def track_edit(request: Request) -> Response:
+        item, data = get_item(request), await body(request)
+        action, track = request.path_params["action"], request.path_params["track"]
+        if action == "cut":
+            await call(session.cut_track, item, track, data.get("frame"))
+            return JSONResponse({"ok": True, "track": track})
+        if action == "split":
+            new = await call(session.split_track, item, track, data.get("frame"))
+            return JSONResponse({"ok": True, "track": new})
+        if action == "merge":
+            kept = await call(session.merge_tracks, item, track, data.get("with"))
+            return JSONResponse({"ok": True, "track": kept})
+        raise LookupError("not found")
+
     async def follow(request: Request) -> Response:
         item, data = get_item(request), await body(request)
         track = await call(session.follow, item, data.get("frame", 0), data.get("box"))
@@ -349,6 +350,7 @@ def make_app(session: Session, token: str, port: int) -> ASGIApp:
               methods=["DELETE"]),
         Route(f + "/tracks/{track:int}", handler(change_track), methods=["PATCH"]),
         Route(f + "/tracks/{track:int}", handler(delete_track), methods=["DELETE"]),
+        Route(f + "/tracks/{track:int}/{action:str}", handler(track_edit), methods=["POST"]),
         Route(f + "/follow", handler(follow), methods=["POST"]),
         Route(f + "/render", handler(render), methods=["POST"]),
         Route("/api/report", handler(report), methods=["GET"]),
@@ -404,6 +406,7 @@ class ReviewServer:
         raise RuntimeError("the review server did not start")
 
     def stop(self) -> None:
+        self.session.stop_scanning()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)

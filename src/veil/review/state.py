@@ -1,15 +1,17 @@
 """The files of one review session, their plans, and every edit.
 
 Files are known by their position in the list (``id``), never by a path from a request.
-Every edit changes the plan in memory and saves it at once (atomically), so an
-interrupted session loses nothing. What a plan cannot hold yet (the reason a face was
-kept visible, the regions deleted by hand and when) is kept beside the plan in
-``<plan>.review.json`` (the edit log); see the README's review section.
+Every edit changes the plan in memory, is checked by :func:`veil.plan.schema.check_plan`
+and saved at once (atomically), so an interrupted session loses nothing. Who did what is
+recorded in the plan itself (docs/plan-format.md): a face kept visible is ``released``
+with its ``reason`` and ``edited_at``; a region deleted by hand stays in the plan with
+provenance ``deleted`` (a record, never masked) and ``edited_at``; a region drawn or
+moved by hand is ``manual`` / carries ``edited_at``. No side file is written.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import math
 import os
 import threading
@@ -19,17 +21,44 @@ from pathlib import Path
 from typing import Any, Literal
 
 from veil.errors import UsageError, VeilError
-from veil.jobs.batch import PLAN_SUFFIX, JobOptions, collect_tasks
+from veil.jobs.batch import (
+    PLAN_SUFFIX,
+    JobOptions,
+    collect_tasks,
+    default_plan_dir,
+    default_report_dir,
+    side_folder,
+)
+from veil.jobs.pipeline import Outcome, unverified_entry
 from veil.jobs.result import FileResult
-from veil.media.atomic import atomic_path
-from veil.plan.record import Plan, Region
+from veil.plan.record import Plan, PlanError, Region
+from veil.plan.schema import check_plan
+from veil.report.json_report import ReportEntry
 from veil.review import pipeline
 from veil.scan.scanner import Scanner
 from veil.settings import MaskSettings, ScanSettings
 
 State = Literal["waiting", "scanning", "scanned", "edited", "rendering", "verified",
                 "failed", "rendered", "error"]
-EDIT_LOG_SUFFIX = ".review.json"
+#: Every change of a file's row (state, progress, verdict, an edit) takes the next number
+#: of this clock, so the page asks only for the rows changed since the last it saw.
+_clock = itertools.count(1)
+_clock_lock = threading.Lock()
+_last_tick = 0
+
+
+def _tick() -> int:
+    global _last_tick
+    with _clock_lock:
+        _last_tick = next(_clock)
+        return _last_tick
+
+
+def current_version() -> int:
+    """The number of the latest change of any file's row."""
+    return _last_tick
+#: Fields of :class:`Item` whose change shows in the file list.
+_LISTED = frozenset({"state", "error", "plan", "progress", "verdict", "written"})
 
 
 class EditError(VeilError):
@@ -54,25 +83,34 @@ class Item:
     written: Path | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     frames: Any = field(default=None, repr=False)  # FrameSource of a video, made when needed
+    version: int = 0  # the clock's number at this row's last change
 
-    @property
-    def log_path(self) -> Path:
-        return self.plan_path.with_name(self.plan_path.name + EDIT_LOG_SUFFIX)
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _LISTED:
+            object.__setattr__(self, "version", _tick())
+
+    def touch(self) -> None:
+        """Mark the row changed (an edit inside the plan)."""
+        self.version = _tick()
 
     def counts(self) -> dict[str, int]:
         """Regions by provenance, and released ones (``released`` counts apart)."""
-        counts = {"detected": 0, "interpolated": 0, "extended": 0, "manual": 0, "released": 0}
+        counts = {"detected": 0, "interpolated": 0, "extended": 0, "manual": 0, "released": 0,
+                  "deleted": 0}
         if self.plan is None:
             return counts
         for fp in list(self.plan.frames.values()):  # a copy: an edit may run meanwhile
             for r in list(fp.regions):
-                counts["released" if r.released else r.provenance] += 1
+                counts["released" if r.released and r.provenance != "deleted"
+                       else r.provenance] += 1
         return counts
 
     def summary(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "name": self.name, "kind": self.kind,
                              "state": self.state, "error": self.error,
-                             "counts": self.counts(), "verdict": self.verdict}
+                             "counts": self.counts(), "verdict": self.verdict,
+                             "version": self.version}
         if self.progress is not None:
             d["progress"] = list(self.progress)
         if self.plan is not None:
@@ -97,11 +135,19 @@ def _symlink_escapes(inputs: list[Path]) -> set[Path]:
     return out
 
 
-def default_plan_dir(outdir: Path) -> Path:
-    """Plans of a review session, when no ``--plan-dir`` is given: ``<OUTDIR>-plans``,
-    beside the output folder (never inside it: the output folder is what gets published)."""
-    outdir = Path(outdir)
-    return outdir.with_name(outdir.name + "-plans")
+def session_report_dir(outdir: Path) -> Path:
+    """Where a session's report goes when no ``--report`` is given: the command line's
+    ``<OUTDIR>.veil/report``, unless that holds the report of an earlier run (the only
+    record of what it did, never replaced): then ``<OUTDIR>.veil/reviews/<UTC time>``."""
+    folder = default_report_dir(outdir)
+    if not (folder / "report.json").exists():
+        return folder
+    return side_folder(outdir) / "reviews" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def _output_folders(inputs: list[Path]) -> list[Path]:
+    """Inputs that are output folders of veil (a ``<FOLDER>.veil/plans`` beside them)."""
+    return [p for p in inputs if p.is_dir() and (side_folder(p) / "plans").is_dir()]
 
 
 class Session:
@@ -113,12 +159,26 @@ class Session:
                  scanner: Scanner | None = None) -> None:
         self.outdir = Path(outdir)
         self.plan_dir = Path(plan_dir) if plan_dir is not None else default_plan_dir(outdir)
-        self.report_dir = Path(report_dir) if report_dir else self.plan_dir / "veil-report"
+        self.report_dir = (Path(report_dir) if report_dir is not None
+                           else session_report_dir(outdir))
+        outputs = _output_folders([Path(p) for p in inputs])
+        if outputs:
+            # A plan names its original only by file name (media.name) and SHA-256, not by
+            # where it lies, so the originals cannot be found from an output folder.
+            out = outputs[0]
+            raise UsageError(f"{out} is an output folder of veil (its plans are in "
+                             f"{side_folder(out) / 'plans'}); a plan does not say where its "
+                             f"original is: give the originals, with -o {out}, to review "
+                             "them with these plans")
         self.scan = scan or ScanSettings()
         self.mask = mask or MaskSettings()
         self.options = replace(options or JobOptions(verify=True), overwrite=True)
         self.scanner = scanner
         self._scan_lock = threading.Lock()    # one scan or tracker at a time (one model)
+        self._queue_lock = threading.Lock()
+        self._wanted: list[int] = []          # files the page asked for, scanned first
+        self._scan_thread: threading.Thread | None = None
+        self._stop = threading.Event()
         self._render_lock = threading.Lock()  # one render at a time
         self._entries: dict[int, Any] = {}     # report entries of the files rendered
         escapes = _symlink_escapes([Path(p) for p in inputs])
@@ -154,6 +214,9 @@ class Session:
 
     def ensure_plan(self, item: Item) -> Plan:
         """The plan of ``item``: loaded from its plan file, or made by a scan and saved."""
+        plan = item.plan
+        if plan is not None:  # no lock: a follow or an edit of this file may hold it
+            return plan
         with item.lock:
             if item.plan is not None:
                 return item.plan
@@ -161,7 +224,7 @@ class Session:
                 if item.plan_path.exists():
                     plan = Plan.load(item.plan_path)
                     plan.require_source(item.source, item.kind)
-                    item.state = "edited" if item.log_path.exists() else "scanned"
+                    item.state = "edited" if _edited(plan) else "scanned"
                 else:
                     item.state = "scanning"
                     with self._scan_lock:
@@ -176,6 +239,35 @@ class Session:
             item.plan, item.error = plan, None
             return plan
 
+    def pending(self, item: Item) -> bool:
+        """Whether ``item`` still needs a scan (no plan in memory nor on disk); asking
+        moves it to the front of the background scan's queue."""
+        if item.plan is not None or item.state == "error" or item.plan_path.exists():
+            return False
+        with self._queue_lock:
+            if item.id not in self._wanted:
+                self._wanted.append(item.id)
+        self.start_scanning()
+        return True
+
+    def start_scanning(self, stop: threading.Event | None = None) -> threading.Thread:
+        """Run :meth:`scan_all` in a background thread, unless one runs already."""
+        with self._queue_lock:
+            thread = self._scan_thread
+            if thread is None or not thread.is_alive():
+                thread = threading.Thread(target=self.scan_all, args=(stop or self._stop,),
+                                          daemon=True, name="veil-review-scan")
+                self._scan_thread = thread
+                thread.start()
+            return thread
+
+    def stop_scanning(self) -> None:
+        """Stop the background scan after the file it is on (its plan is saved whole)."""
+        self._stop.set()
+        thread = self._scan_thread
+        if thread is not None:
+            thread.join()
+
     def _scan(self, item: Item) -> Plan:
         if item.kind == "video":
             def progress(done: int, total: int | None) -> None:
@@ -186,10 +278,25 @@ class Session:
         return pipeline.scan_image_plan(item.source, scan=self.scan, mask=self.mask,
                                         scanner=self._scanner())
 
+    def _next_to_scan(self, start: int) -> tuple[Item | None, int]:
+        with self._queue_lock:
+            while self._wanted:
+                wanted = self.items[self._wanted.pop(0)]
+                if wanted.plan is None and wanted.state != "error":
+                    return wanted, start
+        for i in range(start, len(self.items)):
+            if self.items[i].plan is None and self.items[i].state != "error":
+                return self.items[i], i + 1
+        return None, len(self.items)
+
     def scan_all(self, stop: threading.Event | None = None) -> None:
-        """Make the plans of every file that has none (in list order; run in a thread)."""
-        for item in self.items:
-            if stop is not None and stop.is_set():
+        """Make the plans of every file that has none, in list order, but a file the page
+        asks for first (:meth:`pending`); run in a thread of its own, so that no request
+        waits for it."""
+        cursor = 0
+        while stop is None or not stop.is_set():
+            item, cursor = self._next_to_scan(cursor)
+            if item is None:
                 return
             try:
                 self.ensure_plan(item)
@@ -214,18 +321,22 @@ class Session:
 
     # ------------------------------------------------------------------ edits
 
-    def _save(self, item: Item, action: dict[str, Any]) -> None:
-        """Save the plan and append ``action`` to the edit log (both atomically)."""
+    def _save(self, item: Item) -> None:
+        """Check the edited plan (:func:`veil.plan.schema.check_plan`) and save it at once
+        (atomically). A plan the check refuses is not saved: the last saved one is read
+        back, and the edit is refused with the check's message."""
         assert item.plan is not None
+        data = item.plan.to_dict()
+        try:
+            check_plan(data)
+        except PlanError as exc:
+            item.plan = Plan.load(item.plan_path)
+            raise EditError(f"the edit would make the plan invalid: {exc}") from exc
         item.plan.save(item.plan_path)
-        log = read_edit_log(item.log_path)
-        log.append({"at": _now(), **action})
-        with atomic_path(item.log_path) as tmp:
-            tmp.write_text(json.dumps({"format": "veil-review-log/1", "edits": log},
-                                      indent=1), encoding="utf-8")
         if item.state not in ("rendering",):
             item.state = "edited"
         item.verdict = None
+        item.touch()
 
     def _box(self, item: Item, raw: Any) -> tuple[float, float, float, float]:
         """A box from the page, checked: four finite numbers, x1 < x2, y1 < y2, clipped to
@@ -264,110 +375,181 @@ class Session:
         regions = plan.frame(frame).regions
         if not 0 <= index < len(regions):
             raise EditError(f"no region {index} in frame {frame}")
+        if regions[index].provenance == "deleted":
+            raise EditError(f"region {index} of frame {frame} was deleted")
         return regions[index]
 
     def add_region(self, item: Item, frame: Any, box: Any) -> None:
+        """A region drawn by hand: provenance ``manual``, with the time."""
         with item.lock:
             self.ensure_plan(item)
             f = self._frame_index(item, frame)
             b = self._box(item, box)
             assert item.plan is not None
-            item.plan.add_region(f, Region(box=b, score=1.0, provenance="manual"))
-            self._save(item, {"action": "add", "frame": f, "box": list(b)})
+            item.plan.add_region(f, Region(box=b, score=1.0, provenance="manual",
+                                           edited_at=_now()))
+            self._save(item)
 
     def change_region(self, item: Item, frame: Any, index: int, *, box: Any = None,
                       released: bool | None = None, reason: str | None = None) -> None:
+        """Move or resize a region, or keep it visible (``released``, with the reason) or
+        mask it again; the region records the time (``edited_at``)."""
         with item.lock:
             self.ensure_plan(item)
             f = self._frame_index(item, frame)
             region = self._region(item, f, index)
-            action: dict[str, Any] = {"frame": f, "box": list(region.box)}
-            if box is not None:
-                new = self._box(item, box)
-                action.update(action="move", to=list(new))
-                region.box = new
-            if released is not None:
-                region.released = bool(released)
-                action.update(action="release" if released else "mask")
-                if released:
-                    action["reason"] = _reason(reason)
-            if "action" not in action:
+            if box is None and released is None:
                 raise EditError("nothing to change")
-            if region.track_id is not None:
-                action["track"] = region.track_id
-            self._save(item, action)
+            new = self._box(item, box) if box is not None else region.box
+            region.box = new
+            if released is not None:
+                _release(region, bool(released), reason)
+            region.edited_at = _now()
+            self._save(item)
 
-    def delete_region(self, item: Item, frame: Any, index: int) -> None:
+    def delete_region(self, item: Item, frame: Any, index: int,
+                      reason: str | None = None) -> None:
+        """Delete a region by hand: it stays in the plan as provenance ``deleted`` (a
+        record of what a person removed, never masked), with the time."""
         with item.lock:
             self.ensure_plan(item)
             f = self._frame_index(item, frame)
-            region = self._region(item, f, index)
-            assert item.plan is not None
-            item.plan.frames[f].regions.pop(index)
-            self._save(item, {"action": "delete", "frame": f, "box": list(region.box),
-                              "provenance": region.provenance, "track": region.track_id})
+            _delete(self._region(item, f, index), reason, _now())
+            self._save(item)
 
-    def _track_regions(self, item: Item, track: int, from_frame: int
-                       ) -> list[tuple[int, Region]]:
+    def _track_regions(self, item: Item, track: Any, from_frame: int = 0,
+                       to_frame: int | None = None) -> list[tuple[int, Region]]:
+        """The regions of ``track`` (not deleted) in frames ``from_frame..to_frame``."""
         assert item.plan is not None
-        found = [(f, r) for f, fp in sorted(item.plan.frames.items()) if f >= from_frame
-                 for r in fp.regions if r.track_id == track]
+        try:
+            track = int(track)
+        except (TypeError, ValueError) as exc:
+            raise EditError("a track is a whole number") from exc
+        last = to_frame if to_frame is not None else math.inf
+        found = [(f, r) for f, fp in sorted(item.plan.frames.items())
+                 if from_frame <= f <= last
+                 for r in fp.regions if r.track_id == track and r.provenance != "deleted"]
         if not found:
             raise EditError(f"no track {track}" + (f" from frame {from_frame} on"
                                                    if from_frame else ""))
         return found
+
+    def _new_track_id(self, item: Item) -> int:
+        assert item.plan is not None
+        return 1 + max((r.track_id for fp in item.plan.frames.values() for r in fp.regions
+                        if r.track_id is not None), default=-1)
 
     def change_track(self, item: Item, track: int, *, released: bool,
                      reason: str | None = None, from_frame: int = 0) -> None:
         """Release (keep visible) or mask again every region of a track, from a frame on."""
         with item.lock:
             self.ensure_plan(item)
-            found = self._track_regions(item, track, from_frame)
-            for _f, r in found:
-                r.released = bool(released)
-            action: dict[str, Any] = {"action": "release" if released else "mask",
-                                      "track": track, "frames": [found[0][0], found[-1][0]]}
-            if released:
-                action["reason"] = _reason(reason)
-            self._save(item, action)
+            now = _now()
+            for _f, r in self._track_regions(item, track, from_frame):
+                _release(r, bool(released), reason)
+                r.edited_at = now
+            self._save(item)
 
-    def delete_track(self, item: Item, track: int, from_frame: int = 0) -> None:
-        """Delete every region of a track (from a frame on)."""
+    def delete_track(self, item: Item, track: int, from_frame: int = 0,
+                     reason: str | None = None) -> None:
+        """Delete every region of a track (from a frame on): provenance ``deleted``."""
         with item.lock:
             self.ensure_plan(item)
-            found = self._track_regions(item, track, from_frame)
+            now = _now()
+            for _f, r in self._track_regions(item, track, from_frame):
+                _delete(r, reason, now)
+            self._save(item)
+
+    def cut_track(self, item: Item, track: Any, frame: Any) -> None:
+        """End a track at ``frame``: its regions after that frame are deleted (kept as
+        provenance ``deleted``)."""
+        with item.lock:
+            self.ensure_plan(item)
+            f = self._frame_index(item, frame)
+            self._track_regions(item, track)  # the track exists
+            try:
+                after = self._track_regions(item, track, f + 1)
+            except EditError:
+                raise EditError(f"track {track} ends at frame {f} or before: nothing to "
+                                "cut") from None
+            now = _now()
+            for _f, r in after:
+                _delete(r, "cut", now)
+            self._save(item)
+
+    def split_track(self, item: Item, track: Any, frame: Any) -> int:
+        """Split a track in two at ``frame``: its regions from that frame on become a new
+        track. Returns the new track's number."""
+        with item.lock:
+            self.ensure_plan(item)
+            f = self._frame_index(item, frame)
+            whole = self._track_regions(item, track)
+            tail = [(g, r) for g, r in whole if g >= f]
+            if not tail or len(tail) == len(whole):
+                raise EditError(f"track {track} does not go on both sides of frame {f}: "
+                                "split it at a frame after its first one")
+            new, now = self._new_track_id(item), _now()
             assert item.plan is not None
-            for f, r in found:
-                item.plan.frames[f].regions.remove(r)
-            self._save(item, {"action": "delete", "track": track,
-                              "frames": [found[0][0], found[-1][0]], "regions": len(found)})
+            for g, fp in item.plan.frames.items():  # its deleted regions follow too
+                if g >= f:
+                    for r in fp.regions:
+                        if r.track_id == int(track):
+                            r.track_id, r.edited_at = new, now
+            self._save(item)
+            return new
+
+    def merge_tracks(self, item: Item, first: Any, second: Any) -> int:
+        """Merge two tracks into one (the lower number). Refused when both have a region
+        in the same frame: a track is one face, one box a frame. Returns the track kept."""
+        with item.lock:
+            self.ensure_plan(item)
+            a, b = self._track_regions(item, first), self._track_regions(item, second)
+            ta, tb = a[0][1].track_id, b[0][1].track_id
+            if ta == tb:
+                raise EditError("select two different tracks to merge")
+            shared = sorted({f for f, _ in a} & {f for f, _ in b})
+            if shared:
+                raise EditError(f"tracks {ta} and {tb} both have a region in frame "
+                                f"{shared[0]}" + (f" (and {len(shared) - 1} more)"
+                                                  if len(shared) > 1 else "")
+                                + ": cut one of them first")
+            keep, gone = min(ta, tb), max(ta, tb)  # type: ignore[type-var]
+            now = _now()
+            assert item.plan is not None
+            for fp in item.plan.frames.values():
+                for r in fp.regions:
+                    if r.track_id == gone:
+                        r.track_id, r.edited_at = keep, now
+            self._save(item)
+            return int(keep)  # type: ignore[arg-type]
 
     def follow(self, item: Item, frame: Any, box: Any) -> int:
         """A region drawn on one video frame becomes a new track that follows the face
-        from that frame on (:mod:`veil.review.follow`). Returns the track's number."""
-        from veil.review.follow import follow
+        backwards and forwards from that frame (:mod:`veil.review.follow`). Returns the
+        track's number. The tracking runs without holding the file: the page can show its
+        frames meanwhile."""
+        from veil.review.follow import follow_both
         from veil.scan.scanner import Scanner
 
+        plan = self.ensure_plan(item)
+        if item.kind != "video":
+            raise EditError("only a video region can follow a face")
+        f = self._frame_index(item, frame)
+        b = self._box(item, box)
+        source = self.frames(item)
+        # the detector re-seeds the tracker where it agrees: one pass on a small window
+        base = self._scanner()
+        near = Scanner(ScanSettings.fast(threshold=self.scan.threshold),
+                       detector=base.detector)
+        with self._scan_lock:
+            path = follow_both(source.frame, f, b, plan.media.frame_count, detect=near.scan)
         with item.lock:
-            plan = self.ensure_plan(item)
-            if item.kind != "video":
-                raise EditError("only a video region can follow a face")
-            f = self._frame_index(item, frame)
-            b = self._box(item, box)
-            source = self.frames(item)
-            # the detector re-seeds the tracker where it agrees: one pass on a small window
-            base = self._scanner()
-            near = Scanner(ScanSettings.fast(threshold=self.scan.threshold),
-                           detector=base.detector)
-            with self._scan_lock:
-                path = follow(source.frame, f, b, plan.media.frame_count, detect=near.scan)
-            track = 1 + max((r.track_id for fp in plan.frames.values() for r in fp.regions
-                             if r.track_id is not None), default=-1)
+            track, now = self._new_track_id(item), _now()
             for step in path:
                 plan.add_region(step.frame, Region(box=step.box, score=1.0,
-                                                   provenance="manual", track_id=track))
-            self._save(item, {"action": "follow", "frame": f, "box": list(b),
-                              "track": track, "frames": [path[0].frame, path[-1].frame]})
+                                                   provenance="manual", track_id=track,
+                                                   edited_at=now))
+            self._save(item)
             return track
 
     # ------------------------------------------------------------------ render
@@ -382,9 +564,11 @@ class Session:
             def progress(done: int, total: int | None) -> None:
                 item.progress = (done, total)
 
+            outcome: Outcome | None = None
             try:
-                result = pipeline.render_plan(plan, item.source, item.output, self.options,
-                                              progress=progress)
+                outcome = pipeline.render_plan(plan, item.source, item.output, self.options,
+                                               progress=progress)
+                result = outcome.result
             except Exception as exc:  # noqa: BLE001 - shown on the page, the server goes on
                 result = FileResult(source=item.source, kind=item.kind,
                                     error=f"internal error: {_one_line(exc)}")
@@ -396,16 +580,15 @@ class Session:
             elif result.verification is None:
                 item.state = "rendered"
             else:
-                item.state = "verified" if result.verification.get("passed") else "failed"
-            self._write_report(item, result)
+                item.state = "verified" if result.verification.passed else "failed"
+            self._write_report(item, outcome.report_entry() if outcome is not None
+                               else unverified_entry(result))
             return result
 
-    def _write_report(self, item: Item, result: FileResult) -> None:
+    def _write_report(self, item: Item, entry: ReportEntry) -> None:
         from veil.jobs.image import tool_name
-        from veil.jobs.repair import ENTRY_KEY, unverified_entry
         from veil.report.json_report import write_report
 
-        entry = result.extra.get(ENTRY_KEY) or unverified_entry(result)
         self._entries[item.id] = entry
         entries = [self._entries[k] for k in sorted(self._entries)]
         settings = {"mask": self.mask.to_dict(), "review": True}
@@ -426,18 +609,8 @@ class Session:
         return path.read_bytes() if self._entries and path.is_file() else None
 
 
-def read_edit_log(path: Path) -> list[dict[str, Any]]:
-    """The edits recorded for a plan (empty when there are none)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    edits = data.get("edits") if isinstance(data, dict) else None
-    return list(edits) if isinstance(edits, list) else []
-
-
 def _verdict(result: FileResult) -> dict[str, Any]:
-    ver = result.verification or {}
+    ver = result.verification.to_dict() if result.verification is not None else {}
     d: dict[str, Any] = {"ok": result.ok, "error": result.error,
                          "output": result.output.name if result.output else None,
                          "verified": result.verification is not None,
@@ -452,8 +625,26 @@ def _verdict(result: FileResult) -> dict[str, Any]:
     return d
 
 
-def _reason(text: str | None) -> str:
-    return " ".join(str(text or "").split())[:500]
+def _reason(text: str | None) -> str | None:
+    """A reason as typed on the page: one line, at most 500 characters, None when empty."""
+    return " ".join(str(text or "").split())[:500] or None
+
+
+def _release(region: Region, released: bool, reason: str | None) -> None:
+    region.released = released
+    region.reason = _reason(reason) if released else None
+
+
+def _delete(region: Region, reason: str | None, now: str) -> None:
+    region.provenance = "deleted"
+    region.released = False
+    region.reason = _reason(reason)
+    region.edited_at = now
+
+
+def _edited(plan: Plan) -> bool:
+    """Whether a person has edited the plan (a region carries ``edited_at``)."""
+    return any(r.edited_at for fp in plan.frames.values() for r in fp.regions)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -462,7 +653,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """The time of an edit, ISO 8601 in UTC to the second (``edited_at``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
-__all__ = ["EditError", "Item", "Session", "default_plan_dir", "read_edit_log", "PLAN_SUFFIX"]
+__all__ = ["EditError", "Item", "Session", "current_version", "default_plan_dir",
+           "default_report_dir", "session_report_dir", "PLAN_SUFFIX"]

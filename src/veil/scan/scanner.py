@@ -146,7 +146,7 @@ def _run_tiled(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections
     return Detections.concatenate(parts)
 
 
-def _run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
+def run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
     h, w = frame.shape[:2]
     if p.tile and max(w, h) * p.scale > p.tile:
         return _run_tiled(detector, frame, p)
@@ -278,7 +278,7 @@ class Scanner:
     def scan(self, frame: np.ndarray) -> Detections:
         """All faces in an upright RGB frame."""
         h, w = frame.shape[:2]
-        parts = [_run_pass(self.detector, frame, p) for p in self.passes(w, h)]
+        parts = [run_pass(self.detector, frame, p) for p in self.passes(w, h)]
         extra = None
         if self.confirm_detector is not None:
             extra = self.confirmed_weak(frame, parts)

@@ -23,11 +23,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from veil.errors import MediaError
+from veil.media import kinds
 from veil.plan.record import Plan
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".gif"}
-)
 SAMPLES_PER_SECOND = 2.0
 BOUNDARY_SLACK = 2  # frames: how far from a track's boundary its checked frame may lie
 
@@ -47,14 +45,11 @@ def _register_heif() -> None:
 
 
 def media_kind(path: Path) -> str:
-    """``"image"`` or ``"video"``, by file name (then by trying to open it as an image)."""
-    suffix = Path(path).suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    from veil.media.video import VIDEO_SUFFIXES
-
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
+    """``"image"`` or ``"video"``, by file name (:mod:`veil.media.kinds`; then, for a name
+    the table does not know, by trying to open it as an image)."""
+    kind = kinds.media_kind(path)
+    if kind is not None:
+        return kind
     _register_heif()
     try:
         with Image.open(path):
@@ -63,8 +58,10 @@ def media_kind(path: Path) -> str:
         return "video"
 
 
-def read_image(path: Path) -> np.ndarray:
-    """An image file as upright RGB ``uint8`` ``(H, W, 3)``; :class:`MediaError` if unreadable."""
+def read_any_rgb(path: Path) -> np.ndarray:
+    """An image file, made by veil or any other tool, as upright RGB ``uint8``
+    ``(H, W, 3)``; :class:`MediaError` if unreadable. Lenient on purpose, unlike
+    :func:`veil.media.images.read_image` (which refuses what veil will not write from)."""
     _register_heif()
     path = Path(path)
     try:

@@ -34,7 +34,7 @@ CALIBRATION_FILE = "reid_calibration.json"
 FLOOR_THRESHOLD = 0.6  # METRICS.md: the calibrated threshold is never below 0.6
 # A masked face fails only when it is also closer to its original than a solid fill of
 # the same region is, by more than this margin: the spread of the distance between
-# equally irreversible fills (see ``veil.bench.reid_table --noise`` and the calibration
+# equally irreversible fills (see ``benchmarks.reid_table --noise`` and the calibration
 # file, key ``reference_margin``).
 DEFAULT_REFERENCE_MARGIN = 0.21
 
@@ -191,7 +191,7 @@ def calibration_embedding(image: np.ndarray,
     """The 128-D embedding of one face, aligned on its own landmarks.
 
     For *calibrating* the threshold on labelled research pairs only
-    (``veil.bench.calibrate_reid``), where it is kept in memory for the run and never
+    (``benchmarks.calibrate_reid``), where it is kept in memory for the run and never
     written anywhere. Verification never compares two different faces and never calls this.
     """
     shape_predictor, resnet = _models()

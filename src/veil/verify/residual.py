@@ -11,7 +11,7 @@ shorter side are ignored (METRICS.md does not count faces
 under 10 px; the detector's boxes are tighter than ground truth).
 
 False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDER dev set
-(``python -m veil.bench.planted_miss``):
+(``python -m benchmarks.planted_miss``):
 
 - a candidate of one family under its "alone" score (``CF_ALONE_SCORE``,
   ``HOG_ALONE_SCORE``, ``YUNET_ALONE_SCORE``) counts only when another family finds a face
@@ -47,7 +47,7 @@ MIN_RESIDUAL_SIDE = 8.0
 # A CenterFace candidate that dlib HOG does not confirm (IoU >= AGREE_IOU) must score at
 # least this much: on veil's own dev-set outputs every weaker lone candidate outside the
 # masks was not a face, while every planted miss >= 20 px scored higher (BENCHMARKS.md,
-# ``python -m veil.bench.planted_miss``).
+# ``python -m benchmarks.planted_miss``).
 CF_ALONE_SCORE = 0.4
 # A dlib HOG candidate that CenterFace does not confirm must score at least this much
 # (dlib's own scale): badges and patches reach 0.6, frontal faces CenterFace misses
@@ -58,7 +58,7 @@ AGREE_IOU = 0.3
 # (tiled), so the 10-20 px faces the job's pyramid misses reach it at 20-40 px. A YuNet
 # candidate scoring YUNET_ALONE_SCORE or more is a face on its own; from YUNET_WEAK_SCORE
 # it is one when CenterFace or dlib HOG finds a face at the same place. Chosen on the even
-# half of the dev images (``python -m veil.bench.real_miss``, BENCHMARKS.md "Real misses"):
+# half of the dev images (``python -m benchmarks.real_miss``, BENCHMARKS.md "Real misses"):
 # the rule catching the most leaked faces >= 15 px while flagging at most 10% of veil's
 # default outputs. Lower weak scores with agreement flagged more files (unlabelled and
 # sub-10 px faces, textures CenterFace also scores faintly) than they caught leaks, so

@@ -7,7 +7,7 @@ history.replaceState(null, "", "/");
 const $ = (id) => document.getElementById(id);
 const state = {
   files: [], current: null, info: null, frame: 0, selected: null,
-  playing: false, urls: {}, busy: false,
+  playing: false, urls: {}, busy: false, version: -1, rows: new Map(), merge: new Set(),
 };
 const DONE = new Set(["verified", "failed", "rendered", "error"]);
 
@@ -48,7 +48,7 @@ async function guarded(fn) {
 function describeCounts(c) {
   const parts = [];
   for (const [k, label] of [["detected", "detected"], ["interpolated", "filled"], ["extended", "extended"],
-                            ["manual", "manual"], ["released", "kept visible"]]) {
+                            ["manual", "manual"], ["released", "kept visible"], ["deleted", "deleted"]]) {
     if (c[k]) parts.push(c[k] + " " + label);
   }
   return parts.join(", ") || "no regions";
@@ -62,48 +62,83 @@ function describeVerdict(v) {
   return "verification failed: " + ((v.reasons || [])[0] || v.error || "") + " → " + v.output;
 }
 
-function renderList() {
-  const ul = $("files");
-  ul.textContent = "";
+function fillRow(li, f) {
+  li.dataset.id = f.id;
+  li.dataset.state = f.state;
+  li.className = state.current === f.id ? "current" : "";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = f.name;
+  const st = document.createElement("span");
+  st.className = "state " + f.state;
+  let label = f.state;
+  if (f.progress && f.progress[1]) label += " " + Math.round(100 * f.progress[0] / f.progress[1]) + "%";
+  st.textContent = label;
+  const counts = document.createElement("span");
+  counts.className = "counts";
+  counts.textContent = f.kind + " · " + (f.error ? f.error : describeCounts(f.counts));
+  const verdict = document.createElement("span");
+  verdict.className = "verdict";
+  verdict.textContent = describeVerdict(f.verdict);
+  li.replaceChildren(name, st, counts, verdict);
+}
+
+function renderTotals() {
   let verified = 0;
-  for (const f of state.files) {
-    const li = document.createElement("li");
-    li.dataset.id = f.id;
-    li.dataset.state = f.state;
-    if (state.current === f.id) li.className = "current";
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = f.name;
-    const st = document.createElement("span");
-    st.className = "state " + f.state;
-    let label = f.state;
-    if (f.progress && f.progress[1]) label += " " + Math.round(100 * f.progress[0] / f.progress[1]) + "%";
-    st.textContent = label;
-    const counts = document.createElement("span");
-    counts.className = "counts";
-    counts.textContent = f.kind + " · " + (f.error ? f.error : describeCounts(f.counts));
-    const verdict = document.createElement("span");
-    verdict.className = "verdict";
-    verdict.textContent = describeVerdict(f.verdict);
-    li.append(name, st, counts, verdict);
-    li.addEventListener("click", () => guarded(() => openFile(f.id)));
-    ul.append(li);
-    if (f.state === "verified") verified++;
-  }
+  for (const f of state.files) if (f.state === "verified") verified++;
   $("totals").textContent = state.files.length + " files · " + verified + " verified";
 }
 
+// the rows are made once; afterwards only the rows that changed are filled again
+function renderList(changed) {
+  const ul = $("files");
+  if (!changed) {
+    ul.textContent = "";
+    state.rows.clear();
+    const frag = document.createDocumentFragment();
+    for (const f of state.files) {
+      const li = document.createElement("li");
+      fillRow(li, f);
+      li.addEventListener("click", () => guarded(() => openFile(f.id)));
+      state.rows.set(f.id, li);
+      frag.append(li);
+    }
+    ul.append(frag);
+  } else {
+    for (const f of changed) {
+      const li = state.rows.get(f.id);
+      if (li) fillRow(li, f);
+    }
+  }
+  renderTotals();
+}
+
+function markCurrent(before, now) {
+  const a = state.rows.get(before), b = state.rows.get(now);
+  if (a) a.className = "";
+  if (b) b.className = "current";
+}
+
+// polled every second: only the rows changed since the last version seen come back
 async function refreshList() {
-  const data = await getJSON("/api/files");
+  const first = state.version < 0;
+  const data = await getJSON("/api/files" + (first ? "" : "?since=" + state.version));
   const before = state.files.find((f) => f.id === state.current);
-  state.files = data.files;
+  const beforeState = before ? before.state : null;
+  state.version = data.version;
   $("open-report").disabled = !data.report;
-  $("refused").textContent = data.refused.map((r) => r.name + ": " + r.error).join("; ");
-  renderList();
+  if (first) {
+    state.files = data.files;
+    $("refused").textContent = data.refused.map((r) => r.name + ": " + r.error).join("; ");
+    renderList();
+  } else if (data.files.length) {
+    for (const f of data.files) state.files[f.id] = f;
+    renderList(data.files);
+  }
   const now = state.files.find((f) => f.id === state.current);
-  if (before && now && before.state !== now.state) {
-    if (now.state === "scanned" && before.state === "scanning") await loadFile();
-    if (DONE.has(now.state) && before.state === "rendering") {
+  if (before && now && beforeState !== now.state) {
+    if (state.info && state.info.pending && !["waiting", "scanning"].includes(now.state)) await loadFile();
+    if (DONE.has(now.state) && beforeState === "rendering") {
       status(describeVerdict(now.verdict), now.state !== "verified");
       state.busy = false;
     }
@@ -115,11 +150,12 @@ async function refreshList() {
 async function openFile(id) {
   for (const p of thumbs.values()) p.then((u) => URL.revokeObjectURL(u)).catch(() => {});
   thumbs.clear();
+  markCurrent(state.current, id);
   state.current = id;
   state.frame = 0;
   state.selected = null;
   state.playing = false;
-  renderList();
+  state.merge.clear();
   status("");
   await loadFile();
 }
@@ -136,6 +172,14 @@ async function loadFile() {
   const info = await getJSON("/api/files/" + id + "?frame=" + frame);
   if (id !== state.current || frame !== state.frame) return;  // the user moved on
   state.info = info;
+  if (info.pending) {
+    $("overlay").textContent = "";
+    $("picture").removeAttribute("src");
+    $("video").hidden = true;
+    status("scanning " + info.name + "… (it is next in line)");
+    document.body.dataset.loaded = id + ":pending";
+    return;
+  }
   // as large as fits: the page's width, 960 px, or 70% of the window's height
   $("stage").style.width = "min(100%, 960px, " + (70 * info.width / info.height).toFixed(2) + "vh)";
   const url = await blobURL("picture", framePath($("preview").checked ? "preview" : "original"));
@@ -160,6 +204,14 @@ function drawRegions() {
   const info = state.info;
   if (!info || $("preview").checked) return;
   for (const r of info.regions) {
+    if (r.provenance === "deleted") {  // a record of what a person removed: shown, not masked
+      const d = document.createElement("div");
+      d.className = "region-deleted";
+      d.title = "deleted " + (r.edited_at || "") + (r.reason ? ": " + r.reason : "");
+      place(d, r.box);
+      overlay.append(d);
+      continue;
+    }
     const d = document.createElement("div");
     d.className = "region prov-" + r.provenance + (r.released ? " released" : "");
     if (state.selected === r.index) d.classList.add("selected");
@@ -373,10 +425,57 @@ function drawTimeline() {
     del.textContent = "Delete";
     del.className = "delete-track";
     del.addEventListener("click", () => guarded(() => edit("DELETE", trackPath(t.track, true), undefined, "track deleted")));
-    row.append(img, meta, bar, keep, del);
+    const cut = document.createElement("button");
+    cut.type = "button";
+    cut.textContent = "Cut here";
+    cut.className = "cut-track";
+    cut.title = "End this track at the current frame (C with one of its regions selected)";
+    cut.addEventListener("click", () => guarded(() => trackAction(t.track, "cut")));
+    const split = document.createElement("button");
+    split.type = "button";
+    split.textContent = "Split here";
+    split.className = "split-track";
+    split.title = "Split this track in two at the current frame (S with one of its regions selected)";
+    split.addEventListener("click", () => guarded(() => trackAction(t.track, "split")));
+    const pick = document.createElement("label");
+    pick.className = "merge-pick";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = state.merge.has(t.track);
+    box.addEventListener("change", () => {
+      if (box.checked) state.merge.add(t.track); else state.merge.delete(t.track);
+      $("merge").disabled = state.merge.size !== 2;
+    });
+    pick.append(box, " merge");
+    row.append(img, meta, bar, keep, del, cut, split, pick);
     tl.append(row);
   }
+  for (const k of [...state.merge]) if (!(state.info.tracks || []).some((t) => t.track === k)) state.merge.delete(k);
+  $("merge").disabled = state.merge.size !== 2;
   if (!(state.info.tracks || []).length) tl.textContent = "no tracks";
+}
+
+async function trackAction(track, action) {
+  const res = await api("POST", "/api/files/" + state.current + "/tracks/" + track + "/" + action, { frame: state.frame });
+  const data = await res.json();
+  await edit("GET", "/api/files/" + state.current, undefined, action === "cut"
+    ? "track #" + track + " ends at frame " + state.frame
+    : "track #" + track + " split: frames from " + state.frame + " on are track #" + data.track);
+}
+
+async function mergeTracks() {
+  const [a, b] = [...state.merge];
+  if (state.merge.size !== 2) { status("tick two tracks to merge", true); return; }
+  const res = await api("POST", "/api/files/" + state.current + "/tracks/" + a + "/merge", { with: b });
+  const data = await res.json();
+  state.merge.clear();
+  await edit("GET", "/api/files/" + state.current, undefined, "tracks #" + a + " and #" + b + " merged into #" + data.track);
+}
+
+function selectedTrackAction(action) {
+  const r = selectedRegion();
+  if (!r || r.track === undefined) { status("select a region of a track first", true); return; }
+  return trackAction(r.track, action);
 }
 
 async function seek(frame) {
@@ -410,6 +509,7 @@ $("seek").addEventListener("change", () => guarded(() => seek(Number($("seek").v
 $("keep").addEventListener("click", () => guarded(() => keepVisible(false)));
 $("delete").addEventListener("click", () => guarded(() => deleteSelected(false)));
 $("render").addEventListener("click", () => guarded(render));
+$("merge").addEventListener("click", () => guarded(mergeTracks));
 $("preview").addEventListener("change", () => guarded(loadFile));
 $("open-report").addEventListener("click", () => guarded(async () => {
   window.open(await blobURL("report", "/api/report"), "_blank", "noopener");
@@ -433,6 +533,8 @@ document.addEventListener("keydown", (ev) => {
   else if (k === "Delete" || k === "Backspace") action = () => deleteSelected(ev.shiftKey);
   else if (k === "m" || k === "M") { $("preview").checked = !$("preview").checked; action = loadFile; }
   else if (k === "r" || k === "R") action = render;
+  else if (k === "c" || k === "C") action = () => selectedTrackAction("cut");
+  else if (k === "s" || k === "S") action = () => selectedTrackAction("split");
   else if (k === "Escape") { state.selected = null; drawRegions(); return; }
   else if (k === "j" || k === "J" || k === "ArrowUp") action = () => moveFile(-1);
   else if (k === "l" || k === "L" || k === "ArrowDown") action = () => moveFile(1);

@@ -1,14 +1,14 @@
 """Search strategies side by side: leak, collateral and detector cost, in one process.
 
-    python -m veil.bench.mosaic                   # once: the 12 MP and 3 MP tiled sets
-    python -m veil.bench.search                   # dev set and both tiled sets
-    python -m veil.bench.search --sets dev --json bench-out/search.json
+    python -m benchmarks.mosaic                   # once: the 12 MP and 3 MP tiled sets
+    python -m benchmarks.search                   # dev set and both tiled sets
+    python -m benchmarks.search --sets dev --json bench-out/search.json
 
 Every strategy is a :class:`veil.settings.ScanSettings`. Each detector pass (detector,
 scale, tiling) is run once per picture at a low floor and kept; every strategy is then
 made from the passes its settings plan (``Scanner.combine``, plus the crop confirmations
 of a cascade), rendered with veil's solid fill and judged black-box exactly as
-``../shared/METRICS.md`` says (``veil.bench.metrics``): the pixels that changed.
+``../shared/METRICS.md`` says (``benchmarks.metrics``): the pixels that changed.
 The outputs are the ones ``veil --method solid`` writes for the same settings (same
 scanner, same renderer, no file round trip: the pictures are lossless either way).
 
@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veil.bench.metrics import Totals, black_box_mask, score_frame
-from veil.bench.wider import DIFFICULTIES, WiderImage, default_root, load_wider
+from benchmarks.metrics import Totals, black_box_mask, score_frame
+from benchmarks.wider import DIFFICULTIES, WiderImage, default_root, load_wider
 from veil.detections import Detections
 from veil.render.masks import mask_regions
 from veil.scan.base import Detector
 from veil.scan.registry import get_detector
-from veil.scan.scanner import Scanner, ScanPass, _run_pass, plan_passes
+from veil.scan.scanner import Scanner, ScanPass, plan_passes, run_pass
 from veil.settings import MaskSettings, ScanSettings
 
 FLOOR = 0.04
@@ -149,7 +149,7 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings]) -> list[dict[str, 
                 key = (s.detector, p)
                 if key not in cache:
                     before = Cost(det.cost.cpu_s, det.cost.mpix)
-                    found = _run_pass(det, frame, p)
+                    found = run_pass(det, frame, p)
                     cache[key] = (found, Cost(det.cost.cpu_s - before.cpu_s,
                                               det.cost.mpix - before.mpix))
                 parts.append(cache[key][0])
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_root(), help="the dev set")
     ap.add_argument("--mosaics", type=Path, default=Path("bench-out"),
-                    help="where veil.bench.mosaic wrote mosaic-12mp and mosaic-3mp")
+                    help="where benchmarks.mosaic wrote mosaic-12mp and mosaic-3mp")
     ap.add_argument("--sets", default="dev,3mp,12mp")
     ap.add_argument("--only", default="", help="substrings of strategy names, separated by |")
     ap.add_argument("--json", type=Path, default=None)
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     for set_name in args.sets.split(","):
         root = roots[set_name]
         if not (root / "gt.txt").exists():
-            ap.error(f"no gt.txt under {root} (run python -m veil.bench.mosaic first)")
+            ap.error(f"no gt.txt under {root} (run python -m benchmarks.mosaic first)")
         out[set_name] = evaluate(root, chosen)
         print(markdown(set_name, out[set_name]), flush=True)
         print(flush=True)

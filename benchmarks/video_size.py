@@ -1,6 +1,6 @@
 """Output size against quality for the video bitrate cap (README, "Video": Size).
 
-``python -m veil.bench.video_size CLIP... [--caps none,1.0,1.5,2.0] [--work DIR]``
+``python -m benchmarks.video_size CLIP... [--caps none,1.0,1.5,2.0] [--work DIR]``
 
 Each clip is scanned once with the default settings (its plan is kept in ``--work``),
 then rendered from that plan with each cap (``none``: CRF 20 alone). For every tenth

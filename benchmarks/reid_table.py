@@ -12,7 +12,7 @@ such as ``../shared/data/recognition/deepface-pairs``).
 
 Run::
 
-    python -m veil.bench.reid_table [--root ../shared/data/wider-val-dev | --photos DIR]
+    python -m benchmarks.reid_table [--root ../shared/data/wider-val-dev | --photos DIR]
         [--limit N] [--noise] [--json out.json]
 """
 
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from veil.bench.metrics import xyxy
-from veil.bench.wider import default_root, load_wider
+from benchmarks.metrics import xyxy
+from benchmarks.wider import default_root, load_wider
 from veil.detections import nested_boxes
 from veil.render.masks import coverage_mask, mask_regions
 from veil.scan import Scanner

@@ -1,6 +1,6 @@
 """Phone-size pictures tiled from the dev images at their native pixels.
 
-    python -m veil.bench.mosaic                  # bench-out/mosaic-12mp and bench-out/mosaic-3mp
+    python -m benchmarks.mosaic                  # bench-out/mosaic-12mp and bench-out/mosaic-3mp
 
 Each picture is a 4032x3024 (12 MP) or 2016x1512 (3 MP) canvas, mid grey, on which the
 dev images are placed side by side in rows, in the order of ``gt.txt``, without any
@@ -9,7 +9,7 @@ image is used once per set; ground-truth boxes are offset with their image and k
 flags and easy/medium/hard lists. The layout is deterministic (shelf packing: an image
 goes to the right of the previous one, or starts a new row under the tallest image of
 the row, or starts a new picture). The result is a WIDER-format folder (``images/``,
-``gt.txt``, ``meta.json``) that ``veil.bench.leak`` and ``veil.bench.search`` read like the
+``gt.txt``, ``meta.json``) that ``benchmarks.leak`` and ``benchmarks.search`` read like the
 dev set. The pictures are written outside the repository (they hold the dev images,
 which must not be copied into it).
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veil.bench.wider import DIFFICULTIES, WiderImage, default_root, load_wider
+from benchmarks.wider import DIFFICULTIES, WiderImage, default_root, load_wider
 
 #: (name, width, height) of the phone-size sets.
 SIZES = {"12mp": (4032, 3024), "3mp": (2016, 1512)}

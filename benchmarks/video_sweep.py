@@ -1,7 +1,7 @@
 """How the video scan and tracking defaults were chosen: a sweep on generated clips.
 
-    python -m veil.bench.video_sweep                       # clips from dev images 0-11
-    python -m veil.bench.video_sweep --first 12 --clips 12 # a check set
+    python -m benchmarks.video_sweep                       # clips from dev images 0-11
+    python -m benchmarks.video_sweep --first 12 --clips 12 # a check set
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
@@ -10,7 +10,7 @@ the passes of each frame (:meth:`veil.scan.scanner.Scanner.combine`), the video 
 built as a job builds it (tracks, confirmation, gap filling, extension, widening), and
 the plan's regions are scored as the mask a solid fill would draw, with METRICS.md's
 per-face rules (frame leak, track leak, collateral). This is a simulation: encoding
-and the black-box mask are left out, so ``python -m veil.bench.video_leak`` gives the
+and the black-box mask are left out, so ``python -m benchmarks.video_leak`` gives the
 final figures of the chosen defaults.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from veil.bench.metrics import (
+from benchmarks.metrics import (
     Totals,
     TrackTally,
     collateral_pixels,
@@ -34,15 +34,15 @@ from veil.bench.metrics import (
     score_frame,
     xyxy,
 )
-from veil.bench.video_leak import _frames
-from veil.bench.videogen import DEFAULT_DATA, make_clips
+from benchmarks.video_leak import clip_frames
+from benchmarks.videogen import DEFAULT_DATA, make_clips
 from veil.detections import Detections, box_iou
 from veil.jobs.video import VIDEO_KEEP_WEAK, VIDEO_ZOOM, VIDEO_ZOOM_EVERY
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
 from veil.render.masks import coverage_mask
-from veil.scan.scanner import Scanner, ScanPass, _run_pass
+from veil.scan.scanner import Scanner, ScanPass, run_pass
 from veil.settings import MaskSettings, ScanSettings
 
 SCALES = (1.0, 1.5, 2.0)
@@ -100,11 +100,11 @@ def cache_candidates(clips: list[Path], work: Path) -> dict[str, Any]:
         cuts = SceneCutDetector()
         frames: list[dict[float, tuple[np.ndarray, np.ndarray]]] = []
         shape = (0, 0)
-        for t, rgb in enumerate(_frames(clip)):
+        for t, rgb in enumerate(clip_frames(clip)):
             shape = rgb.shape[:2]
             per = {}
             for s in SCALES:
-                d = _run_pass(detector, rgb, ScanPass(scale=s))
+                d = run_pass(detector, rgb, ScanPass(scale=s))
                 per[s] = (d.boxes.copy(), d.scores.copy())
             frames.append(per)
             cuts.update(t, rgb)
@@ -205,7 +205,7 @@ def collateral_sources(cache: dict[str, Any], v: VideoSetting) -> dict[str, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m veil.bench.video_sweep",
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.video_sweep",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--work", type=Path, default=Path("bench-work/video"))

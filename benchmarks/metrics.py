@@ -26,7 +26,7 @@ def xyxy(boxes_xywh: np.ndarray) -> np.ndarray:
     return np.column_stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]])
 
 
-def _box_window(box: Iterable[float], w: int, h: int) -> tuple[int, int, int, int]:
+def box_window(box: Iterable[float], w: int, h: int) -> tuple[int, int, int, int]:
     """Pixel window ``x1, y1, x2, y2`` of an ``x, y, w, h`` box, clipped to the image.
 
     A pixel belongs to the box when its centre lies inside it.
@@ -42,7 +42,7 @@ def _box_window(box: Iterable[float], w: int, h: int) -> tuple[int, int, int, in
 def face_coverage(mask: np.ndarray, box_xywh: Iterable[float]) -> float:
     """Fraction of a ground-truth box's pixels inside ``mask``."""
     h, w = mask.shape
-    x1, y1, x2, y2 = _box_window(box_xywh, w, h)
+    x1, y1, x2, y2 = box_window(box_xywh, w, h)
     area = (x2 - x1) * (y2 - y1)
     if area <= 0:
         return 0.0
@@ -61,7 +61,7 @@ def collateral_pixels(mask: np.ndarray, boxes_xywh: np.ndarray) -> int:
     allowed = np.zeros_like(mask, dtype=bool)
     for bx, by, bw, bh in np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4):
         grown = (bx - 0.25 * bw, by - 0.25 * bh, 1.5 * bw, 1.5 * bh)
-        x1, y1, x2, y2 = _box_window(grown, w, h)
+        x1, y1, x2, y2 = box_window(grown, w, h)
         allowed[y1:y2, x1:x2] = True
     return int(np.count_nonzero(mask & ~allowed))
 
@@ -71,7 +71,7 @@ def counted_face_pixels(boxes_xywh: np.ndarray, valid: np.ndarray, w: int, h: in
     total = 0
     for box, ok in zip(np.asarray(boxes_xywh).reshape(-1, 4), valid, strict=True):
         if ok and counts(box):
-            x1, y1, x2, y2 = _box_window(box, w, h)
+            x1, y1, x2, y2 = box_window(box, w, h)
             total += max(0, x2 - x1) * max(0, y2 - y1)
     return total
 

@@ -1,7 +1,7 @@
 """Photo benchmark: leak rate, collateral and images per second, veil beside deface.
 
-    python -m veil.bench.leak                      # veil only
-    python -m veil.bench.leak --deface "$(which deface)" --runs 3
+    python -m benchmarks.leak                      # veil only
+    python -m benchmarks.leak --deface "$(which deface)" --runs 3
 
 Both tools are run as whole processes on the same lossless PNG copies of
 ``../shared/data/wider-val-dev``; each is judged black-box by the pixels it
@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from veil.bench.metrics import Totals, black_box_mask, score_frame
-from veil.bench.wider import DIFFICULTIES, WiderImage, default_root, load_wider
+from benchmarks.metrics import Totals, black_box_mask, score_frame
+from benchmarks.wider import DIFFICULTIES, WiderImage, default_root, load_wider
 
 
 @dataclass

@@ -9,7 +9,7 @@ whether that sample catches the two ways a video plan fails:
 - **tail**: the tracker let a face go early: the regions on one face are removed in the
   last ``TAIL`` frames where it is counted (the face leaks in only those frames).
 
-On the generated clips of :mod:`veil.bench.videogen` (the same clips as the leak
+On the generated clips of :mod:`benchmarks.videogen` (the same clips as the leak
 benchmark), veil scans and plans each clip as a job does and renders it; the complete
 output is verified (its residual faces are false alarms, *on a face* when they overlap a
 ground-truth face). Then, per kind, one face with a median shorter side of at least 20 px
@@ -22,7 +22,7 @@ or a removed plan box.
 
 Run::
 
-    python -m veil.bench.video_planted [--clips 12] [--first 0] [--seed 0] [--json out.json]
+    python -m benchmarks.video_planted [--clips 12] [--first 0] [--seed 0] [--json out.json]
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from veil.bench.metrics import counts, face_coverage, xyxy
-from veil.bench.planted_miss import CATCH_IOU, covers, print_summary
-from veil.bench.videogen import DEFAULT_DATA, make_clips
+from benchmarks.metrics import counts, face_coverage, xyxy
+from benchmarks.planted_miss import CATCH_IOU, covers, print_summary
+from benchmarks.videogen import DEFAULT_DATA, make_clips
 from veil.detections import box_iou
 from veil.jobs.video import anonymize_video, render_video_plan
 from veil.plan.record import Plan

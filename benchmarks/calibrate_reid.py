@@ -12,7 +12,7 @@ then aligned with dlib's 5 landmarks. Embeddings live in memory for this run onl
 
 Run::
 
-    python -m veil.bench.calibrate_reid [--data ../shared/data/recognition]
+    python -m benchmarks.calibrate_reid [--data ../shared/data/recognition]
         [--out src/veil/data/reid_calibration.json]
 """
 
@@ -37,7 +37,8 @@ from veil.verify.recognition import FLOOR_THRESHOLD, calibration_embedding
 
 MAX_FMR = 0.01
 DEFAULT_DATA = Path("..") / "shared" / "data" / "recognition"
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "reid_calibration.json"
+DEFAULT_OUT = (Path(__file__).resolve().parents[1] / "src" / "veil" / "data"
+               / "reid_calibration.json")
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                        "size with edge pixels), dlib 5-point alignment on that box"),
         "model": "dlib_face_recognition_resnet_model_v1 (face_recognition_models)",
         "date": dt.date.today().isoformat(),
-        "command": "python -m veil.bench.calibrate_reid",
+        "command": "python -m benchmarks.calibrate_reid",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out) as tmp:

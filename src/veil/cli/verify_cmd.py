@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from veil.cli.app import main
+from veil.cli.group import main
 from veil.cli.output import error_line
 from veil.errors import UsageError
-from veil.jobs.batch import PLAN_SUFFIX, default_plan_dir
-from veil.jobs.verify import verify_paths
+from veil.jobs.batch import PLAN_SUFFIX
+from veil.jobs.check_pair import verify_paths
+from veil.jobs.report import default_plan_dir
 from veil.media.fingerprint import file_sha256
 from veil.plan.record import Plan
 

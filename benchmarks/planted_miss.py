@@ -15,7 +15,7 @@ face*. Times: the job (scan, plan, render, write) and its verification, per imag
 
 Run::
 
-    python -m veil.bench.planted_miss [--limit 30] [--seed 0] [--json out.json]
+    python -m benchmarks.planted_miss [--limit 30] [--seed 0] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from veil.bench.metrics import xyxy
-from veil.bench.wider import default_root, load_wider
+from benchmarks.metrics import xyxy
+from benchmarks.wider import default_root, load_wider
 from veil.detections import box_iou
 from veil.jobs.image import anonymize_image_file, render_image_plan
 from veil.plan.record import Plan

@@ -23,7 +23,7 @@ class WiderImage:
 
 def default_root() -> Path:
     """``../shared/data/wider-val-dev`` next to the repository (may not exist)."""
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / "wider-val-dev"
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wider-val-dev"
 
 
 def load_wider(root: Path) -> list[WiderImage]:

@@ -7,21 +7,14 @@ from pathlib import Path
 
 import click
 
-from veil.cli.app import main
-from veil.cli.hooks import after_jobs, check_report_dir, report_folder, verification_failed
-from veil.cli.output import error_line, size_text
+from veil.cli.group import main
+from veil.cli.output import error_line, print_after_run, size_text
 from veil.errors import UsageError, VeilError
-from veil.jobs.batch import (
-    VIDEO_MISSING,
-    JobOptions,
-    media_kind,
-    output_name,
-    side_folder,
-    staged_path,
-    verify_staged,
-)
-from veil.jobs.image import check_output_path, render_image_plan
-from veil.jobs.result import FileResult, finish_counts
+from veil.jobs.image import check_output_path
+from veil.jobs.pipeline import JobOptions, Task, run
+from veil.jobs.report import check_report_dir, report_folder, side_folder, write_run_report
+from veil.jobs.result import FileResult
+from veil.media.kinds import media_kind, output_name
 from veil.plan.record import Plan
 from veil.settings import MASK_METHODS, MASK_SHAPES
 
@@ -104,28 +97,19 @@ def render(plan_path: Path, original: Path, outdir: Path, method: str | None,
     options = JobOptions(mask=plan.mask, keep_icc=keep_icc, quality=quality,
                          overwrite=overwrite, audio=not no_audio, crf=crf,
                          verify=not no_verify)
-    target = staged_path(dst) if options.verify else dst
-    if plan.media.kind == "video":
-        result = _render_video(original, plan, target, audio=not no_audio, crf=crf)
-    else:
-        result = render_image_plan(original, plan, target, keep_icc=keep_icc,
-                                   quality=quality, overwrite=overwrite or options.verify)
-    if options.verify:
-        result.plan = plan
-        result = verify_staged(result, dst, options)
+    outcome = run(Task(original, dst, plan.media.kind, plan=plan), options)
+    result = outcome.result
     if not result.ok:
         click.echo(error_line(original, result.error or "failed"), err=True)
         click.get_current_context().exit(1)
-    result.plan = result.plan or plan
-    finish_counts(result)
-    settings = {"mask": plan.mask.to_dict(), "plan": str(plan_path)}
-    report = after_jobs([result], verify=options.verify, report_dir=report_at,
-                        outdir=outdir, settings=settings,
-                        print_error=lambda where, why: click.echo(error_line(where, why),
-                                                                  err=True))
+    print_after_run([outcome], lambda where, why: click.echo(error_line(where, why), err=True))
+    report = None
+    if report_at is not None:
+        settings = {"mask": plan.mask.to_dict(), "plan": str(plan_path)}
+        report = write_run_report([outcome], report_at, settings=settings)
     if not quiet:
         click.echo(render_line(result, report), err=True)
-    if verification_failed(result):
+    if outcome.failed_verification:
         click.get_current_context().exit(1)
 
 
@@ -134,19 +118,9 @@ def render_line(result: FileResult, report: Path | None) -> str:
     faces, regions = result.faces, result.regions if result.regions is not None else 0
     ver = result.verification
     verdict = ("not verified" if ver is None else
-               "verified" if ver.get("passed") else "FAILED verification")
+               "verified" if ver.passed else "FAILED verification")
     line = (f"veil: {faces} face{'s' if faces != 1 else ''} masked "
             f"({regions} region{'s' if regions != 1 else ''}), written to {result.output} "
             f"({verdict}), {size_text(result.input_bytes)} in, "
             f"{size_text(result.output_bytes)} out")
     return line + (f", report: {report}" if report is not None else "")
-
-
-def _render_video(original: Path, plan: Plan, dst: Path, *, audio: bool,
-                  crf: int) -> FileResult:
-    """Render a video plan (``dst`` was cleared by the caller)."""
-    try:
-        from veil.jobs.video import render_video_plan
-    except ImportError:
-        return FileResult(source=original, kind="video", error=VIDEO_MISSING)
-    return render_video_plan(original, plan, dst, audio=audio, crf=crf, progress=None)

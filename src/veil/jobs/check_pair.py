@@ -16,18 +16,13 @@ from typing import Any
 
 from veil.errors import UsageError, VeilError
 from veil.jobs.result import Progress
+from veil.media.kinds import MEDIA_SUFFIXES
 from veil.plan.record import Plan
 from veil.report.json_report import ReportEntry, write_report
 from veil.verify.check import verify_pair
-from veil.verify.frames import IMAGE_SUFFIXES, media_kind
+from veil.verify.frames import media_kind
 
 PlanLookup = Callable[[Path, Path], Plan | None]
-
-
-def _media_suffixes() -> frozenset[str]:
-    from veil.media.video import VIDEO_SUFFIXES
-
-    return IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 def verify_file(original: Path, output: Path, plan: Plan | None = None, *,
@@ -66,7 +61,7 @@ def pair_files(original: Path, output: Path) -> list[tuple[Path, Path | None]]:
         raise UsageError(f"{original}: no such file or folder")
     if not output.is_dir():
         raise UsageError(f"{output}: expected a folder of outputs to match {original}")
-    suffixes = _media_suffixes()
+    suffixes = MEDIA_SUFFIXES
     pairs: list[tuple[Path, Path | None]] = []
     for src in sorted(p for p in original.rglob("*")
                       if p.is_file() and p.suffix.lower() in suffixes
@@ -79,7 +74,7 @@ def pair_files(original: Path, output: Path) -> list[tuple[Path, Path | None]]:
 def _match(folder: Path, stem: str, suffix: str) -> Path | None:
     if not folder.is_dir():
         return None
-    suffixes = _media_suffixes()
+    suffixes = MEDIA_SUFFIXES
     found = [p for p in folder.iterdir() if p.is_file() and p.stem == stem
              and p.suffix.lower() in suffixes]
     found.sort(key=lambda p: (p.suffix.lower() != suffix.lower(), p.name))

@@ -2,9 +2,13 @@
 
 Four modes, each printing a markdown table to stdout:
 
-* ``leak`` (default): moving-camera clips made from the WIDER stills (videogen), run
-  through veil (solid fill) and, with ``--deface PATH``, through deface; every output
-  is judged black-box against the original clip and its per-frame ground truth.
+* ``leak`` (default): moving-camera clips made from the WIDER stills (``--gen a``:
+  videogen's smooth pan, zoom and rotation; ``--gen b``: videogen_b's hand-held shake,
+  whip pans, rolling shutter, defocus) at ``--size`` (640x360, 1280x720, 1920x1080),
+  run through veil (solid fill) and, with ``--deface PATH``, through deface; every
+  output is judged black-box against the original clip and its per-frame ground truth.
+  A clip on which a tool fails (non-zero exit, or no output file) counts as unmasked:
+  every counted face-frame of it is leaked, as a missing photo output is.
 * ``speed``: whole-process frames per second on one 720p clip (audio kept), veil and
   deface alternating, medians of ``--runs`` runs, with the ratio.
 * ``memory``: peak resident memory of veil on 1-minute and 10-minute 720p clips
@@ -33,8 +37,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from veil.bench.metrics import Totals, TrackTally, black_box_mask, score_frame
-from veil.bench.videogen import DEFAULT_DATA, make_clips, make_long_clip
+from benchmarks import videogen, videogen_b
+from benchmarks.metrics import Totals, TrackTally, black_box_mask, score_frame
+from benchmarks.videogen import DEFAULT_DATA, make_long_clip
 
 
 @dataclass
@@ -77,7 +82,7 @@ def veil_command(src: Path, dst: Path, *, mode: str, audio: bool = True) -> list
         cmd = [exe, str(src), "-o", str(dst.parent), "--method", "solid", "--overwrite",
                "--no-verify"]
         return cmd + ([] if audio else ["--no-audio"])
-    return [sys.executable, "-m", "veil.bench.video_leak", "_api", str(src), str(dst),
+    return [sys.executable, "-m", "benchmarks.video_leak", "_api", str(src), str(dst),
             "--audio" if audio else "--no-audio"]
 
 
@@ -86,7 +91,7 @@ def deface_command(exe: str, src: Path, dst: Path, *, audio: bool = True) -> lis
         ["--keep-audio"] if audio else [])
 
 
-def _frames(path: Path):  # noqa: ANN202 - generator of RGB arrays
+def clip_frames(path: Path):  # noqa: ANN202 - generator of RGB arrays
     import av
 
     with av.open(str(path)) as c:
@@ -108,7 +113,7 @@ class ClipScore:
     resized: bool = False
 
 
-def score_clip(original: Path, output: Path, gt_json: Path) -> ClipScore:
+def score_clip(original: Path, output: Path | None, gt_json: Path) -> ClipScore:
     """Frame leak, track leak and collateral of ``output`` (METRICS.md "Video").
 
     Frames are compared in decode order, always with the *input* clip's decoded frames
@@ -117,13 +122,14 @@ def score_clip(original: Path, output: Path, gt_json: Path) -> ClipScore:
     size: the input frame is resized to it (bicubic, as FFmpeg's scaler) and the
     ground-truth boxes are scaled alike; resizing the output back instead would blur
     it twice and count every edge of the picture as changed. A missing output frame
-    counts as unmasked.
+    counts as unmasked, and so does every frame when ``output`` is None (the tool
+    failed): a failed clip is scored as leaked, never dropped from the count.
     """
     gt = json.loads(Path(gt_json).read_text())
     score = ClipScore()
     tally = TrackTally()
-    out_iter = _frames(output)
-    for t, orig in enumerate(_frames(original)):
+    out_iter = clip_frames(output) if output is not None else iter(())
+    for t, orig in enumerate(clip_frames(original)):
         out = next(out_iter, None)
         h, w = orig.shape[:2]
         rows = np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
@@ -162,32 +168,47 @@ def run_tool(name: str, clip: Path, out: Path, *, veil_mode: str, deface: str | 
     return run_process(cmd)
 
 
+def score_run(clip: Path, out: Path, run: Run) -> tuple[ClipScore, bool]:
+    """Score one tool run on ``clip``; ``(score, failed)``. A run that exits non-zero or
+    leaves no output is scored as if the output were all unmasked."""
+    failed = run.returncode != 0 or not out.exists()
+    return score_clip(clip, None if failed else out, Path(str(clip) + ".gt.json")), failed
+
+
 def leak_mode(a: argparse.Namespace) -> None:
     work: Path = a.work
-    clips = make_clips(a.data, work / "clips", count=a.clips, frames=a.frames, seed=a.seed,
-                       first=a.first)
-    tools: list[tuple[str, object]] = [("veil", None)]
-    if a.deface:
+    w, h = videogen_b.parse_size(a.size)
+    gen = videogen if a.gen == "a" else videogen_b
+    tag = f"{a.gen}-{w}x{h}"
+    clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips, frames=a.frames,
+                           size=(w, h), seed=a.seed, first=a.first)
+    tools: list[tuple[str, object]] = []
+    if "veil" in a.tools:
+        tools.append(("veil", None))
+    if a.deface and "deface" in a.tools:
         tools.append(("deface", a.deface))
     which = (f"the first {len(clips)}" if a.first == 0
              else f"{len(clips)} (from index {a.first})")
-    print(f"Moving-camera clips from {which} wider-val-dev images, "
-          f"{a.frames} frames each, 640x360; solid fill; black-box masks (METRICS.md).\n")
-    print("| tool | face-frames | frame leak | faces | track leak | collateral | seconds |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"Moving-camera clips (generator {a.gen.upper()}) from {which} wider-val-dev "
+          f"images, {a.frames} frames each, {w}x{h}; solid fill; black-box masks "
+          "(METRICS.md); failed clips count as leaked.\n")
+    print("| tool | face-frames | frame leak | faces | track leak | collateral | failed clips "
+          "| seconds |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, exe in tools:
         total = Totals()
-        faces = leaked = 0
+        faces = leaked = failures = 0
         seconds = 0.0
         notes: set[str] = set()
         for clip in clips:
-            out = work / name / clip.name
+            out = work / name / tag / clip.name
             run = run_tool(name, clip, out, veil_mode=a.veil, deface=str(exe), audio=False)
             seconds += run.seconds
-            if run.returncode != 0 or not out.exists():
-                notes.add(f"{clip.name} failed: {run.stderr.strip().splitlines()[-1:]}")
-                continue
-            s = score_clip(clip, out, Path(str(clip) + ".gt.json"))
+            s, failed = score_run(clip, out, run)
+            failures += int(failed)
+            if failed:
+                notes.add(f"{clip.name} failed (counted as leaked): "
+                          f"{run.stderr.strip().splitlines()[-1:]}")
             total.counted += s.totals.counted
             total.leaked += s.totals.leaked
             total.collateral_px += s.totals.collateral_px
@@ -196,10 +217,11 @@ def leak_mode(a: argparse.Namespace) -> None:
             leaked += s.leaked_faces
             if s.resized:
                 notes.add("output size differs from input: compared at the output size")
-            if s.missing_frames:
+            if s.missing_frames and not failed:
                 notes.add(f"{clip.name}: {s.missing_frames} frames missing (count as leaked)")
         print(f"| {name} | {total.counted} | {_pct(total.leaked, total.counted)} | {faces} | "
-              f"{_pct(leaked, faces)} | {total.collateral:.2f} | {seconds:.1f} |")
+              f"{_pct(leaked, faces)} | {total.collateral:.2f} | {failures}/{len(clips)} | "
+              f"{seconds:.1f} |")
         for n in sorted(notes):
             print(f"\n- {name}: {n}", file=sys.stderr)
 
@@ -209,7 +231,7 @@ def _frame_count(path: Path) -> int:
 
     with av.open(str(path)) as c:
         n = c.streams.video[0].frames
-    return int(n) if n else sum(1 for _ in _frames(path))
+    return int(n) if n else sum(1 for _ in clip_frames(path))
 
 
 def speed_mode(a: argparse.Namespace) -> None:
@@ -324,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         _api(argv[1:])
         return
     ap = argparse.ArgumentParser(
-        prog="python -m veil.bench.video_leak",
+        prog="python -m benchmarks.video_leak",
         description="Video benchmark per METRICS.md: leak (default), speed, memory or "
                     "verification time; "
                     "prints a markdown table.")
@@ -341,6 +363,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--first", type=int, default=0,
                     help="leak: index of the first WIDER image (0-based)")
     ap.add_argument("--frames", type=int, default=60, help="leak: frames per clip")
+    ap.add_argument("--gen", choices=("a", "b"), default="a",
+                    help="leak: clip generator, a = videogen (smooth pan, zoom, rotation), "
+                         "b = videogen_b (hand-held shake, whip pans, rolling shutter, "
+                         "defocus)")
+    ap.add_argument("--tools", default="veil,deface",
+                    help="leak: which tools to run, comma-separated (deface needs --deface)")
+    ap.add_argument("--size", default="640x360",
+                    help="leak: frame size of the clips, e.g. 640x360, 1280x720, 1920x1080")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clip", type=Path, help="speed/memory/verify: the 720p clip to use")
     ap.add_argument("--runs", type=int, default=3, help="speed/verify: runs per tool")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,10 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
     path = random_path(rng, frames)
     quality = int(rng.integers(70, 91))
     gt_frames: list[list[list[float]]] = []
-    container = av.open(str(out), "w")
+    # Written under a unique name and moved into place, so that two benchmark processes
+    # making the same (deterministic) clip at once do not write one file together.
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.part.mp4")
+    container = av.open(str(tmp), "w")
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = ow, oh, "yuv420p"
     stream.options = {"crf": "12", "preset": "veryfast"}
@@ -190,9 +194,12 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
     for pkt in stream.encode(None):
         container.mux(pkt)
     container.close()
+    tmp.replace(out)
     gt_path = Path(str(out) + ".gt.json")
-    gt_path.write_text(json.dumps({"source": gt.name, "width": ow, "height": oh, "fps": fps,
-                                   "frames": gt_frames}))
+    gt_tmp = gt_path.with_name(f"{gt_path.name}.{os.getpid()}.part")
+    gt_tmp.write_text(json.dumps({"source": gt.name, "width": ow, "height": oh, "fps": fps,
+                                  "frames": gt_frames}))
+    gt_tmp.replace(gt_path)
     return gt_path
 
 

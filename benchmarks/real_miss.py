@@ -1,15 +1,15 @@
 """Real misses: does verification flag the faces a job really leaks?
 
-    python -m veil.bench.real_miss --part even --json bench-out/real-miss-even.json
-    python -m veil.bench.real_miss --part odd --json bench-out/real-miss-odd.json
-    python -m veil.bench.real_miss --summary bench-out/real-miss-odd.json
+    python -m benchmarks.real_miss --part even --json bench-out/real-miss-even.json
+    python -m benchmarks.real_miss --part odd --json bench-out/real-miss-odd.json
+    python -m benchmarks.real_miss --summary bench-out/real-miss-odd.json
 
 For each image of a WIDER-format set (default ``../shared/data/wider-val-dev``; ``--part
 even`` / ``odd``: the images at even / odd positions of ``gt.txt``) three jobs are made
 with a solid fill, as ``veil --method solid --no-verify`` makes them: the default, a
 weakened one (threshold 0.6) and ``--fast --threshold 0.4`` (one pass), to have more real
 misses. CenterFace's passes over the original are run once and every job is made from the
-passes its settings plan (``Scanner.combine``, as in :mod:`veil.bench.search`), rendered
+passes its settings plan (``Scanner.combine``, as in :mod:`benchmarks.search`), rendered
 with veil's renderer. A face *leaks* when under 0.8 of its ground-truth box is masked
 (METRICS.md, black-box: the changed pixels).
 
@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from veil.bench.metrics import black_box_mask, score_frame, xyxy
-from veil.bench.wider import WiderImage, default_root, load_wider
+from benchmarks.metrics import black_box_mask, score_frame, xyxy
+from benchmarks.wider import WiderImage, default_root, load_wider
 from veil.detections import Detections, box_iou
 from veil.render.masks import coverage_mask, mask_regions
 from veil.scan.registry import get_detector
-from veil.scan.scanner import Scanner, ScanPass, _run_pass, plan_passes
+from veil.scan.scanner import Scanner, ScanPass, plan_passes, run_pass
 from veil.settings import MaskSettings, ScanSettings
 from veil.verify.residual import Candidate, ResidualFinder, Rules, box_share
 
@@ -111,7 +111,7 @@ def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
         parts = []
         for p in plan_passes(w, h, s):
             if p not in cache:
-                cache[p] = _timed(lambda p=p: _run_pass(cf, frame, p), cpu, "job centerface")
+                cache[p] = _timed(lambda p=p: run_pass(cf, frame, p), cpu, "job centerface")
             parts.append(cache[p])
         dets = Scanner(s, detector=cf).combine(parts, w, h)
         out = mask_regions(frame, dets.boxes, SOLID)

@@ -1,12 +1,12 @@
 """How the scan and mask defaults were chosen: a sweep on the dev set.
 
-    python -m veil.bench.sweep                    # the default grid, best rows first
-    python -m veil.bench.sweep --max-collateral 1.0 --top 20
+    python -m benchmarks.sweep                    # the default grid, best rows first
+    python -m benchmarks.sweep --max-collateral 1.0 --top 20
 
 Each pass of the detector is run once per image (low floor) and kept; every setting
 of the grid is then scored from those candidates, with the mask each setting would
 draw (``coverage_mask``: the pixels a solid fill changes) and the METRICS.md
-per-face rules. ``python -m veil.bench.leak`` gives the final, black-box,
+per-face rules. ``python -m benchmarks.leak`` gives the final, black-box,
 whole-process figure for the chosen defaults.
 """
 
@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veil.bench.metrics import Totals, score_frame
-from veil.bench.wider import DIFFICULTIES, default_root, load_wider
+from benchmarks.metrics import Totals, score_frame
+from benchmarks.wider import DIFFICULTIES, default_root, load_wider
 from veil.detections import Detections
 from veil.render.masks import coverage_mask
 from veil.scan.centerface import CenterFace
-from veil.scan.scanner import ScanPass, _run_pass, confirmed, merge_detections
+from veil.scan.scanner import ScanPass, confirmed, merge_detections, run_pass
 from veil.settings import MaskSettings
 
 # The pass sets compared (scale relative to the image, mirrored or not).
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         px = np.ascontiguousarray(Image.open(args.data / "images" / im.name).convert("RGB"))
         sizes.append(px.shape[:2])
         for p in passes:
-            found[p].append(_run_pass(detector, px, p))
+            found[p].append(run_pass(detector, px, p))
 
     grid = itertools.product(PASS_SETS, (0.15, 0.2, 0.25, 0.3), (0.3, 0.4, 1.0),
                              (("box", 0.08), ("box", 0.12), ("box", 0.16),

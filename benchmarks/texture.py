@@ -10,7 +10,7 @@ such pictures, all of which are collateral:
 - ``grass``, ``gravel``, ``coins``, ``hubble_deep_field``: photographs shipped with
   scikit-image (``skimage.data``, public domain or CC0), grey pictures as grey RGB.
 
-Run: ``python -m veil.bench.texture [--side 1024]``; prints one line per picture and
+Run: ``python -m benchmarks.texture [--side 1024]``; prints one line per picture and
 the JSON of all figures. The detector's fix belongs to the detector's own work; this
 only measures.
 """

@@ -1,1 +1,0 @@
-"""Benchmarks: protection and speed figures as ../shared/METRICS.md defines them."""

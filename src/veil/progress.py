@@ -1,0 +1,11 @@
+"""The progress callbacks every stage may take (a type only; no stage imports a shell)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# progress(done, total): total is None when unknown (e.g. a video with no frame count).
+Progress = Callable[[int, int | None], None]
+# phase_progress(label, done, total): the same, for a named phase of a job
+# ("scanning frames", "rendering frames", "verifying frames", ...).
+PhaseProgress = Callable[[str, int, int | None], None]

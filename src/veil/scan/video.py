@@ -1,0 +1,79 @@
+"""How the frames of a video are searched: the video scan policy.
+
+A photo's four passes up to 1280 px are several times too slow at video rates; a video
+frame gets a base pass at :data:`VIDEO_BASE_SIDE` and a zoom pass on one frame in
+:data:`VIDEO_ZOOM_EVERY` (:class:`VideoScanner`), with weak candidates reported for the
+tracker to confirm (:func:`video_scan_settings`, recorded in the plan).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from veil.detections import Detections
+from veil.scan.base import Detector
+from veil.scan.scanner import Scanner
+from veil.settings import ScanSettings
+
+__all__ = ["VIDEO_BASE_SIDE", "VIDEO_KEEP_WEAK", "VIDEO_ZOOM", "VIDEO_ZOOM_EVERY",
+           "VideoScanner", "video_scan_settings"]
+
+#: Long side of the base pass for video frames: CenterFace costs about 26 ms at
+#: 640x360 and 128 ms at 1280x720 on two cores, and a video has thousands of frames.
+VIDEO_BASE_SIDE = 640
+#: The zoom pass of a video frame: x1.5 of the base pass (960x540 for 16:9).
+VIDEO_ZOOM = 1.5
+#: The zoom pass runs on one frame in this many; the tracker bridges the others.
+#: (``python -m veil.bench.video_sweep``: 1.5x on every second frame leaked less than
+#: 2x on every third, at less cost.)
+VIDEO_ZOOM_EVERY = 2
+#: Video frames also report candidates down to this score, unconfirmed: the plan
+#: keeps those that persist for three frames (:class:`veil.plan.track.TrackSettings`).
+VIDEO_KEEP_WEAK = 0.06
+
+
+def video_scan_settings(width: int, height: int, scan: ScanSettings | None = None
+                        ) -> ScanSettings:
+    """The scan settings for the frames of a ``width`` x ``height`` video.
+
+    The photo defaults run four passes up to 1280 px; at video rates that is several
+    times too slow. A video frame gets a base pass with its long side at most
+    :data:`VIDEO_BASE_SIDE` and one zoom pass at :data:`VIDEO_ZOOM` x that (no
+    mirror), and weak candidates are reported for the tracker to confirm
+    (:data:`VIDEO_KEEP_WEAK`). ``scan``'s threshold and support settings are kept; a
+    one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass (at the video base size).
+    """
+    scan = scan or ScanSettings()
+    one_pass = len(scan.zooms) == 1 and not scan.mirror
+    long_side = max(width, height, 1)
+    base = min(1.0, VIDEO_BASE_SIDE / long_side)
+    pixels = round(width * base * VIDEO_ZOOM) * round(height * base * VIDEO_ZOOM)
+    return dataclasses.replace(
+        scan, zooms=(1.0,) if one_pass else (1.0, VIDEO_ZOOM), mirror=False,
+        base_side=VIDEO_BASE_SIDE, target_pixels=max(pixels, 1), max_upscale=VIDEO_ZOOM,
+        keep_weak=min(VIDEO_KEEP_WEAK, scan.threshold))
+
+
+class VideoScanner:
+    """Scans the frames of a video: every frame with the base pass, and one frame in
+    ``zoom_every`` with all passes of ``settings`` (the tracker bridges between them).
+
+    ``zoom_every=1`` scans every frame fully. ``scan(rgb, index)`` is the only call.
+    """
+
+    def __init__(self, settings: ScanSettings, zoom_every: int = VIDEO_ZOOM_EVERY,
+                 detector: Detector | None = None) -> None:
+        self.settings = settings
+        self.full = Scanner(settings, detector=detector)
+        self.zoom_every = max(1, int(zoom_every))
+        self.light = self.full
+        if self.zoom_every > 1 and (len(settings.zooms) > 1 or settings.mirror):
+            light = dataclasses.replace(settings, zooms=(1.0,), mirror=False)
+            self.light = Scanner(light, detector=self.full.detector)
+
+    def scan(self, rgb: np.ndarray, index: int) -> Detections:
+        """Faces of frame ``index``."""
+        use = self.full if index % self.zoom_every == 0 else self.light
+        return use.scan(rgb)
