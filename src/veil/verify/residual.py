@@ -1,7 +1,10 @@
 """Residual faces: faces still visible in an output, found the way an adversary would.
 
-The output is scanned again with the passes that made it at a lower threshold, and with a
-second, independent detector family: dlib's HOG frontal-face detector. A face found there
+The output is scanned again with the passes that made it at a lower threshold, with dlib's
+HOG frontal-face detector (large frontal faces), and with a second detector *family* that
+does not share the job's blind spots: YuNet-n, searching the output at twice its own pixels
+in overlapping tiles (the scanner's size-aware ``tiled`` search), so that a 10 px face
+reaches it at 20 px whatever the picture's size. A face found there
 counts as *residual* unless at least ``MASKED_SHARE`` (0.8, METRICS.md's coverage for a
 face that is not leaked) of its box lies inside a masked region. Boxes under 8 px on the
 shorter side are ignored (METRICS.md does not count faces
@@ -11,8 +14,9 @@ False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDE
 (``python -m benchmarks.planted_miss``):
 
 - a candidate of one family under its "alone" score (``CF_ALONE_SCORE``,
-  ``HOG_ALONE_SCORE``) counts only when the other family finds a face at the same place
-  (weak lone candidates outside the masks were clothing, badges, flags, hands);
+  ``HOG_ALONE_SCORE``, ``YUNET_ALONE_SCORE``) counts only when another family finds a face
+  at the same place (weak lone candidates outside the masks were clothing, badges, flags,
+  hands); YuNet candidates under ``YUNET_WEAK_SCORE`` are not looked at;
 - masking creates face-like blobs (a flat patch above a dark collar can look like a head),
   so a candidate that *touches* a masked region without lying mostly inside it is
   confirmed on the original: the same detector must find a face at the same place in the
@@ -28,6 +32,7 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
+from veil.scan.scanner import confirm_on_crops
 from veil.settings import ScanSettings
 
 # A face at least this much inside a masked region is masked (METRICS.md: a face is
@@ -49,6 +54,19 @@ CF_ALONE_SCORE = 0.4
 # score well above 1.
 HOG_ALONE_SCORE = 1.0
 AGREE_IOU = 0.3
+# YuNet-n, the independent family: the output searched at YUNET_SCALE times its own pixels
+# (tiled), so the 10-20 px faces the job's pyramid misses reach it at 20-40 px. A YuNet
+# candidate scoring YUNET_ALONE_SCORE or more is a face on its own; from YUNET_WEAK_SCORE
+# it is one when CenterFace or dlib HOG finds a face at the same place. Chosen on the even
+# half of the dev images (``python -m benchmarks.real_miss``, BENCHMARKS.md "Real misses"):
+# the rule catching the most leaked faces >= 15 px while flagging at most 10% of veil's
+# default outputs. Lower weak scores with agreement flagged more files (unlabelled and
+# sub-10 px faces, textures CenterFace also scores faintly) than they caught leaks, so
+# the weak score equals the alone score: YuNet counts from 0.6, on its own.
+YUNET_SCALE = 2.0
+YUNET_ALONE_SCORE = 0.6
+YUNET_WEAK_SCORE = 0.6
+YUNET_CORE = 0.2
 # Pixel budget of the verification scan's zoomed passes, as a share of the job's.
 PIXEL_BUDGET_SHARE = 1.0
 
@@ -75,13 +93,38 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
     )
 
 
+def yunet_settings(made_with: ScanSettings | None = None,
+                   floor: float = YUNET_WEAK_SCORE) -> ScanSettings:
+    """The independent family's search: YuNet-n, tiled, at ``YUNET_SCALE`` times the
+    picture's pixels down to the whole picture; every candidate from ``floor`` up."""
+    base = made_with or ScanSettings()
+    return ScanSettings(detector="yunet", search="tiled", native_scale=YUNET_SCALE,
+                        threshold=floor, support_ratio=1.0, mirror=False,
+                        device=base.device)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When a lone YuNet candidate counts (see the module's text)."""
+
+    yunet_alone: float = YUNET_ALONE_SCORE
+    yunet_weak: float = YUNET_WEAK_SCORE
+    #: YuNet candidates (from ``yunet_weak``) also confirm weak CenterFace / HOG ones.
+    yunet_confirms: bool = False
+    #: A YuNet box reaches further (forehead, chin, hair) than CenterFace's, which the
+    #: job's masks follow, and a blurred face keeps its outline: a YuNet candidate is
+    #: masked when its box, or its box without this share of its width and height on
+    #: each side (the face's core), is ``MASKED_SHARE`` masked (0: the whole box only).
+    yunet_core: float = YUNET_CORE
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A face a detector found in the output."""
 
     box: tuple[float, float, float, float]
     score: float
-    detector: str  # "centerface" or "dlib-hog"
+    detector: str  # "centerface", "dlib-hog" or "yunet"
 
 
 def hog_upsample(height: int, width: int) -> int:
@@ -94,14 +137,27 @@ class ResidualFinder:
     """Both detector families at verification strength; reusable across frames."""
 
     def __init__(self, made_with: ScanSettings | None = None, *, hog: bool = True,
-                 scanner: Scanner | None = None) -> None:
+                 yunet: bool = True, scanner: Scanner | None = None,
+                 rules: Rules | None = None, yunet_floor: float | None = None) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
+        self.rules = rules or Rules()
         self._hog: Any = None
         if hog:
             import dlib
 
             self._hog = dlib.get_frontal_face_detector()
+        self.yunet: Scanner | None = None
+        if yunet:
+            floor = self.rules.yunet_weak if yunet_floor is None else yunet_floor
+            self.yunet = Scanner(yunet_settings(made_with, floor))
+
+    def _yunet(self, frame: np.ndarray) -> list[Candidate]:
+        if self.yunet is None:
+            return []
+        det = self.yunet.scan(frame)
+        return [Candidate(tuple(float(v) for v in b), float(s), "yunet")  # type: ignore[arg-type]
+                for b, s in zip(det.boxes, det.scores, strict=True)]
 
     def _centerface(self, frame: np.ndarray) -> list[Candidate]:
         det = self.scanner.scan(frame)
@@ -123,9 +179,11 @@ class ResidualFinder:
         return out
 
     def candidates(self, frame: np.ndarray, second_family: bool = True) -> list[Candidate]:
-        """Every face either family finds in ``frame`` (RGB uint8); CenterFace's only when
+        """Every face any family finds in ``frame`` (RGB uint8); CenterFace's only when
         ``second_family`` is false."""
-        return self._centerface(frame) + (self._dlib_hog(frame) if second_family else [])
+        if not second_family:
+            return self._centerface(frame)
+        return self._centerface(frame) + self._dlib_hog(frame) + self._yunet(frame)
 
     def _found_near(self, image: np.ndarray, cand: Candidate, family: str,
                     min_iou: float) -> bool:
@@ -140,6 +198,12 @@ class ResidualFinder:
         crop = np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
         if crop.size == 0:
             return False
+        if family == "yunet":
+            if self.yunet is None:
+                return False
+            det = Detections(np.asarray([cand.box], np.float32), np.ones(1, np.float32))
+            return bool(confirm_on_crops(self.yunet.detector, image, det,
+                                         self.rules.yunet_weak)[0])
         if family == "centerface":
             found = [c.box for c in self._centerface(crop)]
         else:
@@ -160,42 +224,78 @@ class ResidualFinder:
         ``(H, W)`` pixels deliberately left visible (faces a reviewer released); a face
         mostly inside them is not residual. ``original``: the original frame, used to
         confirm candidates that touch a mask (without it they count as residual).
-        ``second_family=False`` skips dlib HOG over the whole frame; it then looks only
-        around CenterFace's weak candidates, to confirm them.
+        ``second_family=False`` skips dlib HOG and YuNet over the whole frame; it then
+        looks only around CenterFace's weak candidates, to confirm them.
         """
+        return self.judge(self.candidates(output, second_family), output, masked,
+                          original=original, allowed=allowed, second_family=second_family)
+
+    def judge(self, cands: list[Candidate], output: np.ndarray, masked: np.ndarray, *,
+              original: np.ndarray | None = None, allowed: np.ndarray | None = None,
+              second_family: bool = True, rules: Rules | None = None,
+              families: tuple[str, ...] = ("centerface", "dlib-hog", "yunet"),
+              memo: dict[Any, bool] | None = None) -> list[tuple[Candidate, float]]:
+        """The residual faces among ``cands`` (:meth:`find` without the detection), under
+        ``rules`` (default: the finder's) and from ``families`` only. ``memo`` keeps the
+        confirmations on the original between calls on the same frame."""
+        rules = rules or self.rules
+        memo = {} if memo is None else memo
+        cands = [c for c in cands if c.detector in families
+                 and (c.detector != "yunet" or c.score >= rules.yunet_weak)]
         out: list[tuple[Candidate, float]] = []
-        cands = self.candidates(output, second_family)
         boxes = {fam: np.asarray([c.box for c in cands if c.detector == fam],
-                                 np.float32).reshape(-1, 4) for fam in ("centerface", "dlib-hog")}
-        alone = {"centerface": CF_ALONE_SCORE, "dlib-hog": HOG_ALONE_SCORE}
+                                 np.float32).reshape(-1, 4)
+                 for fam in ("centerface", "dlib-hog", "yunet")}
+        alone = {"centerface": CF_ALONE_SCORE, "dlib-hog": HOG_ALONE_SCORE,
+                 "yunet": rules.yunet_alone}
+        confirms = {"centerface": ("dlib-hog", "yunet") if rules.yunet_confirms
+                    else ("dlib-hog",),
+                    "dlib-hog": ("centerface", "yunet") if rules.yunet_confirms
+                    else ("centerface",),
+                    "yunet": ("centerface", "dlib-hog")}
+
+        def near(image: np.ndarray, cand: Candidate, family: str, min_iou: float) -> bool:
+            key = (id(image), cand.box, family)
+            if key not in memo:
+                memo[key] = self._found_near(image, cand, family, min_iou)
+            return memo[key]
 
         def agreed(cand: Candidate) -> bool:
             if cand.detector == "centerface" and not second_family:
                 # no HOG over the whole frame: HOG looks in a window around the candidate
-                return self._hog is not None and self._found_near(output, cand, "dlib-hog",
-                                                                  AGREE_IOU)
-            other = boxes["dlib-hog" if cand.detector == "centerface" else "centerface"]
-            return bool(len(other) and box_iou(np.asarray([cand.box], np.float32),
-                                               other).max() >= AGREE_IOU)
+                return self._hog is not None and near(output, cand, "dlib-hog", AGREE_IOU)
+            one = np.asarray([cand.box], np.float32)
+            return any(len(boxes[f]) and box_iou(one, boxes[f]).max() >= AGREE_IOU
+                       for f in confirms[cand.detector])
 
         for cand in cands:
             if min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1]) < MIN_RESIDUAL_SIDE:
                 continue  # below the size METRICS.md counts as a face
             share = box_share(masked, cand.box)
+            if cand.detector == "yunet" and rules.yunet_core > 0:
+                share = max(share, box_share(masked, core_box(cand.box, rules.yunet_core)))
             if share >= MASKED_SHARE:
                 continue
             if allowed is not None and box_share(allowed, cand.box) >= MASKED_SHARE:
                 continue
             if cand.score < alone[cand.detector] and not agreed(cand):
-                continue  # a weak candidate the other family does not see: a false alarm
-            if share > 0 and original is not None and not self._found_near(
+                continue  # a weak candidate no other family sees: a false alarm
+            if share > 0 and original is not None and not near(
                     original, cand, cand.detector, CONFIRM_IOU):
                 continue  # a blob the mask itself made look like a face
             if any(box_iou(np.asarray([cand.box]), np.asarray([c.box]))[0, 0] >= 0.5
                    for c, _ in out):
-                continue  # both families found the same face: report it once
+                continue  # two families found the same face: report it once
             out.append((cand, share))
         return out
+
+
+def core_box(box: tuple[float, float, float, float], cut: float
+             ) -> tuple[float, float, float, float]:
+    """``box`` without ``cut`` of its width and height on each side."""
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * cut, (y2 - y1) * cut
+    return (x1 + dx, y1 + dy, x2 - dx, y2 - dy)
 
 
 def box_share(mask: np.ndarray, box: tuple[float, float, float, float]) -> float:

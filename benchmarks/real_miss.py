@@ -1,0 +1,295 @@
+"""Real misses: does verification flag the faces a job really leaks?
+
+    python -m benchmarks.real_miss --part even --json bench-out/real-miss-even.json
+    python -m benchmarks.real_miss --part odd --json bench-out/real-miss-odd.json
+    python -m benchmarks.real_miss --summary bench-out/real-miss-odd.json
+
+For each image of a WIDER-format set (default ``../shared/data/wider-val-dev``; ``--part
+even`` / ``odd``: the images at even / odd positions of ``gt.txt``) three jobs are made
+with a solid fill, as ``veil --method solid --no-verify`` makes them: the default, a
+weakened one (threshold 0.6) and ``--fast --threshold 0.4`` (one pass), to have more real
+misses. CenterFace's passes over the original are run once and every job is made from the
+passes its settings plan (``Scanner.combine``, as in :mod:`benchmarks.search`), rendered
+with veil's renderer. A face *leaks* when under 0.8 of its ground-truth box is masked
+(METRICS.md, black-box: the changed pixels).
+
+Each output is then searched for residual faces the way verification does
+(:class:`veil.verify.residual.ResidualFinder`, masked regions = the job's regions), with the
+*old* check (CenterFace at 0.9x the job's threshold + dlib HOG) and the *new* one (+ YuNet-n
+tiled at 2x) under a grid of YuNet rules. A leaked face is *caught* when a flagged box
+overlaps its ground-truth box (IoU >= 0.3, or either box's centre inside the other). A
+file is *flagged* when any residual face is found; a flagged file without a leaked face is
+a *false flag*.
+
+Cost is detector CPU-seconds (``time.process_time``, all threads of this process) per
+family, not wall time: the machine these figures were taken on is shared and loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.metrics import black_box_mask, score_frame, xyxy
+from benchmarks.wider import WiderImage, default_root, load_wider
+from veil.detections import Detections, box_iou
+from veil.render.masks import coverage_mask, mask_regions
+from veil.scan.registry import get_detector
+from veil.scan.scanner import Scanner, ScanPass, plan_passes, run_pass
+from veil.settings import MaskSettings, ScanSettings
+from veil.verify.residual import Candidate, ResidualFinder, Rules, box_share
+
+SOLID = MaskSettings(method="solid")
+JOBS: dict[str, ScanSettings] = {
+    "default": ScanSettings(),
+    "t0.6": ScanSettings(threshold=0.6),
+    "fast t0.4": ScanSettings.fast(threshold=0.4),
+}
+BANDS: tuple[tuple[str, float, float], ...] = (
+    ("10-15", 10.0, 15.0), ("15-20", 15.0, 20.0), ("20-40", 20.0, 40.0), (">=40", 40.0, 1e9))
+YUNET_FLOOR = 0.3  # YuNet candidates collected from this score; the rules look higher
+CATCH_IOU = 0.3
+
+
+def rule_grid() -> dict[str, Rules]:
+    """The YuNet rules compared: ``wW aA [c]``: weak floor W, alone from A, ``c`` when
+    YuNet also confirms weak CenterFace / HOG candidates."""
+    grid: dict[str, Rules] = {}
+    for weak in (0.3, 0.4, 0.5, 0.6, 0.7):
+        for alone in (0.5, 0.6, 0.7, 0.8, 0.9, 1.01):
+            if alone < weak:
+                continue
+            for conf in (False, True):
+                for core in (0.0, 0.2):
+                    name = (f"w{weak} a{alone if alone <= 1 else 'never'}"
+                            f"{' c' if conf else ''}{f' k{core}' if core else ''}")
+                    grid[name] = Rules(yunet_alone=alone, yunet_weak=weak,
+                                       yunet_confirms=conf, yunet_core=core)
+    return grid
+
+
+def caught(gt: np.ndarray, flagged: np.ndarray) -> bool:
+    """Whether a flagged box overlaps the ground-truth box (IoU >= 0.3 or a centre inside
+    the other box)."""
+    if not len(flagged):
+        return False
+    if box_iou(gt[None].astype(np.float32), flagged.astype(np.float32)).max() >= CATCH_IOU:
+        return True
+    gx, gy = (gt[0] + gt[2]) / 2, (gt[1] + gt[3]) / 2
+    fx, fy = (flagged[:, 0] + flagged[:, 2]) / 2, (flagged[:, 1] + flagged[:, 3]) / 2
+    in_flag = (gx >= flagged[:, 0]) & (gx <= flagged[:, 2]) & (gy >= flagged[:, 1]) \
+        & (gy <= flagged[:, 3])
+    in_gt = (fx >= gt[0]) & (fx <= gt[2]) & (fy >= gt[1]) & (fy <= gt[3])
+    return bool((in_flag | in_gt).any())
+
+
+def _timed(fn: Callable[[], Any], cpu: dict[str, float], key: str) -> Any:
+    t0 = time.process_time()
+    out = fn()
+    cpu[key] = cpu.get(key, 0.0) + time.process_time() - t0
+    return out
+
+
+def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
+              grid: dict[str, Rules], cpu: dict[str, float]) -> dict[str, Any]:
+    """The three jobs of one image, their leaked faces and what each check flags."""
+    frame = np.ascontiguousarray(Image.open(root / "images" / im.name).convert("RGB"))
+    h, w = frame.shape[:2]
+    cf = get_detector("centerface", floor=0.04)
+    gt = xyxy(im.boxes)
+    cache: dict[ScanPass, Detections] = {}
+    rec: dict[str, Any] = {"name": im.name, "jobs": {}}
+    for job, s in JOBS.items():
+        parts = []
+        for p in plan_passes(w, h, s):
+            if p not in cache:
+                cache[p] = _timed(lambda p=p: run_pass(cf, frame, p), cpu, "job centerface")
+            parts.append(cache[p])
+        dets = Scanner(s, detector=cf).combine(parts, w, h)
+        out = mask_regions(frame, dets.boxes, SOLID)
+        masked = coverage_mask((h, w), dets.boxes, SOLID)
+        score = score_frame(black_box_mask(frame, out), im.boxes, im.invalid)
+        checks, cands, by = _checks(finders[job], frame, out, masked, grid, cpu)
+        leaked = [k for k, lk in enumerate(score.leaked) if lk]
+        rec["jobs"][job] = {
+            "leaked": [{"side": float(min(im.boxes[k][2], im.boxes[k][3])),
+                        "coverage": round(float(score.coverage[k]), 3),
+                        "seen": _seen(gt[k], cands, masked),
+                        "caught": {c: caught(gt[k], b) for c, b in checks.items()}}
+                       for k in leaked],
+            "counted": int(sum(score.counted)),
+            "flags": {c: int(len(b)) for c, b in checks.items()},
+            "flagged_by": by,  # detector initials of each flagged face, per check
+        }
+    return rec
+
+
+def _checks(f: ResidualFinder, frame: np.ndarray, out: np.ndarray, masked: np.ndarray,
+            grid: dict[str, Rules], cpu: dict[str, float]
+            ) -> tuple[dict[str, np.ndarray], list[Candidate], dict[str, str]]:
+    """The boxes each check flags in one output (``old`` and every rule of ``grid``), the
+    candidates, and the initials of the detectors behind each check's flags."""
+    cands: list[Candidate] = (
+        _timed(lambda: f._centerface(out), cpu, "check centerface")
+        + _timed(lambda: f._dlib_hog(out), cpu, "check dlib-hog")
+        + _timed(lambda: f._yunet(out), cpu, "check yunet"))
+    memo: dict[Any, bool] = {}
+    by: dict[str, str] = {}
+
+    def flags(name: str, rules: Rules | None, families: tuple[str, ...]) -> np.ndarray:
+        found = _timed(lambda: f.judge(cands, out, masked, original=frame, rules=rules,
+                                       families=families, memo=memo), cpu, "confirm")
+        by[name] = "".join(sorted(c.detector[0] for c, _ in found))
+        return np.asarray([c.box for c, _ in found], np.float32).reshape(-1, 4)
+
+    checks = {"old": flags("old", Rules(), ("centerface", "dlib-hog"))}
+    for name, rules in grid.items():
+        checks[name] = flags(name, rules, ("centerface", "dlib-hog", "yunet"))
+    return checks, cands, by
+
+
+def _seen(gt: np.ndarray, cands: list[Candidate], masked: np.ndarray) -> dict[str, list[float]]:
+    """Per family, the best candidate on this face: ``[score, masked share of its box]``."""
+    out: dict[str, list[float]] = {}
+    for c in cands:
+        if caught(gt, np.asarray([c.box], np.float32)):
+            best = out.get(c.detector)
+            if best is None or c.score > best[0]:
+                out[c.detector] = [round(c.score, 3), round(box_share(masked, c.box), 3)]
+    return out
+
+
+def band_of(side: float) -> str:
+    return next(name for name, lo, hi in BANDS if lo <= side < hi)
+
+
+def summarize(records: list[dict[str, Any]], check: str, jobs: tuple[str, ...] = tuple(JOBS)
+              ) -> dict[str, Any]:
+    """Catch counts by size band over ``jobs``, flagged files and false flags (per job),
+    and faces leaked in outputs that passed (not flagged)."""
+    out: dict[str, Any] = {"check": check}
+    bands = {b: [0, 0] for b, _, _ in BANDS}
+    for r in records:
+        for job in jobs:
+            for face in r["jobs"][job]["leaked"]:
+                b = bands[band_of(face["side"])]
+                b[0] += int(face["caught"][check])
+                b[1] += 1
+    out["caught"] = {b: f"{c}/{n}" for b, (c, n) in bands.items()}
+    big = [bands[b] for b in ("15-20", "20-40", ">=40")]
+    out["caught_15+"] = f"{sum(c for c, _ in big)}/{sum(n for _, n in big)}"
+    for job in jobs:
+        js = [r["jobs"][job] for r in records]
+        flagged = [j["flags"][check] > 0 for j in js]
+        has_leak = [bool(j["leaked"]) for j in js]
+        counted = sum(j["counted"] for j in js)
+        leak_passed = sum(len(j["leaked"]) for j, fl in zip(js, flagged, strict=True) if not fl)
+        out[job] = {
+            "files": len(js),
+            "flagged": sum(flagged),
+            "false_flags": sum(fl and not lk for fl, lk in zip(flagged, has_leak, strict=True)),
+            "leaked": sum(len(j["leaked"]) for j in js),
+            "counted": counted,
+            "leaked_in_passed": leak_passed,
+        }
+    return out
+
+
+def choose(records: list[dict[str, Any]], max_flagged: float = 0.10) -> str:
+    """The YuNet rule (one that does not confirm other families, as shipped) that catches
+    the most leaked faces >= 15 px over all jobs (then the most overall, then the fewest
+    false flags) while flagging at most ``max_flagged`` of the default job's files; when
+    none does, the one flagging the fewest default files."""
+    best: tuple[Any, ...] | None = None
+    name = "old"
+    checks = [c for c in records[0]["jobs"]["default"]["flags"]
+              if c != "old" and " c" not in c]
+    for c in checks:
+        s = summarize(records, c)
+        c15, _ = (int(v) for v in s["caught_15+"].split("/"))
+        all_c = sum(int(v.split("/")[0]) for v in s["caught"].values())
+        ff = sum(s[j]["false_flags"] for j in JOBS)
+        fits = s["default"]["flagged"] <= max_flagged * s["default"]["files"]
+        key = (fits, c15 if fits else -s["default"]["flagged"], all_c, -ff)
+        if best is None or key > best:
+            best, name = key, c
+    return name
+
+
+def table(records: list[dict[str, Any]], checks: list[str]) -> str:
+    head = ("| check | caught 10-15 | 15-20 | 20-40 | >=40 | caught >=15 px | default: flagged "
+            "files | false flags (default / t0.6 / fast) | leaked in unflagged default outputs |")
+    lines = [head, "|" + "---|" * 9]
+    for c in checks:
+        s = summarize(records, c)
+        d = s["default"]
+        lines.append(
+            f"| {c} | {s['caught']['10-15']} | {s['caught']['15-20']} | {s['caught']['20-40']} "
+            f"| {s['caught']['>=40']} | {s['caught_15+']} | {d['flagged']}/{d['files']} "
+            f"| {d['false_flags']} / {s['t0.6']['false_flags']} / {s['fast t0.4']['false_flags']} "
+            f"| {d['leaked_in_passed']}/{d['counted']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=default_root())
+    ap.add_argument("--part", choices=("all", "even", "odd"), default="all",
+                    help="images at even / odd positions of gt.txt (tune on one, report on "
+                         "the other)")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="records and CPU time, written "
+                    "after every image")
+    ap.add_argument("--summary", type=Path, nargs="+", default=None,
+                    help="only print the tables of these JSON files (combined)")
+    ap.add_argument("--tune", type=Path, nargs="+", default=None,
+                    help="with --summary: choose the rule on these files instead")
+    args = ap.parse_args(argv)
+    if args.summary:
+        records = [r for p in args.summary for r in json.loads(p.read_text())["records"]]
+        tune = records if not args.tune else \
+            [r for p in args.tune for r in json.loads(p.read_text())["records"]]
+        best = choose(tune)
+        print(f"chosen rule (on {'the same files' if not args.tune else 'the tuning files'}):"
+              f" {best}")
+        print(table(records, list(records[0]["jobs"]["default"]["flags"])))
+        print(json.dumps({c: summarize(records, c) for c in ("old", best)}, indent=1))
+        return 0
+    if not (args.data / "gt.txt").exists():
+        ap.error(f"no gt.txt under {args.data}")
+    images = load_wider(args.data)
+    if args.part != "all":
+        images = images[(0 if args.part == "even" else 1)::2]
+    if args.limit:
+        images = images[:args.limit]
+    grid = rule_grid()
+    finders = {job: ResidualFinder(s, yunet_floor=YUNET_FLOOR) for job, s in JOBS.items()}
+    cpu: dict[str, float] = {}
+    records: list[dict[str, Any]] = []
+    for k, im in enumerate(images):
+        rec = run_image(args.data, im, finders, grid, cpu)
+        records.append(rec)
+        d = rec["jobs"]["default"]
+        print(f"[{k + 1}/{len(images)}] {im.name}: default leaked {len(d['leaked'])}, "
+              f"flags old {d['flags']['old']}", file=sys.stderr, flush=True)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"part": args.part, "images": k + 1,
+                                             "cpu_s": cpu, "records": records}))
+    print("detector CPU-s per image: "
+          + ", ".join(f"{k} {v / max(1, len(records)):.3f}" for k, v in cpu.items()))
+    print(table(records, ["old", *grid]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
