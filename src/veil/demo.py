@@ -99,7 +99,8 @@ def run(folder: Path) -> int:
     sideways = "phone/sideways.jpg"
     print(f"metadata of {sideways} before: {_tags(inputs / sideways)}")
     print(f"metadata of {sideways} after:  {_tags(outputs / sideways)}")
-    print(f"look at {outputs}/ (masked copies) and {plans}/ (what was masked, as JSON)")
+    print(f"look at {outputs}/ (masked copies, the folder to publish), {plans}/ (what was "
+          f"masked, as JSON) and {outputs}.veil/report/report.html (the audit report)")
     return code
 
 
