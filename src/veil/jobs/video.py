@@ -40,7 +40,7 @@ from veil.settings import MaskSettings, ScanSettings
 
 # The video scan policy lives in veil.scan.video; its names stay importable from here.
 __all__ = ["VIDEO_BASE_SIDE", "VIDEO_KEEP_WEAK", "VIDEO_SUFFIXES", "VIDEO_ZOOM",
-           "VIDEO_ZOOM_EVERY", "VideoScanner", "anonymize_video", "default_plan_path",
+           "VIDEO_ZOOM_EVERY", "VideoScanner", "anonymize_video", "default_plan_path", "plan_video",
            "probe_video", "render_video_plan", "scan_video", "video_scan_settings"]
 
 
@@ -91,6 +91,38 @@ def scan_video(src: Path, scanner: Scanner | VideoScanner, *, progress: Progress
     return detections, cuts.cuts, bad
 
 
+def plan_video(src: Path, *, scan: ScanSettings, mask: MaskSettings,
+               track: TrackSettings | None = None, scanner: Scanner | None = None,
+               adapt_scan: bool = True, zoom_every: int = VIDEO_ZOOM_EVERY,
+               progress: Progress | None = None,
+               passes: int = 1) -> tuple[Plan, list[int], list[int]]:
+    """Pass 1 of a video job: scan every frame of ``src`` and build its plan (tracks, gap
+    filling, extension, scene cuts). Returns the plan, the scene cuts and the frames that
+    could not be decoded or scanned (masked whole).
+
+    ``scan``, ``scanner``, ``adapt_scan`` and ``zoom_every`` are as for
+    :func:`anonymize_video`; ``progress`` counts the scanned frames against ``passes``
+    times the frame count (2 when the render pass follows and reports on the same bar).
+    """
+    info = probe_video(src)
+    frame_scanner: Scanner | VideoScanner
+    if adapt_scan:
+        scan = video_scan_settings(info.width, info.height, scan)
+        frame_scanner = VideoScanner(scan, zoom_every,
+                                     detector=scanner.detector if scanner else None)
+    else:
+        frame_scanner = scanner or Scanner(scan)
+    total = passes * info.frame_count if info.frame_count else None
+    sha = file_sha256(src)
+    detections, cuts, bad = scan_video(src, frame_scanner, progress=progress,
+                                       progress_total=total)
+    media = MediaInfo(name=src.name, sha256=sha, kind="video", width=info.width,
+                      height=info.height, frame_count=len(detections), fps=info.fps)
+    plan = build_video_plan(detections, media, scan=scan, mask=mask, scene_cuts=cuts,
+                            bad_frames=bad, track=track, tool=tool_name())
+    return plan, cuts, bad
+
+
 def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSettings,
                     plan_path: Path | None = None, audio: bool = True, crf: int = 20,
                     scanner: Scanner | None = None, progress: Progress | None = None,
@@ -122,24 +154,10 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
     result = FileResult(source=src, kind="video")
     try:
         check_output_path(src, dst, overwrite=overwrite)
-        info = probe_video(src)
-        frame_scanner: Scanner | VideoScanner
-        if adapt_scan:
-            scan = video_scan_settings(info.width, info.height, scan)
-            frame_scanner = VideoScanner(scan, zoom_every,
-                                         detector=scanner.detector if scanner else None)
-        else:
-            frame_scanner = scanner or Scanner(scan)
-        total = 2 * info.frame_count if info.frame_count else None
-        sha = file_sha256(src)
-        detections, cuts, bad = scan_video(src, frame_scanner, progress=progress,
-                                           progress_total=total)
-        n = len(detections)
-        media = MediaInfo(name=src.name, sha256=sha, kind="video", width=info.width,
-                          height=info.height, frame_count=n, fps=info.fps)
-        plan = build_video_plan(detections, media, scan=scan, mask=mask, scene_cuts=cuts,
-                                bad_frames=bad, track=track, tool=tool_name())
-        del detections
+        plan, cuts, bad = plan_video(src, scan=scan, mask=mask, track=track, scanner=scanner,
+                                     adapt_scan=adapt_scan, zoom_every=zoom_every,
+                                     progress=progress, passes=2)
+        n = plan.media.frame_count
         result.plan = plan
         plan_file = Path(plan_path) if plan_path is not None else default_plan_path(dst)
         plan.save(plan_file)

@@ -37,23 +37,13 @@ def scan_image_plan(src: Path, *, scan: ScanSettings, mask: MaskSettings,
 
 def scan_video_plan(src: Path, *, scan: ScanSettings, mask: MaskSettings,
                     scanner: Scanner | None = None, progress: Progress | None = None) -> Plan:
-    """The plan of a video, as the default command makes it (pass 1 and the tracker)."""
-    from veil.jobs.video import VideoScanner, scan_video, video_scan_settings
-    from veil.media.fingerprint import file_sha256
-    from veil.media.video import probe_video
-    from veil.plan.record import MediaInfo
-    from veil.plan.video import build_video_plan
+    """The plan of a video, as the default command makes it (its pass 1 and the tracker,
+    :func:`veil.jobs.video.plan_video`)."""
+    from veil.jobs.video import plan_video
 
-    info = probe_video(src)
-    settings = video_scan_settings(info.width, info.height, scan)
-    detector = (scanner or shared_scanner(scan)).detector
-    frames = VideoScanner(settings, detector=detector)
-    detections, cuts, bad = scan_video(src, frames, progress=progress,
-                                       progress_total=info.frame_count or None)
-    media = MediaInfo(name=src.name, sha256=file_sha256(src), kind="video", width=info.width,
-                      height=info.height, frame_count=len(detections), fps=info.fps)
-    return build_video_plan(detections, media, scan=settings, mask=mask, scene_cuts=cuts,
-                            bad_frames=bad, tool=tool_name())
+    plan, _, _ = plan_video(src, scan=scan, mask=mask, scanner=scanner or shared_scanner(scan),
+                            progress=progress)
+    return plan
 
 
 def render_plan(plan: Plan, original: Path, dst: Path, options: JobOptions, *,
