@@ -62,3 +62,30 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared evaluation data not found at {SHARED_DATA} (../shared/data)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def faceless_s18(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """``videos/source_s18.mp4`` through the video job with a detector that finds nothing,
+    so every frame is copied unmasked: ``(clip, FileResult)``, made once for the tests that
+    judge how faithfully and compactly veil copies a real clip."""
+    from veil.detections import Detections
+    from veil.jobs.video import anonymize_video
+    from veil.scan.scanner import Scanner
+    from veil.settings import MaskSettings, ScanSettings
+
+    clip = SHARED_DATA / "videos" / "source_s18.mp4"
+    if not clip.exists():
+        pytest.skip("../shared/data/videos is absent")
+
+    class Nothing:
+        name = "nothing"
+
+        def detect(self, frame: np.ndarray) -> Detections:
+            return Detections.empty()
+
+    out = tmp_path_factory.mktemp("faceless_s18") / "out.mp4"
+    res = anonymize_video(clip, out, scan=ScanSettings(),
+                          mask=MaskSettings(method="solid", shape="box", margin=0.0),
+                          scanner=Scanner(ScanSettings(), detector=Nothing()))
+    return clip, res

@@ -11,12 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from test_video_pipeline import SHARED, SOLID, fake_scanner, make_clip, run
-from veil.detections import Detections
-from veil.jobs.video import anonymize_video
+from test_video_pipeline import SOLID, fake_scanner, make_clip, run
 from veil.media.video import Orientation, clear_mov_vendor, probe_video
-from veil.scan.scanner import Scanner
-from veil.settings import ScanSettings
 
 W, H = 96, 64
 
@@ -202,19 +198,8 @@ def test_sizes_are_reported_and_bitrate_is_capped(tmp_path):
 
 
 @pytest.mark.shared
-def test_real_clip_stays_near_its_size(tmp_path):
-    clip = SHARED / "videos" / "source_s18.mp4"
-    if not clip.exists():
-        pytest.skip("../shared/data/videos is absent")
-
-    class Nothing:
-        name = "nothing"
-
-        def detect(self, frame):
-            return Detections.empty()
-
-    res = anonymize_video(clip, tmp_path / "out.mp4", scan=ScanSettings(), mask=SOLID,
-                          scanner=Scanner(ScanSettings(), detector=Nothing()))
+def test_real_clip_stays_near_its_size(faceless_s18):
+    clip, res = faceless_s18
     assert res.ok, res.error
     # was 9.4 MB from 652 KB with CRF 20 alone
     assert res.extra["output_bytes"] < 1.6 * res.extra["input_bytes"]

@@ -422,19 +422,8 @@ def test_existing_output_is_not_replaced_without_overwrite(tmp_path):
 # --- real clips ------------------------------------------------------------------------
 
 @pytest.mark.shared
-def test_real_clip_kept_faithful(tmp_path):
-    clip = SHARED / "videos" / "source_s18.mp4"
-    if not clip.exists():
-        pytest.skip("../shared/data/videos is absent")
-
-    class Nothing:
-        name = "nothing"
-
-        def detect(self, frame):
-            return Detections.empty()
-
-    res = anonymize_video(clip, tmp_path / "out.mp4", scan=ScanSettings(), mask=SOLID,
-                          scanner=Scanner(ScanSettings(), detector=Nothing()))
+def test_real_clip_kept_faithful(faceless_s18):
+    clip, res = faceless_s18
     assert res.ok, res.error
     i_in, i_out = probe_video(clip), probe_video(res.output)
     assert (i_out.width, i_out.height, i_out.frame_count) == (i_in.width, i_in.height,
