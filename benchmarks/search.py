@@ -57,8 +57,8 @@ def _cascade(scale: float, sure: float, weak: float, confirm: float) -> ScanSett
 
 #: The strategies compared (name -> settings). ``tNN``: threshold; ``sNN``: support ratio
 #: (a weaker candidate down to ratio x threshold counts when another pass finds it too).
-STRATEGIES: dict[str, ScanSettings] = {
-    "default: pyramid, centerface": ScanSettings(),
+FIRST_GRID: dict[str, ScanSettings] = {
+    "default: pyramid, centerface": ScanSettings(search="pyramid"),
     "pyramid, yunet t0.3": ScanSettings(detector="yunet", threshold=0.3, support_ratio=1.0),
     "pyramid, yunet t0.2": ScanSettings(detector="yunet", threshold=0.2, support_ratio=1.0),
     "tiled 1x, centerface t0.25 s0.3": _tiled("centerface", 1.0, 0.25, 0.3),
@@ -75,6 +75,27 @@ STRATEGIES: dict[str, ScanSettings] = {
     "cascade tiled 2x yunet 0.3/0.05 + centerface 0.15": _cascade(2.0, 0.3, 0.05, 0.15),
     "cascade tiled 2x yunet 0.2/0.05 + centerface 0.1": _cascade(2.0, 0.2, 0.05, 0.1),
 }
+
+
+def _native(zooms: tuple[float, ...], mirror: bool = True, **more: object) -> ScanSettings:
+    return ScanSettings(search="native", zooms=zooms, mirror=mirror, **more)  # type: ignore[arg-type]
+
+
+#: The size-aware pyramid (``search="native"``, the default since issue 12) and what it
+#: costs to drop passes from it, beside the pyramid it replaced. On pictures up to
+#: 1280 px the two searches are the same passes.
+NATIVE_GRID: dict[str, ScanSettings] = {
+    "default: native 1+1.5+2+m2, centerface": ScanSettings(),
+    "pyramid 1+1.5+2+m2 (old default)": ScanSettings(search="pyramid"),
+    "native 1+2+m2": _native((1.0, 2.0)),
+    "native 1+1.5+m1.5": _native((1.0, 1.5)),
+    "native 1+2": _native((1.0, 2.0), False),
+    "native 1+1.5": _native((1.0, 1.5), False),
+    "native 1 t0.1 (--fast)": ScanSettings.fast(),
+    "native 1+2+m2, yunet t0.3": _native((1.0, 2.0), detector="yunet", threshold=0.3),
+}
+
+GRIDS = {"native": NATIVE_GRID, "first": FIRST_GRID}
 
 
 @dataclass
@@ -193,10 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mosaics", type=Path, default=Path("bench-out"),
                     help="where benchmarks.mosaic wrote mosaic-12mp and mosaic-3mp")
     ap.add_argument("--sets", default="dev,3mp,12mp")
+    ap.add_argument("--grid", choices=sorted(GRIDS), default="native",
+                    help="native: the default search and cheaper variants [default]; "
+                         "first: the first grid of strategies (issue 12, session 4)")
     ap.add_argument("--only", default="", help="substrings of strategy names, separated by |")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    chosen = {k: v for k, v in STRATEGIES.items()
+    chosen = {k: v for k, v in GRIDS[args.grid].items()
               if not args.only or any(s in k for s in args.only.split("|"))}
     roots = {"dev": args.data, "3mp": args.mosaics / "mosaic-3mp",
              "12mp": args.mosaics / "mosaic-12mp"}

@@ -31,8 +31,30 @@ def test_tiled_plan_searches_native_pixels_whatever_the_size(size: tuple[int, in
     # Cost grows with the area: all passes together see under 1.5x the picture's pixels.
     assert sum(p.scale ** 2 for p in passes) < 1.5
     assert all(p.tile == s.tile_side for p in passes[:-1] if max(w, h) * p.scale > s.tile_side)
-    # The old behaviour stays the default.
-    assert plan_passes(w, h, ScanSettings())[0].scale == min(1.0, 1280 / max(w, h))
+
+@pytest.mark.parametrize("size", [(465, 372), (1024, 768), (1280, 720), (2016, 1512),
+                                  (4032, 3024), (8000, 6000)])
+def test_default_search_never_shrinks_the_zooms_below_native_pixels(
+        size: tuple[int, int]) -> None:
+    """The default (``native``): a picture up to 1280 px is searched exactly as the
+    pyramid does; a larger one gets the same zooms of its own pixels, tiled, mirrored
+    at the largest, plus the whole picture at 1280 px for the largest faces."""
+    w, h = size
+    s = ScanSettings()
+    assert s.search == "native"
+    passes = plan_passes(w, h, s)
+    if max(w, h) <= s.base_side:
+        assert passes == plan_passes(w, h, ScanSettings(search="pyramid"))
+        return
+    assert passes[0] == ScanPass(scale=s.base_side / max(w, h))      # whole, coarse
+    zoomed = [p for p in passes[1:] if not p.mirror]
+    assert [p.scale for p in zoomed] == [z for z in s.zooms if z >= passes[0].scale * 1.15]
+    assert all(p.tile == s.tile_side and p.overlap == s.tile_overlap for p in passes[1:])
+    assert passes[-1].mirror and passes[-1].scale == zoomed[-1].scale
+    # Cost grows with the area: the same passes per pixel whatever the size.
+    assert sum(p.scale ** 2 for p in passes[1:]) == pytest.approx(1 + 1.5 ** 2 + 2 * 2 ** 2)
+    # The pyramid (video frames) still brings the whole frame to 1280 px.
+    assert plan_passes(w, h, ScanSettings(search="pyramid"))[0].scale == 1280 / max(w, h)
 
 
 class _Recorder:
@@ -62,8 +84,8 @@ def test_a_48_megapixel_picture_is_searched_in_bounded_tiles() -> None:
 @pytest.mark.slow
 def test_small_face_in_a_big_picture_is_found_across_a_tile_border(astronaut: np.ndarray) -> None:
     """A 20 px face in a 12 MP picture, on a tile seam: the default pyramid shrinks the
-    picture (the face to under 10 px) and misses it; the tiled search sees it at native
-    pixels, whole."""
+    picture (the face to under 10 px) and misses it; the tiled search and the default
+    (native) search see it at native pixels, whole."""
     face = cv2.resize(astronaut[40:220, 150:310], (20, 22), interpolation=cv2.INTER_AREA)
     canvas = np.full((3000, 4000, 3), 128, np.uint8)
     x = tile_starts(4000, 1024, 128)[1] - 10     # straddles the second tile's left edge
@@ -72,8 +94,10 @@ def test_small_face_in_a_big_picture_is_found_across_a_tile_border(astronaut: np
     found = Scanner(ScanSettings(search="tiled", native_scale=1.0)).scan(canvas)
     assert len(found) >= 1
     assert (box_iou(found.boxes, gt)[:, 0] > 0.3).all()          # whole, never a half face
-    pyramid = Scanner(ScanSettings()).scan(canvas)
+    pyramid = Scanner(ScanSettings(search="pyramid")).scan(canvas)
     assert len(pyramid) == 0 or box_iou(pyramid.boxes, gt).max() < 0.3
+    default = Scanner(ScanSettings()).scan(canvas)
+    assert len(default) >= 1 and (box_iou(default.boxes, gt)[:, 0] > 0.3).any()
 
 
 def test_tiled_pass_maps_boxes_like_a_whole_pass(astronaut: np.ndarray) -> None:

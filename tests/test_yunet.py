@@ -107,3 +107,18 @@ def test_settings_name_the_detector_and_old_plans_load() -> None:
     assert ScanSettings().detector == "centerface"
     with pytest.raises(ValueError, match="search"):
         ScanSettings(search="spiral")
+
+
+def test_both_detectors_take_a_workers_share_of_the_cores() -> None:
+    """A batch worker limits every detector it makes to its share of the cores: YuNet
+    (the verifier's second family) once ran at onnxruntime's default, one spinning thread
+    per core in every worker."""
+    from veil.scan.base import set_default_threads
+    from veil.scan.centerface import CenterFace
+
+    set_default_threads(1)
+    try:
+        for det in (YuNet(), CenterFace(device="cpu")):
+            assert det._session.get_session_options().intra_op_num_threads == 1
+    finally:
+        set_default_threads(None)

@@ -20,7 +20,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 FAST_THRESHOLD = 0.1
 
 #: How a picture is searched (see :class:`ScanSettings`).
-SEARCHES: tuple[str, ...] = ("pyramid", "tiled")
+SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled")
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,19 @@ class ScanSettings:
         hardware, so it can be rendered and verified on any machine.
     detector: the detector that finds the faces, by registry name
         (:data:`veil.scan.registry.DETECTORS`: ``centerface``, ``yunet``).
-    search: ``pyramid`` (the passes above: the whole picture at ``base_side`` and its
-        zooms) or ``tiled`` (size-aware: the finest pass at ``native_scale`` times the
+    search: ``native`` (the default for pictures: the passes above, but a picture larger
+        than ``base_side`` is never shrunk for them: its zooms are of its own pixels, cut
+        into overlapping tiles, plus one pass of the whole picture at ``base_side`` for
+        the largest faces; a 10 px face is seen at the same size in a 0.2 MP and a
+        48 MP picture, and cost grows with the area), ``pyramid`` (the passes above on
+        the whole picture brought to ``base_side``, zooms bounded by ``target_pixels``:
+        video frames, where the cost per frame must stay fixed) or ``tiled``
+        (size-aware: the finest pass at ``native_scale`` times the
         picture's own pixels, cut into overlapping tiles so memory stays bounded, then
         passes at half the scale each down to the whole picture at ``base_side`` and at
         most its own pixels; cost grows with the picture's area). ``mirror``, ``zooms``,
-        ``target_pixels`` and ``max_upscale`` apply to ``pyramid`` only.
+        ``target_pixels`` apply to ``pyramid`` (and to ``native`` on pictures no
+        larger than ``base_side``, where the two are the same) and ``max_upscale`` to both.
     native_scale: ``tiled``: scale of the finest pass against the picture's pixels
         (2.0 shows a 10 px face to the detector as 20 px).
     tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
@@ -79,7 +86,7 @@ class ScanSettings:
     keep_weak: float = 0.0
     device: str = "auto"
     detector: str = "centerface"
-    search: str = "pyramid"
+    search: str = "native"
     native_scale: float = 1.0
     tile_side: int = 1024
     tile_overlap: int = 128

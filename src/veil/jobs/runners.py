@@ -95,11 +95,11 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 
 def set_worker_threads(threads: int) -> None:
-    """Limit this process's compute threads: the detector's onnxruntime intra-op pool
-    (scanners made from now on) and OpenCV's."""
-    from veil.scan import centerface
+    """Limit this process's compute threads: the detectors' onnxruntime intra-op pools
+    (CenterFace and YuNet made from now on) and OpenCV's."""
+    from veil.scan.base import set_default_threads
 
-    centerface.set_default_threads(threads)
+    set_default_threads(threads)
     try:
         import cv2
 

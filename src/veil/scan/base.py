@@ -24,3 +24,21 @@ class Detector(Protocol):
     floor: float
 
     def detect(self, frame: np.ndarray) -> Detections: ...
+
+
+_default_threads: int | None = None
+
+
+def set_default_threads(threads: int | None) -> None:
+    """onnxruntime intra-op threads of every detector made from now on in this process
+    (``None``: onnxruntime's own choice, one per physical core). A batch's workers each
+    take their share of the cores (:func:`veil.jobs.runners.threads_per_worker`): a
+    detector left at onnxruntime's choice in each of two workers on two cores would run
+    four spinning threads on two cores."""
+    global _default_threads
+    _default_threads = threads
+
+
+def default_threads() -> int | None:
+    """The thread count set by :func:`set_default_threads` (``None``: not set)."""
+    return _default_threads

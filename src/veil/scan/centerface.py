@@ -23,6 +23,7 @@ import numpy as np
 
 from veil.detections import Detections
 from veil.errors import VeilError
+from veil.scan.base import default_threads
 from veil.settings import DEVICES
 
 _INPUT = "input.1"
@@ -103,17 +104,6 @@ def session_providers(device: str) -> list[str]:
     return [_CUDA, _CPU] if device == "cuda" else [_CPU]
 
 
-_default_threads: int | None = None
-
-
-def set_default_threads(threads: int | None) -> None:
-    """onnxruntime intra-op threads of the detectors made from now on in this process
-    (``None``: onnxruntime's own choice, one per physical core). A batch's workers each
-    take their share of the cores (:func:`veil.jobs.runners.threads_per_worker`)."""
-    global _default_threads
-    _default_threads = threads
-
-
 class CenterFace:
     """The CenterFace detector at one input size per call.
 
@@ -135,7 +125,7 @@ class CenterFace:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.use_deterministic_compute = True  # same input, same scores (CUDA kernels too)
-        threads = threads or _default_threads
+        threads = threads or default_threads()
         if threads:
             opts.intra_op_num_threads = threads
         self.floor = floor

@@ -37,7 +37,37 @@ def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPas
     """The detector passes for a frame of this size, as ``settings.search`` says."""
     if settings.search == "tiled":
         return plan_tiled_passes(width, height, settings)
+    if settings.search == "native":
+        return plan_native_passes(width, height, settings)
     return plan_pyramid_passes(width, height, settings)
+
+
+def plan_native_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
+    """The pyramid's passes, never below the picture's own pixels.
+
+    A picture no larger than ``base_side`` gets exactly :func:`plan_pyramid_passes`. A
+    larger one is not shrunk to ``base_side`` for its zooms (a 12 MP phone photo shrunk
+    to 1280 px shows its 10-30 px faces to the detector at 3-10 px): each zoom is of the
+    picture's own pixels (at most ``max_upscale``), cut into overlapping tiles of
+    ``tile_side`` so that memory stays bounded, and the largest is repeated mirrored.
+    One more pass sees the whole picture at ``base_side``, for faces too large for a
+    tile. Cost grows with the picture's area; coarsest first.
+    """
+    long_side = max(width, height, 1)
+    if long_side <= settings.base_side:
+        return plan_pyramid_passes(width, height, settings)
+    passes = [ScanPass(scale=settings.base_side / long_side)]
+    for zoom in sorted(settings.zooms):
+        scale = min(zoom, settings.max_upscale)
+        if scale < passes[-1].scale * 1.15:
+            continue
+        passes.append(ScanPass(scale=scale, tile=settings.tile_side,
+                               overlap=settings.tile_overlap))
+    if settings.mirror and len(passes) > 1:
+        last = passes[-1]
+        passes.append(ScanPass(scale=last.scale, mirror=True, tile=last.tile,
+                               overlap=last.overlap))
+    return passes
 
 
 def plan_tiled_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:

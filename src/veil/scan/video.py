@@ -51,7 +51,7 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     base = min(1.0, VIDEO_BASE_SIDE / long_side)
     pixels = round(width * base * VIDEO_ZOOM) * round(height * base * VIDEO_ZOOM)
     return dataclasses.replace(
-        scan, zooms=(1.0,) if one_pass else (1.0, VIDEO_ZOOM), mirror=False,
+        scan, search="pyramid", zooms=(1.0,) if one_pass else (1.0, VIDEO_ZOOM), mirror=False,
         base_side=VIDEO_BASE_SIDE, target_pixels=max(pixels, 1), max_upscale=VIDEO_ZOOM,
         keep_weak=min(VIDEO_KEEP_WEAK, scan.threshold))
 

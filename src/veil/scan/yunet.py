@@ -20,6 +20,7 @@ import numpy as np
 
 from veil.detections import Detections
 from veil.errors import VeilError
+from veil.scan.base import default_threads
 
 MODEL_FILE = "yunet_n_dynamic.onnx"
 MODEL_SHA256 = "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12"
@@ -63,6 +64,7 @@ class YuNet:
         path = Path(model_path) if model_path is not None else bundled_model_path()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        threads = threads or default_threads()
         if threads:
             opts.intra_op_num_threads = threads
         self.floor = floor

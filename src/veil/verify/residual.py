@@ -72,8 +72,9 @@ PIXEL_BUDGET_SHARE = 1.0
 
 
 def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
-    """Scan settings for verification: the zoom passes that made the output, at a lower
-    threshold (``THRESHOLD_FACTOR``), without the mirrored repeat.
+    """Scan settings for verification: the zoom passes that made the output (the same
+    search, so a large picture is searched at its own pixels too), at a lower threshold
+    (``THRESHOLD_FACTOR``), without the mirrored repeat.
 
     The scanner's zoomed passes already enlarge small frames as far as it goes; a larger
     pixel budget would only add passes on large frames, costing more than the job itself
@@ -90,6 +91,10 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
         target_pixels=int(base.target_pixels * PIXEL_BUDGET_SHARE),
         max_upscale=base.max_upscale,
         device=base.device,
+        search=base.search,
+        tile_side=base.tile_side,
+        tile_overlap=base.tile_overlap,
+        native_scale=base.native_scale,
     )
 
 
