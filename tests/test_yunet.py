@@ -122,3 +122,20 @@ def test_both_detectors_take_a_workers_share_of_the_cores() -> None:
             assert det._session.get_session_options().intra_op_num_threads == 1
     finally:
         set_default_threads(None)
+
+
+def test_detectors_follow_taskset_when_no_share_is_set() -> None:
+    """Without a worker's share, a detector takes the cores this process may use: under
+    ``taskset -c 0`` one thread (onnxruntime's own default, one pinned thread per
+    physical core, ran veil on two cores under ``taskset -c 0``)."""
+    import os
+
+    from veil.scan.centerface import CenterFace
+
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        for det in (YuNet(), CenterFace(device="cpu")):
+            assert det._session.get_session_options().intra_op_num_threads == 1
+    finally:
+        os.sched_setaffinity(0, before)

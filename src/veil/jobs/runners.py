@@ -35,6 +35,7 @@ from typing import Protocol
 from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
 from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
+from veil.scan.base import available_cores
 
 OnStart = Callable[[Task], None]
 #: What a runner yields: each task with its outcome, as it finishes. A generator, so that
@@ -69,17 +70,6 @@ class SerialRunner:
 
 
 ENGINES = ("local", "ray")
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. under ``taskset``)."""
-    count = getattr(os, "process_cpu_count", None)  # Python 3.13
-    if count is not None:
-        return max(1, count() or 1)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def default_workers() -> int:

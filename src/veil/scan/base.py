@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -31,7 +32,7 @@ _default_threads: int | None = None
 
 def set_default_threads(threads: int | None) -> None:
     """onnxruntime intra-op threads of every detector made from now on in this process
-    (``None``: onnxruntime's own choice, one per physical core). A batch's workers each
+    (``None``: the cores this process may use). A batch's workers each
     take their share of the cores (:func:`veil.jobs.runners.threads_per_worker`): a
     detector left at onnxruntime's choice in each of two workers on two cores would run
     four spinning threads on two cores."""
@@ -39,6 +40,20 @@ def set_default_threads(threads: int | None) -> None:
     _default_threads = threads
 
 
-def default_threads() -> int | None:
-    """The thread count set by :func:`set_default_threads` (``None``: not set)."""
-    return _default_threads
+def default_threads() -> int:
+    """The thread count set by :func:`set_default_threads`, else the cores this process
+    may use (its CPU affinity, as ``taskset`` sets it). Never onnxruntime's own default:
+    that is one thread per physical core of the machine, each pinned to its core, which
+    ignores ``taskset`` and oversubscribes a worker's share."""
+    return _default_threads or available_cores()
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under ``taskset``)."""
+    count = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if count is not None:
+        return max(1, count() or 1)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
