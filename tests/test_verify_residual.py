@@ -31,6 +31,36 @@ def test_strong_settings_lower_the_threshold_on_the_same_zooms():
     # No costlier passes: the same pixel budget and enlargement as the job's scan.
     assert (s.base_side, s.target_pixels, s.max_upscale) == \
         (base.base_side, base.target_pixels, base.max_upscale)
+    # The job searches a large picture at its own pixels (search "native"); the check's
+    # CenterFace keeps the bounded pyramid, the second family (YuNet, tiled at 2x the
+    # picture's pixels) looks for the small faces.
+    assert base.search == "native" and s.search == "pyramid"
+    assert yunet_settings(base).search == "tiled" and yunet_settings(base).native_scale == 2
+
+
+def test_hog_searches_a_large_picture_brought_down_to_1280_px():
+    """dlib HOG is for large faces: a 12 MP output is searched at 1280 px (bounded cost),
+    and the large face in it is still found, in the picture's own coordinates."""
+    face = cv2.resize(astronaut()[0:300, 100:400], (600, 600), interpolation=cv2.INTER_AREA)
+    canvas = np.full((3024, 4032, 3), 110, np.uint8)
+    canvas[1000:1600, 2000:2600] = face
+    finder = ResidualFinder(ScanSettings(), yunet=False)
+    seen: list[tuple[int, ...]] = []
+    real = finder._hog
+
+    class Spy:
+        def run(self, image: np.ndarray, up: int, floor: float):  # noqa: ANN202
+            seen.append(image.shape)
+            return real.run(image, up, floor)
+
+    finder._hog = Spy()
+    found = finder._dlib_hog(canvas)
+    assert seen and max(seen[0][:2]) == 1280
+    boxes = np.asarray([c.box for c in found], np.float32).reshape(-1, 4)
+    x1, y1, x2, y2 = FACE_BOX      # the astronaut's face, in the crop enlarged 2x
+    gt = np.asarray([[2000 + 2 * (x1 - 100), 1000 + 2 * y1, 2000 + 2 * (x2 - 100),
+                      1000 + 2 * y2]], np.float32)
+    assert len(boxes) and box_iou(boxes, gt).max() > 0.3
 
 
 def test_box_share():
