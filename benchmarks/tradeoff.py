@@ -33,7 +33,8 @@ def _panel(points: list[dict[str, object]], title: str, ox: int) -> list[str]:
     pw, ph = W - PAD_L - PAD_R, H - PAD_T - PAD_B
 
     def px(v: float) -> float:
-        return ox + PAD_L + pw * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        span = math.log10(hi) - math.log10(lo)
+        return ox + PAD_L + pw * (math.log10(v) - math.log10(lo)) / span
 
     def py(v: float) -> float:
         return PAD_T + ph * (1 - v / top)

@@ -23,3 +23,28 @@ def test_only_what_is_given_changes() -> None:
 def test_overrides_are_checked_like_new_settings() -> None:
     with pytest.raises(ValueError, match="margin"):
         MaskSettings().with_overrides(margin=3.0)
+
+
+def test_passes_spec_round_trips_and_refuses_what_it_cannot_do() -> None:
+    from veil.settings import ScanSettings
+
+    s = ScanSettings()
+    assert s.passes_spec == "1,1.5,2,m2"
+    assert s.with_passes(s.passes_spec) == s
+    two = s.with_passes("2, 1, m2")
+    assert two.zooms == (1.0, 2.0) and two.mirror and two.passes_spec == "1,2,m2"
+    assert s.with_passes("1").zooms == (1.0,) and not s.with_passes("1").mirror
+    assert s.with_passes("1,3").max_upscale == 3.0
+    for bad in ("", "x", "1,m1.5", "m1", "0", "1,m1,m1", "5"):
+        with pytest.raises(ValueError, match="passes"):
+            s.with_passes(bad)
+
+
+def test_passes_option_is_a_usage_error_when_malformed(tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    res = CliRunner().invoke(main, [str(tmp_path), "-o", str(tmp_path / "out"),
+                                    "--passes", "1,m1.5"])
+    assert res.exit_code == 2 and "--passes" in res.output

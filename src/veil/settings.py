@@ -136,6 +136,32 @@ class ScanSettings:
         BENCHMARKS.md)."""
         return cls(**{"zooms": (1.0,), "mirror": False, "threshold": FAST_THRESHOLD, **changes})
 
+    @property
+    def passes_spec(self) -> str:
+        """The passes as ``--passes`` writes them: ``1,1.5,2,m2``."""
+        spec = [f"{z:g}" for z in self.zooms]
+        if self.mirror:
+            spec.append(f"m{max(self.zooms):g}")
+        return ",".join(spec)
+
+    def with_passes(self, spec: str) -> ScanSettings:
+        """These settings with the passes of a ``--passes`` spec: zoom factors separated by
+        commas, and optionally the largest once more prefixed with ``m`` (mirrored)."""
+        parts = [p.strip().lower() for p in spec.split(",") if p.strip()]
+        mirrored = [p[1:] for p in parts if p.startswith("m")]
+        try:
+            zooms = tuple(sorted({float(p) for p in parts if not p.startswith("m")}))
+            mirror_at = [float(p) for p in mirrored]
+        except ValueError:
+            raise ValueError(f"passes {spec!r}: write zoom factors such as 1,1.5,2,m2") from None
+        if not zooms or any(z <= 0 or z > 4 for z in zooms):
+            raise ValueError(f"passes {spec!r}: at least one zoom, each above 0 and at most 4")
+        if len(mirror_at) > 1 or (mirror_at and mirror_at[0] != max(zooms)):
+            raise ValueError(f"passes {spec!r}: only the largest zoom can be mirrored "
+                             f"(m{max(zooms):g})")
+        return replace(self, zooms=zooms, mirror=bool(mirror_at),
+                       max_upscale=max(self.max_upscale, max(zooms)))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["zooms"] = list(self.zooms)

@@ -70,6 +70,11 @@ from veil.settings import (
               "(zoomed and mirrored), at threshold 0.1: about 5x faster on small pictures, but "
               "misses more small and faint faces (dev set: 8.4% of faces leaked instead of "
               "1.4%).")
+@click.option("--passes", default=None, metavar="ZOOMS",
+              help="The detector passes of a photo, as zoom factors of its own pixels, "
+              "comma-separated; m before the largest repeats it mirrored. Fewer passes are "
+              "faster and miss more small faces (dev set, see BENCHMARKS.md: 1,2,m2 leaked "
+              "2.1%).  [default: 1,1.5,2,m2; 1 with --fast]")
 @click.option("--keep-icc", is_flag=True, help="Keep the embedded colour (ICC) profile as it is: "
               "colour calibration, plus whatever description, copyright or device maker/model "
               "fields the profile itself carries.")
@@ -117,8 +122,8 @@ from veil.settings import (
               "rounding.")
 def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: MaskShape,
             margin: float,
-            threshold: float | None, fast: bool, keep_icc: bool, quality: int,
-            no_audio: bool, crf: int,
+            threshold: float | None, fast: bool, passes: str | None, keep_icc: bool,
+            quality: int, no_audio: bool, crf: int,
             plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: Path | None,
             engine: str, ray_address: str | None, as_json: bool,
             no_verify: bool, report_dir: Path | None, include_hidden: bool,
@@ -143,6 +148,7 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
         outdir = Path(cmd["outdir"])
         method, shape, margin = cmd["method"], cmd["shape"], float(cmd["margin"])
         threshold, fast, keep_icc = cmd["threshold"], bool(cmd["fast"]), bool(cmd["keep_icc"])
+        passes = cmd.get("passes")
         quality, no_audio, crf = int(cmd["quality"]), bool(cmd["no_audio"]), int(cmd["crf"])
         plan_dir = None if cmd["plan_dir"] is None else Path(cmd["plan_dir"])
         report_dir = Path(retry_dir)
@@ -156,7 +162,8 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
     command: dict[str, Any] = {
         "inputs": [str(p.resolve()) for p in inputs], "outdir": str(outdir.resolve()),
         "method": method, "shape": shape, "margin": margin, "threshold": threshold,
-        "fast": fast, "keep_icc": keep_icc, "quality": quality, "no_audio": no_audio,
+        "fast": fast, "passes": passes, "keep_icc": keep_icc, "quality": quality,
+        "no_audio": no_audio,
         "crf": crf, "plan_dir": None if plan_dir is None else str(plan_dir.resolve()),
         "no_verify": no_verify, "include_hidden": include_hidden, "device": device}
     if outdir is not None and outdir.exists() and not outdir.is_dir():
@@ -165,6 +172,11 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
     if threshold is not None:
         chosen["threshold"] = threshold
     scan = ScanSettings.fast(**chosen) if fast else ScanSettings(**chosen)
+    if passes is not None:
+        try:
+            scan = scan.with_passes(passes)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--passes") from exc
     try:
         device_used = resolve_device(device)
         if device == "cuda":  # start it now (the jobs reuse it): a CUDA that fails is a usage error

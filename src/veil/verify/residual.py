@@ -88,7 +88,7 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
     base = made_with or ScanSettings()
     return ScanSettings(
         threshold=round(min(base.threshold, CF_ALONE_SCORE) * THRESHOLD_FACTOR, 4),
-        zooms=base.zooms,
+        zooms=base.zooms if CF_ZOOMS is None else CF_ZOOMS,
         mirror=False,
         base_side=base.base_side,
         target_pixels=int(base.target_pixels * PIXEL_BUDGET_SHARE),
@@ -132,6 +132,11 @@ class Candidate:
     detector: str  # "centerface", "dlib-hog" or "yunet"
 
 
+#: The zooms of verification's CenterFace passes (``None``: the job's own).
+CF_ZOOMS: tuple[float, ...] | None = None
+#: The most dlib HOG upsamples a frame (2 finds faces from about 20 px, 1 from 40 px).
+HOG_MAX_UPSAMPLE = 2
+
 #: dlib HOG looks for the large faces: a picture longer than this is searched brought
 #: down to it (a 4032 px photo's faces of 130 px and more stay over HOG's 40 px at one
 #: upsampling), so its cost stays bounded; the small faces are YuNet's, searched at the
@@ -142,7 +147,7 @@ HOG_MAX_SIDE = 1280
 def hog_upsample(height: int, width: int) -> int:
     """dlib HOG finds faces from about 80 px / 2**upsample: 2 for small frames, else 1
     (CenterFace, upscaled, covers the smallest faces)."""
-    return 2 if height * width <= 160_000 else 1
+    return min(HOG_MAX_UPSAMPLE, 2 if height * width <= 160_000 else 1)
 
 
 class ResidualFinder:
