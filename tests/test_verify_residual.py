@@ -23,11 +23,11 @@ from veil.verify.residual import (
 from verify_media import FACE_BOX, astronaut
 
 
-def test_strong_settings_lower_the_threshold_on_the_same_zooms():
+def test_strong_settings_lower_the_threshold_at_the_jobs_base_size():
     base = ScanSettings()
     s = strong_settings(base)
     assert s.threshold < base.threshold
-    assert s.zooms == base.zooms and not s.mirror
+    assert s.zooms == (1.0,) and not s.mirror
     # No costlier passes: the same pixel budget and enlargement as the job's scan.
     assert (s.base_side, s.target_pixels, s.max_upscale) == \
         (base.base_side, base.target_pixels, base.max_upscale)

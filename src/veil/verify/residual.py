@@ -70,11 +70,24 @@ YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
 # Pixel budget of the verification scan's zoomed passes, as a share of the job's.
 PIXEL_BUDGET_SHARE = 1.0
+# The zooms of verification's CenterFace passes (``None``: the job's own). One pass at the
+# job's base size: the job already searched these pixels with CenterFace at every zoom
+# (outside the masks the output *is* the original), so CenterFace looks again only for
+# what a plan lost (a region deleted by hand) and what a mask left; the small faces the
+# job cannot see are the second family's (YuNet, tiled at 2x). On the dev set's planted
+# misses the job's three zooms caught 3 more of 13 faces of 10-20 px (11 against 8; the
+# same 22 of 24 from 20 px), and on its real misses nothing more (BENCHMARKS.md), at
+# about 40% of the check's time.
+CF_ZOOMS: tuple[float, ...] | None = (1.0,)
+# The most dlib HOG upsamples a frame: 1 finds frontal faces from about 40 px (its part:
+# the large faces; the small ones are YuNet's). 2 (faces from 20 px) cost four times as
+# much and caught nothing more, planted or real.
+HOG_MAX_UPSAMPLE = 1
 
 
 def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
-    """Scan settings for verification: the zoom passes that made the output, on the whole
-    picture brought to ``base_side`` (the pyramid: its cost is bounded whatever the
+    """Scan settings for verification: CenterFace at ``CF_ZOOMS`` of the job's base size
+    (the whole picture brought to ``base_side``: the cost is bounded whatever the
     picture's size; a large picture's small faces are the second family's, which
     searches at twice the picture's own pixels), at a lower threshold
     (``THRESHOLD_FACTOR``), without the mirrored repeat.
@@ -131,11 +144,6 @@ class Candidate:
     score: float
     detector: str  # "centerface", "dlib-hog" or "yunet"
 
-
-#: The zooms of verification's CenterFace passes (``None``: the job's own).
-CF_ZOOMS: tuple[float, ...] | None = None
-#: The most dlib HOG upsamples a frame (2 finds faces from about 20 px, 1 from 40 px).
-HOG_MAX_UPSAMPLE = 2
 
 #: dlib HOG looks for the large faces: a picture longer than this is searched brought
 #: down to it (a 4032 px photo's faces of 130 px and more stay over HOG's 40 px at one
