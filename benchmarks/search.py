@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -151,8 +152,29 @@ class Result:
                 "mpix_per_image": round(self.cost.mpix / n, 2)}
 
 
-def evaluate(root: Path, strategies: dict[str, ScanSettings]) -> list[dict[str, object]]:
-    """Score every strategy on the WIDER-format set under ``root``."""
+def _load_cache(path: Path | None) -> dict[tuple[str, ScanPass], tuple[Detections, Cost]]:
+    if path is None or not path.exists():
+        return {}
+    with path.open("rb") as f:
+        return pickle.load(f)  # noqa: S301 - the benchmark's own file
+
+
+def _save_cache(path: Path | None,
+                cache: dict[tuple[str, ScanPass], tuple[Detections, Cost]]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(cache, f)
+        tmp.replace(path)
+
+
+def evaluate(root: Path, strategies: dict[str, ScanSettings],
+             cache_dir: Path | None = None) -> list[dict[str, object]]:
+    """Score every strategy on the WIDER-format set under ``root``. With ``cache_dir``,
+    each picture's detector passes are kept there (one file per picture) and reused by
+    later runs: a new combination rule then costs no detector time (the costs reported
+    are those of the run that made each pass)."""
     images: list[WiderImage] = load_wider(root)
     meters = {name: Metered(get_detector(name, floor=FLOOR)) for name in
               {s.detector for s in strategies.values()}
@@ -161,7 +183,10 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings]) -> list[dict[str, 
     for im in images:
         frame = np.ascontiguousarray(Image.open(root / "images" / im.name).convert("RGB"))
         h, w = frame.shape[:2]
-        cache: dict[tuple[str, ScanPass], tuple[Detections, Cost]] = {}
+        cache_path = (cache_dir / (im.name.replace("/", "__") + ".pkl")
+                      if cache_dir is not None else None)
+        cache = _load_cache(cache_path)
+        known = len(cache)
         for name, s in strategies.items():
             res = results[name]
             det = meters[s.detector]
@@ -188,6 +213,8 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings]) -> list[dict[str, 
             res.totals.add(score)
             for d in DIFFICULTIES:
                 res.lists[d].add(score, im.lists[d])
+        if len(cache) > known:
+            _save_cache(cache_path, cache)
     return [results[name].row(len(images)) for name in strategies]
 
 
@@ -219,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                          "first: the first grid of strategies (issue 12, session 4)")
     ap.add_argument("--only", default="", help="substrings of strategy names, separated by |")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="keep each picture's detector passes in this folder and reuse them "
+                         "(outside the repository: they hold boxes of the dev images)")
     args = ap.parse_args(argv)
     chosen = {k: v for k, v in GRIDS[args.grid].items()
               if not args.only or any(s in k for s in args.only.split("|"))}
@@ -229,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         root = roots[set_name]
         if not (root / "gt.txt").exists():
             ap.error(f"no gt.txt under {root} (run python -m benchmarks.mosaic first)")
-        out[set_name] = evaluate(root, chosen)
+        out[set_name] = evaluate(root, chosen,
+                                 None if args.cache is None else args.cache / set_name)
         print(markdown(set_name, out[set_name]), flush=True)
         print(flush=True)
         if args.json:

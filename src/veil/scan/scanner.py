@@ -131,6 +131,11 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
+#: Boxes of the whole-picture pass of a tiled search smaller than this (frame pixels) are
+#: dropped: the tiled passes hold faces up to about ``tile_overlap`` whole at their own
+#: pixels (see :meth:`Scanner.combine`); 0 keeps them all.
+COARSE_MIN_SIDE = 0.0
+
 #: A box coming this close (pass pixels) to a tile's inner edge is left to the neighbour
 #: tile, which holds it whole when it is small enough.
 _EDGE = 4
@@ -330,6 +335,7 @@ class Scanner:
         coordinates): confident or confirmed candidates, weak ones too with
         ``keep_weak``, and ``extra`` (faces confirmed otherwise), overlaps merged."""
         s = self.settings
+        parts = self._coarse_for_large_faces(parts, width, height)
         found = confirmed(parts, s.threshold, s.support_threshold, s.support_passes)
         if extra is not None and len(extra):
             found = Detections.concatenate([found, extra])
@@ -337,5 +343,21 @@ class Scanner:
             found = Detections.concatenate([found] + [p.with_min_score(s.keep_weak)
                                                       for p in parts])
         return merge_detections(found).clipped(width, height)
+
+    def _coarse_for_large_faces(self, parts: list[Detections], width: int,
+                                height: int) -> list[Detections]:
+        """In a tiled search (``native``), the whole-picture pass is there for the faces
+        too large for a tile: its boxes under :data:`COARSE_MIN_SIDE` frame pixels, faces
+        the tiled passes see at their own pixels or more, are left to those passes."""
+        passes = self.passes(width, height)
+        if COARSE_MIN_SIDE <= 0 or len(passes) != len(parts) or not any(p.tile for p in passes):
+            return parts
+        out = []
+        for p, d in zip(passes, parts, strict=True):
+            if not p.tile and p.scale < 1 and len(d):
+                side = np.maximum(d.boxes[:, 2] - d.boxes[:, 0], d.boxes[:, 3] - d.boxes[:, 1])
+                d = d[side >= COARSE_MIN_SIDE]
+            out.append(d)
+        return out
 
     __call__ = scan
