@@ -62,9 +62,14 @@ def test_pass_plan_follows_image_size() -> None:
     s = ScanSettings()
     small = plan_passes(465, 372, s)
     assert [p.scale for p in small] == [1.0, 1.5, 2.0, 2.0] and small[-1].mirror
-    big = plan_passes(4000, 3000, s)
+    # The pyramid (video frames) bounds every pass; the default (native) tiles instead.
+    pyramid = ScanSettings(search="pyramid")
+    big = plan_passes(4000, 3000, pyramid)
     assert big[0].scale == pytest.approx(1280 / 4000)
     assert all(p.scale * p.scale * 4000 * 3000 <= s.target_pixels * 1.001 for p in big[1:])
+    tiled = plan_passes(4000, 3000, s)
+    assert tiled[0].scale == pytest.approx(1280 / 4000) and not tiled[0].tile
+    assert all(p.tile == s.tile_side for p in tiled[1:])
     assert plan_passes(1280, 720, ScanSettings.fast()) == [ScanPass(scale=1.0)]
 
 
