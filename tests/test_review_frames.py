@@ -113,3 +113,16 @@ def test_past_the_end_is_an_error(clip):
         src.frame(N - 1)  # still usable afterwards
     finally:
         src.close()
+
+
+def test_stepping_backwards_does_not_decode_a_gop_per_frame(clip):
+    path, ref = clip
+    src = FrameSource(path)
+    try:
+        for i in range(120, 99, -1):  # the previous-frame key, 20 times
+            assert np.array_equal(src.frame(i), ref[i]), i
+        # 120 from keyframe 100, then 119 with 95..118 kept on the way: two decodes of
+        # about 20 frames, not one per step (about 230)
+        assert src.decoded <= 2 * GOP
+    finally:
+        src.close()

@@ -8,7 +8,9 @@ the file's packets once, without decoding them (:meth:`FrameSource._index`), whi
 every frame's timestamp and where the keyframes are. A request then decodes from the
 keyframe at or before the frame asked for (or goes on from the decoder's position when
 that is nearer), so any frame of a long video costs at most one group of pictures, and a
-long video is never decoded from its start. Every landing is checked against the index
+long video is never decoded from its start. Going backwards, the frames decoded on the
+way are kept as well, so stepping back frame by frame costs one group of pictures per
+half cache, not one per frame. Every landing is checked against the index
 (the timestamp of the frame decoded must be the one the index gives): a file whose index
 does not match what decodes (damaged, edit lists) falls back to decoding forward from the
 keyframes seen so far, which is always right.
@@ -168,6 +170,10 @@ class FrameSource:
     def _decode_to(self, index: int) -> np.ndarray:
         if index > 0:
             self._index()
+        # stepping backwards (the page's previous-frame key, a face followed back in
+        # time): the frames decoded on the way to this one are the next ones asked for,
+        # so they are kept too (half the cache) rather than decoded again from the keyframe
+        keep_from = index - self._cache_frames // 2 if index < self._next else index
         if (self._iter is None or index < self._next
                 or (self._indexed and self._keyframe_before(index) > self._next)
                 or (not self._indexed and index - self._next > 250)):
@@ -189,6 +195,8 @@ class FrameSource:
                     rgb = self._upright(frame)
                     self._remember(i, rgb)
                     return rgb
+                if i >= keep_from and i not in self._cache:
+                    self._remember(i, self._upright(frame))
         except (StopIteration, av.error.FFmpegError) as exc:
             self._drop()
             raise MediaError(self.path, f"no frame {index}") from exc
