@@ -117,7 +117,13 @@ def regions_of(item: Item, frame: int) -> list[dict[str, Any]]:
 
 
 def tracks_of(item: Item) -> list[dict[str, Any]]:
-    """Per track: its frames as runs of one provenance, and whether it is released."""
+    """Per track: its frames as runs of one provenance, and whether it is released.
+    Worked out once per change of the file (a long video's plan is walked whole for it),
+    not for every frame the page shows."""
+    return item.memo("tracks", lambda: _tracks_of(item))
+
+
+def _tracks_of(item: Item) -> list[dict[str, Any]]:
     assert item.plan is not None
     tracks: dict[int, dict[str, Any]] = {}
     for f in sorted(item.plan.frames):

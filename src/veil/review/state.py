@@ -89,6 +89,7 @@ class Item:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     frames: Any = field(default=None, repr=False)  # FrameSource of a video, made when needed
     version: int = 0  # the clock's number at this row's last change
+    _memo: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -99,8 +100,23 @@ class Item:
         """Mark the row changed (an edit inside the plan)."""
         self.version = _tick()
 
+    def memo(self, key: str, make: Any) -> Any:
+        """``make()``, remembered until this file next changes (:attr:`version`): what
+        walks the whole plan (counts, a video's track list) is not redone for every frame
+        the page shows. Every change of the plan ends with :meth:`touch` or a new plan."""
+        version = self.version  # read first: a change meanwhile makes the result stale
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = make()
+        self._memo[key] = (version, value)
+        return value
+
     def counts(self) -> dict[str, int]:
         """Regions by provenance, and released ones (``released`` counts apart)."""
+        return dict(self.memo("counts", self._counts))
+
+    def _counts(self) -> dict[str, int]:
         counts = {"detected": 0, "interpolated": 0, "extended": 0, "manual": 0, "released": 0,
                   "deleted": 0}
         if self.plan is None:

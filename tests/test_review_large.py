@@ -1,0 +1,76 @@
+"""The review server stays light on long videos and large folders: what walks a whole plan
+(a video's track list, a file's counts) is worked out once per change of the file, not
+for every frame the page shows or every poll of the file list."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from conftest import save
+from reviewtools import served
+from test_review_state import SOLID, Square
+from test_video_pipeline import make_clip
+from veil.review import server as server_module
+from veil.review.state import Item, Session
+from veil.scan.scanner import Scanner
+from veil.settings import ScanSettings
+
+
+def _client(server):
+    def call(method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data,
+                                     method=method,
+                                     headers={"X-Veil-Token": server.token,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as res:
+            return json.loads(res.read())
+    return call
+
+
+def test_stepping_through_a_video_walks_its_plan_once(tmp_path, monkeypatch):
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
+    session = Session([clip], tmp_path / "out", mask=SOLID,
+                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session.ensure_plan(session.items[0])
+    walks = []
+    real = server_module._tracks_of
+    monkeypatch.setattr(server_module, "_tracks_of", lambda item: walks.append(1) or real(item))
+    with served(session) as server:
+        call = _client(server)
+        infos = [call("GET", f"/api/files/0?frame={f}") for f in range(12)]
+        assert all(len(i["tracks"]) == 1 for i in infos)
+        assert len(walks) == 1  # one walk for the twelve frames shown
+        track = infos[0]["tracks"][0]["track"]
+        # an edit changes the file: the next request walks the plan again and sees it
+        call("POST", f"/api/files/0/tracks/{track}/split", {"frame": 6})
+        after = call("GET", "/api/files/0?frame=7")
+        assert len(walks) == 2
+        assert [(t["first"], t["last"]) for t in after["tracks"]] == [(0, 5), (6, 11)]
+        call("GET", "/api/files/0?frame=8")
+        assert len(walks) == 2
+
+
+def test_counts_are_worked_out_once_per_change(small_astronaut, tmp_path, monkeypatch):
+    for i in range(3):
+        save(small_astronaut, tmp_path / "in" / f"p{i}.png")
+    session = Session([tmp_path / "in"], tmp_path / "out", mask=SOLID)
+    for item in session.items:
+        session.ensure_plan(item)
+    walks: list[int] = []
+    real = Item._counts
+    monkeypatch.setattr(Item, "_counts", lambda self: walks.append(self.id) or real(self))
+    with served(session) as server:
+        call = _client(server)
+        first = call("GET", "/api/files")
+        for _ in range(3):
+            call("GET", "/api/files")
+            call("GET", "/api/files/1")
+        assert sorted(walks) == [0, 1, 2]
+        before = first["files"][1]["counts"]["manual"]
+        call("POST", "/api/files/1/regions", {"frame": 0, "box": [1, 1, 20, 20]})
+        listed = call("GET", "/api/files")["files"][1]["counts"]
+        assert listed["manual"] == before + 1
+        assert sorted(walks) == [0, 1, 1, 2]
