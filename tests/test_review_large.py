@@ -74,3 +74,22 @@ def test_counts_are_worked_out_once_per_change(small_astronaut, tmp_path, monkey
         listed = call("GET", "/api/files")["files"][1]["counts"]
         assert listed["manual"] == before + 1
         assert sorted(walks) == [0, 1, 1, 2]
+
+
+def test_only_the_last_videos_shown_keep_their_frames_in_memory(tmp_path):
+    import numpy as np
+
+    (tmp_path / "in").mkdir()
+    for k in range(4):
+        make_clip(tmp_path / "in" / f"v{k}.mp4", n=8, audio=None, tags=False)
+    session = Session([tmp_path / "in"], tmp_path / "out", mask=SOLID,
+                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    first = session.original_pixels(session.items[0], 3).copy()
+    for item in session.items:
+        session.original_pixels(item, 3)
+    holding = [it.id for it in session.items if it.frames is not None and it.frames._cached]
+    assert holding == [2, 3]  # the two shown last; the others' decoders and caches closed
+    # a closed one still answers (it opens again), with the same pixels
+    assert np.array_equal(session.original_pixels(session.items[0], 3), first)
+    holding = [it.id for it in session.items if it.frames is not None and it.frames._cached]
+    assert holding == [0, 3]

@@ -202,6 +202,8 @@ class Session:
         self._stop = threading.Event()
         self._render_lock = threading.Lock()  # one render at a time
         self._entries: dict[int, Any] = {}     # report entries of the files rendered
+        self._frames_lock = threading.Lock()
+        self._recent_videos: list[int] = []   # videos whose frames were asked for, last last
         escapes = _symlink_escapes([Path(p) for p in inputs])
         collected = collect_tasks(inputs, self.outdir, plan_dir=self.plan_dir,
                                   overwrite=True)
@@ -324,13 +326,31 @@ class Session:
             except EditError:
                 continue
 
+    #: videos whose decoder and cache of recent frames stay open; an older one is closed
+    #: (its memory freed; it reopens if asked again), so going through a folder of videos
+    #: does not hold every one of them in memory
+    OPEN_VIDEOS = 2
+
     def frames(self, item: Item) -> FrameSource:
         from veil.review.frames import FrameSource
 
         with item.lock:
             if item.frames is None:
                 item.frames = FrameSource(item.source)
-            return item.frames
+            source = item.frames
+        closing = []
+        with self._frames_lock:
+            recent = self._recent_videos
+            if recent[-1:] != [item.id]:
+                if item.id in recent:
+                    recent.remove(item.id)
+                recent.append(item.id)
+                while len(recent) > self.OPEN_VIDEOS:
+                    closing.append(self.items[recent.pop(0)].frames)
+        for old in closing:  # outside the lock: a decode in progress there may take a while
+            if old is not None:
+                old.close()
+        return source
 
     def original_pixels(self, item: Item, frame: int = 0) -> np.ndarray:
         """Upright RGB pixels of the original (a video's frame ``frame``), in memory."""
