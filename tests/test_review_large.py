@@ -93,3 +93,32 @@ def test_only_the_last_videos_shown_keep_their_frames_in_memory(tmp_path):
     assert np.array_equal(session.original_pixels(session.items[0], 3), first)
     holding = [it.id for it in session.items if it.frames is not None and it.frames._cached]
     assert holding == [0, 3]
+
+
+def test_stepping_frames_moves_the_playhead_without_redrawing_the_timeline(tmp_path):
+    import pytest
+
+    from reviewtools import browser_page, need_browser
+
+    need_browser()
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
+    session = Session([clip], tmp_path / "out", mask=SOLID,
+                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session.ensure_plan(session.items[0])
+    with served(session) as server, browser_page() as page:
+        page.goto(server.url)
+        page.wait_for_function("document.body.dataset.loaded === '0:0:original'")
+        page.evaluate("document.querySelector('#timeline .track').dataset.probe = 'kept'")
+        for f in (1, 2, 3):
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"document.body.dataset.loaded === '0:{f}:original'")
+        # the same row (not a new one), its playhead moved to frame 3 of 12
+        assert page.locator("#timeline .track[data-probe='kept']").count() == 1
+        left = page.eval_on_selector("#timeline .playhead", "e => parseFloat(e.style.left)")
+        assert left == pytest.approx(100 * 3 / 12)
+        # an edit makes a new version of the file: the timeline is drawn again
+        page.check("#from-here")
+        page.locator("#timeline .track .split-track").click()
+        page.wait_for_function("document.querySelectorAll('#timeline .track').length === 2")
+        assert page.locator("#timeline .track[data-probe='kept']").count() == 0

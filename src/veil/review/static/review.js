@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   files: [], current: null, info: null, frame: 0, selected: null,
   playing: false, urls: {}, busy: false, version: -1, rows: new Map(), merge: new Set(),
+  timeline: null,
 };
 const DONE = new Set(["verified", "failed", "rendered", "error"]);
 
@@ -156,6 +157,7 @@ async function openFile(id) {
   state.selected = null;
   state.playing = false;
   state.merge.clear();
+  state.timeline = null;
   status("");
   await loadFile();
 }
@@ -193,7 +195,11 @@ async function loadFile() {
     $("seek").max = Math.max(0, info.frame_count - 1);
     $("seek").value = frame;
     $("frame-label").textContent = "frame " + frame + " / " + (info.frame_count - 1);
-    drawTimeline();
+    // the timeline is made again only when the file changed (an edit: a new version);
+    // from frame to frame only its playheads move (a long video may have many tracks)
+    const key = id + ":" + info.version;
+    if (state.timeline === key) movePlayheads();
+    else { drawTimeline(); state.timeline = key; }
   }
   document.body.dataset.loaded = id + ":" + frame + ":" + ($("preview").checked ? "preview" : "original");
 }
@@ -380,6 +386,11 @@ function thumbnail(t) {
       .then((res) => res.blob()).then((b) => URL.createObjectURL(b)));
   }
   return thumbs.get(key);
+}
+
+function movePlayheads() {
+  const n = Math.max(1, state.info.frame_count);
+  for (const head of $("timeline").querySelectorAll(".playhead")) head.style.left = (100 * state.frame / n) + "%";
 }
 
 function drawTimeline() {
