@@ -65,8 +65,9 @@ def rss_mb() -> float:
 
 
 def make_video(dst: Path, *, minutes: float, fps: int, gop: int, width: int = 640,
-               height: int = 360) -> Path:
-    """Loop the frames of the talking-head clip into a ``minutes``-long H.264 video."""
+               height: int = 360, frames_only: int | None = None) -> Path:
+    """Loop the frames of the talking-head clip into a ``minutes``-long H.264 video (or
+    its first ``frames_only`` frames)."""
     import av
     import numpy as np
     from PIL import Image
@@ -82,7 +83,7 @@ def make_video(dst: Path, *, minutes: float, fps: int, gop: int, width: int = 64
             frames.append(np.asarray(im))
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".partial.mp4")
-    total = int(minutes * 60 * fps)
+    total = frames_only or int(minutes * 60 * fps)
     with av.open(str(tmp), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -116,6 +117,48 @@ def link_photos(folder: Path, repeat: int) -> Path:
                 except OSError:
                     shutil.copyfile(src, dst)
     return folder
+
+
+def loop_plan(video: Path, session: Any, *, fps: int, gop: int) -> float:
+    """The video's plan from the scan of one loop of it (forwards and back: the frames
+    repeat exactly, up to the encoder's rounding): that loop is written as a clip of its
+    own and scanned as ``plan_video`` scans (same scanner and settings), its detections
+    are repeated over the whole length, and the plan is built from them by the same
+    builder (tracks, gap filling, extension). A 25th of the full scan's time."""
+    import av
+
+    from veil.jobs.image import tool_name
+    from veil.jobs.video import scan_video
+    from veil.media.fingerprint import file_sha256
+    from veil.media.video import probe_video
+    from veil.plan.record import MediaInfo
+    from veil.plan.video import build_video_plan
+    from veil.scan.video import VIDEO_ZOOM_EVERY, VideoScanner, video_scan_settings
+    from veil.settings import MaskSettings
+
+    item = session.items[0]
+    if item.plan_path.exists():
+        return 0.0
+    t0 = time.perf_counter()
+    with av.open(str(CLIP)) as src:
+        period = 2 * src.streams.video[0].frames - 2
+    one = make_video(video.with_name("one-loop.mp4"), minutes=0, fps=fps, gop=gop,
+                     frames_only=period)
+    info = probe_video(video)
+    scan = video_scan_settings(info.width, info.height, session.scan)
+    scanner = VideoScanner(scan, VIDEO_ZOOM_EVERY)
+    detections, cuts, bad = scan_video(one, scanner)
+    n = info.frame_count
+    everything = [detections[i % len(detections)] for i in range(n)]
+    media = MediaInfo(name=video.name, sha256=file_sha256(video), kind="video",
+                      width=info.width, height=info.height, frame_count=n, fps=info.fps)
+    repeat = range(0, n, len(detections))
+    plan = build_video_plan(everything, media, scan=scan, mask=session.mask or MaskSettings(),
+                            scene_cuts=[c + k for k in repeat for c in cuts if c + k < n],
+                            bad_frames=[b + k for k in repeat for b in bad if b + k < n],
+                            tool=tool_name())
+    plan.save(item.plan_path)
+    return time.perf_counter() - t0
 
 
 def video_session(video: Path, out: Path) -> Any:
@@ -170,6 +213,17 @@ class Client:
         with urllib.request.urlopen(req, timeout=600) as res:
             data = res.read()
         return 1000 * (time.perf_counter() - t0), data
+
+
+    def post(self, path: str, body: dict[str, Any]) -> float:
+        req = urllib.request.Request(self.base + path, data=json.dumps(body).encode(),
+                                     method="POST",
+                                     headers={"X-Veil-Token": self.token,
+                                              "Content-Type": "application/json"})
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=600) as res:
+            res.read()
+        return 1000 * (time.perf_counter() - t0)
 
 
 def summary(times: list[float]) -> str:
@@ -286,6 +340,15 @@ def measure_video(video: Path, out: Path, *, seeks: int, sweep: int, seed: int,
                              f"{summary(times)} ms"))
             finally:
                 b.close()
+        saved = item.plan_path.read_bytes()  # put back afterwards: the edits are measured
+        times = []
+        for k in range(3):
+            f = rng.randrange(n)
+            times.append(http.post("/api/files/0/regions",
+                                   {"frame": f, "box": [10 + k, 10, 60 + k, 60]}))
+        item.plan_path.write_bytes(saved)
+        rows.append((f"an edit (a region added) saved into the plan of {len(saved) // 1024} KiB "
+                     "(HTTP, median / worst of 3)", f"{summary(times)} ms"))
         rows.append(("server RSS: before the session / after the above",
                      f"{base:.0f} MiB / {rss_mb():.0f} MiB"))
         samples = []
@@ -374,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--gop", type=int, default=250)
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--video-plan", choices=["scan", "loop"], default="scan",
+                    help="scan: the real scan of every frame (long on a small machine); "
+                    "loop: the scan of one loop, its detections repeated (loop_plan)")
     ap.add_argument("--seeks", type=int, default=20)
     ap.add_argument("--sweep", type=int, default=100, help="every Nth frame in the sweep")
     ap.add_argument("--seed", type=int, default=13)
@@ -389,12 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "video"):
         video = make_video(work / "video" / "talk10.mp4", minutes=args.minutes, fps=args.fps,
                            gop=args.gop)
-        scan_s = make_plans(video_session(video, work / "video-out"))
+        video_out = work / ("video-out" if args.video_plan == "scan" else "video-out-loop")
+        session = video_session(video, video_out)
+        scan_s = (make_plans(session) if args.video_plan == "scan"
+                  else loop_plan(video, session, fps=args.fps, gop=args.gop))
         print(f"video ready ({scan_s:.0f} s of scanning this time)", file=sys.stderr)
         if not args.prepare_only:
             out.append(table(f"{video.name}: {args.minutes:g} min, 640x360, {args.fps} fps, "
-                             f"keyframe every {args.gop}",
-                             measure_video(video, work / "video-out", seeks=args.seeks,
+                             f"keyframe every {args.gop}, plan by {args.video_plan}",
+                             measure_video(video, video_out, seeks=args.seeks,
                                            sweep=args.sweep, seed=args.seed,
                                            browser=not args.no_browser)))
     if args.only in (None, "photos"):

@@ -51,6 +51,11 @@ def test_stepping_through_a_video_walks_its_plan_once(tmp_path, monkeypatch):
         assert [(t["first"], t["last"]) for t in after["tracks"]] == [(0, 5), (6, 11)]
         call("GET", "/api/files/0?frame=8")
         assert len(walks) == 2
+        # the page that holds the latest track list is not sent it again with each frame
+        held = call("GET", f"/api/files/0?frame=9&have={after['version']}")
+        assert "tracks" not in held and held["regions"]
+        stale = call("GET", f"/api/files/0?frame=9&have={infos[0]['version']}")
+        assert len(stale["tracks"]) == 2
 
 
 def test_counts_are_worked_out_once_per_change(small_astronaut, tmp_path, monkeypatch):

@@ -221,7 +221,12 @@ def make_app(session: Session, token: str, port: int) -> ASGIApp:
         data["frame"] = frame
         data["regions"] = regions_of(item, frame)
         if item.kind == "video":
-            data["tracks"] = tracks_of(item)
+            # ``have=V``: the page holds the track list of version V; unchanged since, it is
+            # not sent again (a long video may have a thousand tracks: every frame shown
+            # would carry them all)
+            have = request.query_params.get("have")
+            if have is None or int(have) != data["version"]:
+                data["tracks"] = tracks_of(item)
         return JSONResponse(data)
 
     async def picture(request: Request) -> Response:

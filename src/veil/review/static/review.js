@@ -171,8 +171,11 @@ function framePath(which) {
 async function loadFile() {
   if (state.current === null) return;
   const id = state.current, frame = state.frame;
-  const info = await getJSON("/api/files/" + id + "?frame=" + frame);
+  // the track list is asked for only when the page does not hold this file's latest
+  const held = state.timeline && state.timeline.id === id ? state.timeline : null;
+  const info = await getJSON("/api/files/" + id + "?frame=" + frame + (held ? "&have=" + held.version : ""));
   if (id !== state.current || frame !== state.frame) return;  // the user moved on
+  if (held && info.tracks === undefined) info.tracks = held.tracks;
   state.info = info;
   if (info.pending) {
     $("overlay").textContent = "";
@@ -197,9 +200,8 @@ async function loadFile() {
     $("frame-label").textContent = "frame " + frame + " / " + (info.frame_count - 1);
     // the timeline is made again only when the file changed (an edit: a new version);
     // from frame to frame only its playheads move (a long video may have many tracks)
-    const key = id + ":" + info.version;
-    if (state.timeline === key) movePlayheads();
-    else { drawTimeline(); state.timeline = key; }
+    if (held && held.version === info.version) movePlayheads();
+    else { drawTimeline(); state.timeline = { id: id, version: info.version, tracks: info.tracks }; }
   }
   document.body.dataset.loaded = id + ":" + frame + ":" + ($("preview").checked ? "preview" : "original");
 }
