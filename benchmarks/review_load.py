@@ -142,7 +142,7 @@ def loop_plan(video: Path, session: Any, *, fps: int, gop: int) -> float:
     t0 = time.perf_counter()
     with av.open(str(CLIP)) as src:
         period = 2 * src.streams.video[0].frames - 2
-    one = make_video(video.with_name("one-loop.mp4"), minutes=0, fps=fps, gop=gop,
+    one = make_video(video.parent.parent / "one-loop" / "one-loop.mp4", minutes=0, fps=fps, gop=gop,
                      frames_only=period)
     info = probe_video(video)
     scan = video_scan_settings(info.width, info.height, session.scan)
@@ -165,7 +165,7 @@ def video_session(video: Path, out: Path) -> Any:
     from veil.review.state import Session
     from veil.settings import ScanSettings
 
-    return Session([video.parent], out, scan=ScanSettings.fast())
+    return Session([video], out, scan=ScanSettings.fast())
 
 
 def photo_session(folder: Path, out: Path) -> Any:

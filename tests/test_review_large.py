@@ -127,3 +127,24 @@ def test_stepping_frames_moves_the_playhead_without_redrawing_the_timeline(tmp_p
         page.locator("#timeline .track .split-track").click()
         page.wait_for_function("document.querySelectorAll('#timeline .track').length === 2")
         assert page.locator("#timeline .track[data-probe='kept']").count() == 0
+
+
+def test_an_edit_turns_the_plan_into_json_once_and_saves_it_as_plan_save_does(
+        tmp_path, monkeypatch):
+    from veil.plan.record import Plan
+
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
+    session = Session([clip], tmp_path / "out", mask=SOLID,
+                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    item = session.items[0]
+    session.ensure_plan(item)
+    calls = []
+    real = Plan.to_dict
+    monkeypatch.setattr(Plan, "to_dict", lambda self: calls.append(1) or real(self))
+    session.add_region(item, 4, [1, 1, 20, 20])
+    assert len(calls) == 1
+    monkeypatch.undo()
+    saved = item.plan_path.read_bytes()
+    Plan.load(item.plan_path).save(tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == saved

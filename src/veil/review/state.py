@@ -373,7 +373,14 @@ class Session:
         except PlanError as exc:
             item.plan = Plan.load(item.plan_path)
             raise EditError(f"the edit would make the plan invalid: {exc}") from exc
-        item.plan.save(item.plan_path)
+        # the document just checked is the one written (as Plan.save writes it): a long
+        # video's plan is turned into JSON once per edit, not twice
+        import json
+
+        from veil.media.atomic import atomic_path
+
+        with atomic_path(item.plan_path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         if item.state not in ("rendering",):
             item.state = "edited"
         item.verdict = None
