@@ -148,3 +148,32 @@ def test_an_edit_turns_the_plan_into_json_once_and_saves_it_as_plan_save_does(
     saved = item.plan_path.read_bytes()
     Plan.load(item.plan_path).save(tmp_path / "again.json")
     assert (tmp_path / "again.json").read_bytes() == saved
+
+
+def test_track_thumbnails_are_asked_for_only_when_their_row_is_in_view(tmp_path):
+    from reviewtools import browser_page, need_browser
+
+    need_browser()
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
+    session = Session([clip], tmp_path / "out", mask=SOLID,
+                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    item = session.items[0]
+    session.ensure_plan(item)
+    track = item.plan.frame(0).regions[0].track_id
+    for f in range(11, 0, -1):  # twelve tracks of one frame each
+        session.split_track(item, track, f)
+    with served(session) as server, browser_page(height=500) as page:
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/thumb.jpg" in r.url else None)
+        page.goto(server.url)
+        page.wait_for_function("document.body.dataset.loaded === '0:0:original'")
+        assert page.locator("#timeline .track").count() == 12
+        page.wait_for_function("document.querySelector('#timeline .track img').src !== ''")
+        assert 0 < len(asked) < 12  # the rows in view (and just below), not all twelve
+        last = page.locator("#timeline .track img").last
+        assert last.get_attribute("src") is None
+        last.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "[...document.querySelectorAll('#timeline .track img')].pop().src !== ''")
+        assert len(asked) <= 12 and len(set(asked)) == len(asked)

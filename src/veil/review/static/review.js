@@ -395,8 +395,19 @@ function movePlayheads() {
   for (const head of $("timeline").querySelectorAll(".playhead")) head.style.left = (100 * state.frame / n) + "%";
 }
 
+// a track's thumbnail is asked for when its row scrolls into the timeline's view: a long
+// video may have a thousand tracks, and each thumbnail is a frame to decode
+const thumbsInView = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    thumbsInView.unobserve(e.target);
+    thumbnail(e.target.track).then((u) => { e.target.src = u; }).catch(() => {});
+  }
+}, { root: $("timeline"), rootMargin: "100px" });
+
 function drawTimeline() {
   const tl = $("timeline");
+  thumbsInView.disconnect();
   tl.textContent = "";
   const n = Math.max(1, state.info.frame_count);
   for (const t of state.info.tracks || []) {
@@ -405,7 +416,8 @@ function drawTimeline() {
     row.dataset.track = t.track;
     const img = document.createElement("img");
     img.alt = "track " + t.track;
-    thumbnail(t).then((u) => { img.src = u; }).catch(() => {});
+    img.track = t;
+    thumbsInView.observe(img);
     const meta = document.createElement("span");
     meta.className = "meta";
     meta.textContent = "#" + t.track + " · frames " + t.first + "–" + t.last + (t.released ? " · " + t.released + " kept visible" : "");
