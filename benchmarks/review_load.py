@@ -1,6 +1,7 @@
 """The review page under load: a 10-minute video and a folder of 1,000 photos.
 
     python -m benchmarks.review_load                      # both, in bench-out/review-load
+    python -m benchmarks.review_load --video-plan loop    # the video's plan from one loop
     python -m benchmarks.review_load --only video --seeks 20
     python -m benchmarks.review_load --only photos --repeat 10
     python -m benchmarks.review_load --prepare-only       # make the media and plans only
@@ -15,9 +16,12 @@ Media (made once, kept under ``--work``, outside the repository):
 
 Plans are made without a browser, through the same Python API the page uses
 (:class:`veil.review.state.Session` at ``ScanSettings.fast()``, i.e. ``--fast``): the
-video's plan by its real scan (every frame); a photo's plan by the scan of its first copy,
-the other copies taking that plan with their own name (a hard link has the same bytes, so
-the scan would give the same plan). Scanning is not what is measured here.
+video's plan by its real scan of every frame (``--video-plan scan``, about 50 minutes on a
+busy 2-core machine) or by the scan of one loop of it, its detections repeated and the
+plan built from them by the same builder (``--video-plan loop``, :func:`loop_plan`); a
+photo's plan by the scan of its first copy, the other copies taking that plan with their
+own name (a hard link has the same bytes, so the scan would give the same plan).
+Scanning is not what is measured here.
 
 Then the review server is started on them (in this process, as the tests do) and measured:
 
