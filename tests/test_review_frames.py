@@ -126,3 +126,20 @@ def test_stepping_backwards_does_not_decode_a_gop_per_frame(clip):
         assert src.decoded <= 2 * GOP
     finally:
         src.close()
+
+
+def test_an_index_that_does_not_match_the_decoder_is_dropped(clip):
+    path, ref = clip
+    src = FrameSource(path)
+    try:
+        assert np.array_equal(src.frame(50), ref[50])
+        assert src._indexed
+        for i in range(51, N):  # as if the packets' timestamps were not the frames'
+            src._pts[i] += 7
+        # the next frame decoded disagrees with the index: it is forgotten, and the frame
+        # is decoded forward as without one, with the right pixels
+        assert np.array_equal(src.frame(55), ref[55])
+        assert src._indexed is False
+        assert np.array_equal(src.frame(20), ref[20])
+    finally:
+        src.close()

@@ -101,10 +101,9 @@ class FrameSource:
         pts.sort()
         if len(set(pts)) != len(pts):
             return
-        for i, p in enumerate(pts):
-            known = self._pts.setdefault(i, p)
-            if known != p:  # what decoded so far disagrees with the index
-                return
+        if any(self._pts.get(i, p) != p for i, p in enumerate(pts)):
+            return  # what decoded so far disagrees with the index: it is not used at all
+        self._pts.update(enumerate(pts))
         for p in keys:
             i = bisect.bisect_left(pts, p)
             if i not in self._keyframes:
