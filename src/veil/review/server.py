@@ -117,7 +117,13 @@ def regions_of(item: Item, frame: int) -> list[dict[str, Any]]:
 
 
 def tracks_of(item: Item) -> list[dict[str, Any]]:
-    """Per track: its frames as runs of one provenance, and whether it is released."""
+    """Per track: its frames as runs of one provenance, and whether it is released.
+    Worked out once per change of the file (a long video's plan is walked whole for it),
+    not for every frame the page shows."""
+    return item.memo("tracks", lambda: _tracks_of(item))
+
+
+def _tracks_of(item: Item) -> list[dict[str, Any]]:
     assert item.plan is not None
     tracks: dict[int, dict[str, Any]] = {}
     for f in sorted(item.plan.frames):
@@ -215,7 +221,12 @@ def make_app(session: Session, token: str, port: int) -> ASGIApp:
         data["frame"] = frame
         data["regions"] = regions_of(item, frame)
         if item.kind == "video":
-            data["tracks"] = tracks_of(item)
+            # ``have=V``: the page holds the track list of version V; unchanged since, it is
+            # not sent again (a long video may have a thousand tracks: every frame shown
+            # would carry them all)
+            have = request.query_params.get("have")
+            if have is None or int(have) != data["version"]:
+                data["tracks"] = tracks_of(item)
         return JSONResponse(data)
 
     async def picture(request: Request) -> Response:

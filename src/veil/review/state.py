@@ -89,6 +89,7 @@ class Item:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     frames: Any = field(default=None, repr=False)  # FrameSource of a video, made when needed
     version: int = 0  # the clock's number at this row's last change
+    _memo: dict[str, tuple[int, Any]] = field(default_factory=dict, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -99,8 +100,23 @@ class Item:
         """Mark the row changed (an edit inside the plan)."""
         self.version = _tick()
 
+    def memo(self, key: str, make: Any) -> Any:
+        """``make()``, remembered until this file next changes (:attr:`version`): what
+        walks the whole plan (counts, a video's track list) is not redone for every frame
+        the page shows. Every change of the plan ends with :meth:`touch` or a new plan."""
+        version = self.version  # read first: a change meanwhile makes the result stale
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = make()
+        self._memo[key] = (version, value)
+        return value
+
     def counts(self) -> dict[str, int]:
         """Regions by provenance, and released ones (``released`` counts apart)."""
+        return dict(self.memo("counts", self._counts))
+
+    def _counts(self) -> dict[str, int]:
         counts = {"detected": 0, "interpolated": 0, "extended": 0, "manual": 0, "released": 0,
                   "deleted": 0}
         if self.plan is None:
@@ -186,6 +202,8 @@ class Session:
         self._stop = threading.Event()
         self._render_lock = threading.Lock()  # one render at a time
         self._entries: dict[int, Any] = {}     # report entries of the files rendered
+        self._frames_lock = threading.Lock()
+        self._recent_videos: list[int] = []   # videos whose frames were asked for, last last
         escapes = _symlink_escapes([Path(p) for p in inputs])
         collected = collect_tasks(inputs, self.outdir, plan_dir=self.plan_dir,
                                   overwrite=True)
@@ -308,13 +326,31 @@ class Session:
             except EditError:
                 continue
 
+    #: videos whose decoder and cache of recent frames stay open; an older one is closed
+    #: (its memory freed; it reopens if asked again), so going through a folder of videos
+    #: does not hold every one of them in memory
+    OPEN_VIDEOS = 2
+
     def frames(self, item: Item) -> FrameSource:
         from veil.review.frames import FrameSource
 
         with item.lock:
             if item.frames is None:
                 item.frames = FrameSource(item.source)
-            return item.frames
+            source = item.frames
+        closing = []
+        with self._frames_lock:
+            recent = self._recent_videos
+            if recent[-1:] != [item.id]:
+                if item.id in recent:
+                    recent.remove(item.id)
+                recent.append(item.id)
+                while len(recent) > self.OPEN_VIDEOS:
+                    closing.append(self.items[recent.pop(0)].frames)
+        for old in closing:  # outside the lock: a decode in progress there may take a while
+            if old is not None:
+                old.close()
+        return source
 
     def original_pixels(self, item: Item, frame: int = 0) -> np.ndarray:
         """Upright RGB pixels of the original (a video's frame ``frame``), in memory."""
@@ -337,7 +373,14 @@ class Session:
         except PlanError as exc:
             item.plan = Plan.load(item.plan_path)
             raise EditError(f"the edit would make the plan invalid: {exc}") from exc
-        item.plan.save(item.plan_path)
+        # the document just checked is the one written (as Plan.save writes it): a long
+        # video's plan is turned into JSON once per edit, not twice
+        import json
+
+        from veil.media.atomic import atomic_path
+
+        with atomic_path(item.plan_path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         if item.state not in ("rendering",):
             item.state = "edited"
         item.verdict = None

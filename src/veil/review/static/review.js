@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   files: [], current: null, info: null, frame: 0, selected: null,
   playing: false, urls: {}, busy: false, version: -1, rows: new Map(), merge: new Set(),
+  timeline: null,
 };
 const DONE = new Set(["verified", "failed", "rendered", "error"]);
 
@@ -156,6 +157,7 @@ async function openFile(id) {
   state.selected = null;
   state.playing = false;
   state.merge.clear();
+  state.timeline = null;
   status("");
   await loadFile();
 }
@@ -169,8 +171,11 @@ function framePath(which) {
 async function loadFile() {
   if (state.current === null) return;
   const id = state.current, frame = state.frame;
-  const info = await getJSON("/api/files/" + id + "?frame=" + frame);
+  // the track list is asked for only when the page does not hold this file's latest
+  const held = state.timeline && state.timeline.id === id ? state.timeline : null;
+  const info = await getJSON("/api/files/" + id + "?frame=" + frame + (held ? "&have=" + held.version : ""));
   if (id !== state.current || frame !== state.frame) return;  // the user moved on
+  if (held && info.tracks === undefined) info.tracks = held.tracks;
   state.info = info;
   if (info.pending) {
     $("overlay").textContent = "";
@@ -193,7 +198,10 @@ async function loadFile() {
     $("seek").max = Math.max(0, info.frame_count - 1);
     $("seek").value = frame;
     $("frame-label").textContent = "frame " + frame + " / " + (info.frame_count - 1);
-    drawTimeline();
+    // the timeline is made again only when the file changed (an edit: a new version);
+    // from frame to frame only its playheads move (a long video may have many tracks)
+    if (held && held.version === info.version) movePlayheads();
+    else { drawTimeline(); state.timeline = { id: id, version: info.version, tracks: info.tracks }; }
   }
   document.body.dataset.loaded = id + ":" + frame + ":" + ($("preview").checked ? "preview" : "original");
 }
@@ -382,8 +390,24 @@ function thumbnail(t) {
   return thumbs.get(key);
 }
 
+function movePlayheads() {
+  const n = Math.max(1, state.info.frame_count);
+  for (const head of $("timeline").querySelectorAll(".playhead")) head.style.left = (100 * state.frame / n) + "%";
+}
+
+// a track's thumbnail is asked for when its row scrolls into the timeline's view: a long
+// video may have a thousand tracks, and each thumbnail is a frame to decode
+const thumbsInView = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    thumbsInView.unobserve(e.target);
+    thumbnail(e.target.track).then((u) => { e.target.src = u; }).catch(() => {});
+  }
+}, { root: $("timeline"), rootMargin: "100px" });
+
 function drawTimeline() {
   const tl = $("timeline");
+  thumbsInView.disconnect();
   tl.textContent = "";
   const n = Math.max(1, state.info.frame_count);
   for (const t of state.info.tracks || []) {
@@ -392,7 +416,8 @@ function drawTimeline() {
     row.dataset.track = t.track;
     const img = document.createElement("img");
     img.alt = "track " + t.track;
-    thumbnail(t).then((u) => { img.src = u; }).catch(() => {});
+    img.track = t;
+    thumbsInView.observe(img);
     const meta = document.createElement("span");
     meta.className = "meta";
     meta.textContent = "#" + t.track + " · frames " + t.first + "–" + t.last + (t.released ? " · " + t.released + " kept visible" : "");
