@@ -210,8 +210,8 @@ def _near(found, box: np.ndarray) -> list:
 
 @pytest.mark.slow
 def test_small_unmasked_face_in_a_large_picture_is_found_by_the_tiled_yunet_search():
-    """A 12 px face left unmasked in a 6.75 MP picture: the job's CenterFace passes (capped
-    at 2.5 MP) see it at 7 px and the old check (those passes + dlib HOG) misses it; YuNet,
+    """A 12 px face left unmasked in a 6.75 MP picture: the check's CenterFace (the whole
+    picture at 1280 px) sees it at 5 px and with dlib HOG misses it; YuNet,
     tiled at twice the picture's pixels, sees it at 24 px and flags it. Masked, it passes."""
     canvas, box = _phone_picture(12.0)
     nothing = np.zeros(canvas.shape[:2], bool)
