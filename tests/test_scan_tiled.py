@@ -8,16 +8,24 @@ import pytest
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import ScanPass, plan_passes, run_pass, tile_starts
+from veil.scan.scanner import ScanPass, plan_passes, run_pass, tile_size, tile_starts
 from veil.settings import ScanSettings
 
 
 def test_tiles_cover_with_overlap() -> None:
     assert tile_starts(500, 1024, 128) == [0]
-    for length in (1025, 3000, 4000, 8001):
+    assert tile_size(500, 1024, 128) == 500
+    for length in (1025, 3000, 4000, 4032, 8001, 8064):
         starts = tile_starts(length, 1024, 128)
         assert starts[0] == 0 and starts[-1] + 1024 == length
         assert all(b - a <= 1024 - 128 for a, b in zip(starts, starts[1:], strict=False))
+        # As many tiles, each no larger than needed: less overlap paid for.
+        side = tile_size(length, 1024, 128)
+        assert side <= 1024 and side % 32 == 0
+        fitted = tile_starts(length, side, 128)
+        assert len(fitted) == len(starts) and fitted[-1] + side == length
+        assert all(b - a <= side - 128 for a, b in zip(fitted, fitted[1:], strict=False))
+    assert tile_size(4032, 1024, 128) == 928     # 5 tiles of 928 px, not of 1024
 
 
 @pytest.mark.parametrize("size", [(640, 480), (1024, 768), (4000, 3000), (8000, 6000)])
@@ -88,7 +96,8 @@ def test_small_face_in_a_big_picture_is_found_across_a_tile_border(astronaut: np
     (native) search see it at native pixels, whole."""
     face = cv2.resize(astronaut[40:220, 150:310], (20, 22), interpolation=cv2.INTER_AREA)
     canvas = np.full((3000, 4000, 3), 128, np.uint8)
-    x = tile_starts(4000, 1024, 128)[1] - 10     # straddles the second tile's left edge
+    side = tile_size(4000, 1024, 128)
+    x = tile_starts(4000, side, 128)[1] - 10     # straddles the second tile's left edge
     canvas[1500:1522, x:x + 20] = face
     gt = [[x, 1500, x + 20, 1522]]
     found = Scanner(ScanSettings(search="tiled", native_scale=1.0)).scan(canvas)
@@ -139,3 +148,25 @@ def test_cascade_keeps_confirmed_weak_candidates_only(astronaut: np.ndarray) -> 
     assert len(found) == 1
     cx, cy = found.boxes[0, 0::2].mean(), found.boxes[0, 1::2].mean()
     assert 300 < cx < 324 and 200 < cy < 227     # on the pasted face (YuNet's box is tight)
+
+
+def test_whole_picture_pass_of_a_large_picture_keeps_only_large_faces() -> None:
+    """The whole-picture pass of a 12 MP picture (at 1280 px) is for faces too large for a
+    tile; its small boxes, which the tiled passes see at full size, are its false alarms."""
+    from veil.scan.scanner import COARSE_MIN_SIDE
+
+    s = ScanSettings()
+    scanner = Scanner(s, detector=_Recorder())
+    passes = scanner.passes(4032, 3024)
+    assert not passes[0].tile and all(p.tile for p in passes[1:])
+    big = [100, 100, 100 + 4 * COARSE_MIN_SIDE, 100 + 4 * COARSE_MIN_SIDE]
+    small = [2000, 2000, 2000 + COARSE_MIN_SIDE / 2, 2000 + COARSE_MIN_SIDE / 2]
+    coarse = Detections(np.asarray([big, small], np.float32), np.asarray([0.9, 0.9], np.float32))
+    parts = [coarse] + [Detections() for _ in passes[1:]]
+    found = scanner.combine(parts, 4032, 3024)
+    assert len(found) == 1 and box_iou(found.boxes, np.asarray([big]))[0, 0] > 0.99
+    # A picture searched whole (no tiles: up to 1280 px) keeps every box of its passes.
+    boxes = np.asarray([[10, 10, 250, 250], [500, 500, 520, 520]], np.float32)
+    whole = Detections(boxes, np.asarray([0.9, 0.9], np.float32))
+    n = len(scanner.passes(1000, 800))
+    assert len(scanner.combine([whole] + [Detections()] * (n - 1), 1000, 800)) == 2

@@ -122,6 +122,18 @@ def plan_pyramid_passes(width: int, height: int, settings: ScanSettings) -> list
     return passes
 
 
+def tile_size(length: int, tile: int, overlap: int, step: int = 32) -> int:
+    """The side of the tiles that cover ``length`` with as many tiles as ``tile`` needs
+    (overlapping by at least ``overlap``), but no larger than that takes (rounded up to
+    ``step``, the detector's input multiple, and at most ``tile``): evenly spread tiles of
+    the full size can overlap by a quarter of their side, input the detector pays for."""
+    if length <= tile:
+        return length
+    n = math.ceil((length - overlap) / (tile - overlap))
+    need = math.ceil((length + (n - 1) * overlap) / n)
+    return min(tile, -(-need // step) * step)
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     """Start offsets of tiles of ``tile`` pixels covering ``length`` with at least
     ``overlap`` pixels shared by neighbours, spread evenly, the last flush with the end."""
@@ -132,9 +144,11 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 
 
 #: Boxes of the whole-picture pass of a tiled search smaller than this (frame pixels) are
-#: dropped: the tiled passes hold faces up to about ``tile_overlap`` whole at their own
-#: pixels (see :meth:`Scanner.combine`); 0 keeps them all.
-COARSE_MIN_SIDE = 0.0
+#: dropped (see :meth:`Scanner.combine`): the tiled passes see such faces at their own
+#: pixels or more, and hold them whole (up to about ``tile_overlap``); the whole picture
+#: brought to 1280 px adds false alarms there (3 MP mosaics of the dev images:
+#: collateral 1.38 with them, 1.14 without, 11 and 12 of 700 faces leaked). 0 keeps all.
+COARSE_MIN_SIDE = 60.0
 
 #: A box coming this close (pass pixels) to a tile's inner edge is left to the neighbour
 #: tile, which holds it whole when it is small enough.
@@ -147,10 +161,11 @@ def _run_tiled(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections
     interp = cv2.INTER_AREA if p.scale < 1 else cv2.INTER_LINEAR
     small = p.overlap - 2 * _EDGE  # boxes up to this size (pass pixels) are whole elsewhere
     parts: list[Detections] = []
-    xs, ys = tile_starts(sw, p.tile, p.overlap), tile_starts(sh, p.tile, p.overlap)
+    tx_side, ty_side = tile_size(sw, p.tile, p.overlap), tile_size(sh, p.tile, p.overlap)
+    xs, ys = tile_starts(sw, tx_side, p.overlap), tile_starts(sh, ty_side, p.overlap)
     for ty in ys:
         for tx in xs:
-            tw, th = min(p.tile, sw - tx), min(p.tile, sh - ty)
+            tw, th = min(tx_side, sw - tx), min(ty_side, sh - ty)
             # The tile's window in the original, scaled on its own.
             x1, y1 = int(math.floor(tx / p.scale)), int(math.floor(ty / p.scale))
             x2 = min(w, int(math.ceil((tx + tw) / p.scale)))
