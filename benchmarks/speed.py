@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deface", default="", help="deface executable (omit to skip deface)")
     ap.add_argument("--deface-args", default="--replacewith solid",
                     help="deface's arguments [default: solid fill, as issue 12 asks]")
+    ap.add_argument("--deface-only", action="store_true", help="run deface alone")
     ap.add_argument("--cores", default="", help="taskset -c CPU list for every run")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.work / f"jpegs-x{args.repeat}"
     n = make_folder(images, folder, args.repeat)
     pin = ["taskset", "-c", args.cores] if args.cores else []
-    configs = args.veil if args.veil is not None else [""]
+    configs = [] if args.deface_only else args.veil if args.veil is not None else [""]
     tools = [Tool(f"veil {c}".strip()) for c in configs]
     if args.deface:
         tools.append(Tool(f"deface {args.deface_args}".strip()))
