@@ -13,19 +13,24 @@ frame. Here each stage is timed on its own, with nothing else running in this pr
 - ``scan``: the video scanner and the shot-change detector on RGB frames decoded
   beforehand (held in memory: about 2.8 MB a 720p frame);
 - ``plan``: the tracker, from the scan's detections;
+- ``mask (RGB + masks)``: the masked frames turned into RGB and masked, not encoded;
 - ``mask + encode``: pass 2's work on frames decoded beforehand (masking, RGB to
   Y'CbCr, x264, the audio copied), up to the finished file;
 
-then the two passes as the job runs them today (``pass 1``, ``pass 2``). CPU seconds
-are user + system time of this process (every thread: FFmpeg's, x264's,
-onnxruntime's); wall seconds mean something only on a quiet machine. From the stages:
+then the two passes as the job runs them today (``pass 1 today``, ``pass 2 today``).
+CPU seconds are user + system time of this process (every thread: FFmpeg's, x264's,
+onnxruntime's), and the calling thread's alone (``main-thread``: the part of a stage's
+loop that cannot spread over cores); both hold under load, whereas wall seconds mean
+something only on a quiet machine. For each pass:
 
-- ``serial``: the sum of the stages' wall seconds (no overlap at all);
-- ``bound``: the best a pass can do with perfect overlap on ``--cores`` cores, the
-  larger of its stages' CPU seconds over the cores and its longest stage's wall seconds
-  (a stage cannot finish sooner than it does alone with every core);
-- ``overlap today``: ``serial`` minus the pass's measured wall seconds.
+- ``serial``: the sum of its stages' wall seconds (no overlap at all);
+- ``today's floor``: the least wall time the pass as it runs today can take on
+  ``--cores`` cores: its CPU seconds over the cores, or its main thread's CPU seconds
+  (the scan or the masking loop; decoding already runs in a prefetch thread) if more;
+- ``perfect overlap``: the same floor for its stages in perfect overlap: all their CPU
+  over the cores, or the longest stage's main-thread CPU if more.
 
+The gap between the two floors is what more overlap could still give on these cores.
 Pass 2 cannot start before the plan is built (the tracker needs every frame's
 detections), so the passes themselves cannot overlap within one video.
 """
@@ -64,23 +69,27 @@ class Stage:
     name: str
     cpu_s: float
     wall_s: float
+    main_cpu_s: float  # of the calling thread alone: the part that cannot spread
 
     def to_dict(self) -> dict[str, object]:
         return {"stage": self.name, "cpu_s": round(self.cpu_s, 2),
+                "main_thread_cpu_s": round(self.main_cpu_s, 2),
                 "wall_s": round(self.wall_s, 2),
                 "cores_busy": round(self.cpu_s / self.wall_s, 2) if self.wall_s > 0 else None}
 
 
 def timed(name: str, work: Callable[[], _T]) -> tuple[Stage, _T]:
     """Run ``work()``; its CPU seconds (every thread of this process) and wall seconds."""
-    c0, t0 = _cpu(), time.perf_counter()
+    c0, m0, t0 = _cpu(), time.thread_time(), time.perf_counter()
     value = work()
-    return Stage(name, _cpu() - c0, time.perf_counter() - t0), value
+    return Stage(name, _cpu() - c0, time.perf_counter() - t0, time.thread_time() - m0), value
 
 
 def bound(stages: list[Stage], cores: int) -> float:
-    """Wall seconds of the stages with perfect overlap on ``cores`` cores."""
-    return max(sum(s.cpu_s for s in stages) / cores, max(s.wall_s for s in stages))
+    """Wall seconds of the stages with perfect overlap on ``cores`` cores, from CPU
+    seconds only (valid under load): all their CPU spread over the cores, but never less
+    than the longest stage's calling-thread CPU (each stage's own loop runs serially)."""
+    return max(sum(s.cpu_s for s in stages) / cores, max(s.main_cpu_s for s in stages))
 
 
 def measure(video: Path, cores: int) -> dict[str, Any]:
@@ -90,6 +99,7 @@ def measure(video: Path, cores: int) -> dict[str, Any]:
     from veil.plan.record import MediaInfo
     from veil.plan.track import SceneCutDetector
     from veil.plan.video import build_video_plan
+    from veil.render.image import mask_planned
     from veil.render.video import RenderStats, _render_frame, bitrate_cap, render_video
     from veil.scan.video import VIDEO_ZOOM_EVERY, VideoScanner, video_scan_settings
     from veil.settings import MaskSettings, ScanSettings
@@ -159,6 +169,15 @@ def measure(video: Path, cores: int) -> dict[str, Any]:
                             writer.write_audio(item)
             return stats
 
+        def mask_only() -> int:
+            done = 0
+            for item in items:
+                if isinstance(item, DecodedFrame) and len(plan.frame(item.index).active_boxes()):
+                    mask_planned(item.rgb(), plan, item.index)
+                    done += 1
+            return done
+
+        stages["mask (RGB + masks)"], _ = timed("mask (RGB + masks)", mask_only)
         stages["mask + encode"], rstats = timed("mask + encode", mask_encode)
         items.clear()
         stages["pass 1 today"], (plan1, _, _) = timed("pass 1 today", lambda: plan_video(
@@ -171,14 +190,14 @@ def measure(video: Path, cores: int) -> dict[str, Any]:
     passes = {}
     for name, parts, today in (("pass 1", p1, stages["pass 1 today"]),
                                ("pass 2", p2, stages["pass 2 today"])):
-        serial = sum(s.wall_s for s in parts)
-        passes[name] = {"serial_wall_s": round(serial, 2),
-                        "bound_wall_s": round(bound(parts, cores), 2),
-                        "today_wall_s": round(today.wall_s, 2),
+        passes[name] = {"stages_cpu_s": round(sum(s.cpu_s for s in parts), 2),
+                        "serial_wall_s": round(sum(s.wall_s for s in parts), 2),
                         "today_cpu_s": round(today.cpu_s, 2),
-                        "stages_cpu_s": round(sum(s.cpu_s for s in parts), 2),
-                        "overlap_today_s": round(serial - today.wall_s, 2),
-                        "more_possible_s": round(today.wall_s - bound(parts, cores), 2)}
+                        "today_main_thread_cpu_s": round(today.main_cpu_s, 2),
+                        "today_wall_s": round(today.wall_s, 2),
+                        "bound_wall_s": round(bound(parts, cores), 2),
+                        "today_floor_wall_s": round(max(today.cpu_s / cores,
+                                                        today.main_cpu_s), 2)}
     return {"video": video.name, "frames": frames, "size": f"{info.width}x{info.height}",
             "masked_frames": rstats.masked_frames, "cores": cores,
             "stages": [s.to_dict() for s in stages.values()], "passes": passes,
@@ -203,18 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['video']}: {result['frames']} frames {result['size']}, "
           f"{result['masked_frames']} masked, {cores} cores, load average {result['load']}",
           file=sys.stderr)
-    print("| stage | CPU-s | wall-s (under load) | cores busy |")
-    print("|---|---|---|---|")
+    print("| stage | CPU-s | main-thread CPU-s | wall-s (under load) | cores busy |")
+    print("|---|---|---|---|---|")
     for s in result["stages"]:
-        print(f"| {s['stage']} | {s['cpu_s']} | {s['wall_s']} | {s['cores_busy']} |")
+        print(f"| {s['stage']} | {s['cpu_s']} | {s['main_thread_cpu_s']} | {s['wall_s']} "
+              f"| {s['cores_busy']} |")
     print()
-    print("| pass | stages CPU-s | today CPU-s | serial wall-s | today wall-s | "
-          "bound wall-s (perfect overlap) | overlap today (s) | more possible (s) |")
+    print("| pass | stages CPU-s | serial wall-s (under load) | today CPU-s "
+          "| today main-thread CPU-s | today wall-s (under load) "
+          "| today's floor on these cores (s) | perfect overlap (s) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, p in result["passes"].items():
-        print(f"| {name} | {p['stages_cpu_s']} | {p['today_cpu_s']} | {p['serial_wall_s']} | "
-              f"{p['today_wall_s']} | {p['bound_wall_s']} | {p['overlap_today_s']} | "
-              f"{p['more_possible_s']} |")
+        print(f"| {name} | {p['stages_cpu_s']} | {p['serial_wall_s']} | {p['today_cpu_s']} | "
+              f"{p['today_main_thread_cpu_s']} | {p['today_wall_s']} | "
+              f"{p['today_floor_wall_s']} | {p['bound_wall_s']} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
