@@ -225,7 +225,10 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
         runner = make_runner(min(workers, len(todo)), engine=engine, ray_address=ray_address,
                              phase_progress=display.phase)
         try:
-            new = run_all(runner, todo, options, on_start=display.start, on_done=done)
+            # plans dropped as each file is recorded (memory flat in the batch's length),
+            # unless --json lists every picture's faces
+            new = run_all(runner, todo, options, on_start=display.start, on_done=done,
+                          keep_plans=as_json)
         except BatchInterrupted as exc:
             interrupted, new = exc, exc.outcomes
     outcomes = resumed.merged(collected.tasks, new)

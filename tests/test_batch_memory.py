@@ -1,0 +1,56 @@
+"""What a batch keeps of each finished file until its report (issue 14: memory flat
+however many files): the plan goes, the report entry stays the same."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import save
+from veil.jobs.pipeline import JobOptions, Task
+from veil.jobs.runners import SerialRunner, lighten, run_all
+
+
+def _tasks(tmp_path: Path, astronaut: np.ndarray, name: str) -> list[Task]:
+    srcs = [save(astronaut, tmp_path / "in" / "a.png"),
+            save(np.ascontiguousarray(astronaut[:, ::-1]), tmp_path / "in" / "b.png")]
+    return [Task(s, tmp_path / name / s.name, "image") for s in srcs]
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_lighten_drops_the_plan_and_keeps_the_report_entry(tmp_path: Path,
+                                                           astronaut: np.ndarray,
+                                                           verify: bool) -> None:
+    outcomes = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "out"),
+                       JobOptions(verify=verify))
+    assert all(o.ok and o.result.plan is not None for o in outcomes)
+    for full in outcomes:
+        light = lighten(copy.deepcopy(full))
+        assert light.result.plan is None
+        # unverified: the entry is made from the plan, so it must be made before it goes
+        assert light.entry is not None
+        assert light.report_entry().to_dict() == full.report_entry().to_dict()
+        assert light.report_entry().faces_masked >= 1  # the astronaut's face
+        assert (light.result.faces, light.result.regions) == (full.result.faces,
+                                                               full.result.regions)
+        if verify:
+            assert light.verification is not None and light.verification.passed
+            thumb = light.report_entry().verification.thumbnail_jpeg  # type: ignore[union-attr]
+            assert thumb and thumb == full.report_entry().verification.thumbnail_jpeg  # type: ignore[union-attr]
+        assert len(pickle.dumps(light)) < len(pickle.dumps(full))
+
+
+def test_run_all_keeps_no_plans_when_asked(tmp_path: Path, astronaut: np.ndarray) -> None:
+    seen: list[bool] = []
+    outcomes = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "out"),
+                       JobOptions(verify=True), keep_plans=False,
+                       on_done=lambda task, o: seen.append(o.result.plan is not None))
+    assert seen == [True, True]  # on_done (the resume record, the display) still sees it
+    assert [o.result.plan for o in outcomes] == [None, None]
+    assert all(o.entry is not None and o.entry.faces_masked >= 1 for o in outcomes)
+    kept = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "kept"), JobOptions(verify=True))
+    assert all(o.result.plan is not None for o in kept)  # the default keeps them (the API)
