@@ -84,6 +84,12 @@ def _grid() -> dict[str, VideoSetting]:
         "motion widening 1.0, growth 0.04": replace(
             d, track=replace(d.track, motion_widen=1.0, uncertain_grow=0.04)),
         "no extension": replace(d, track=replace(d.track, extend_before=0, extend_after=0)),
+        "faint tracks of any size (before issue 12)": replace(
+            d, track=replace(d.track, faint_max_size=None)),
+        "faint tracks up to 0.05 of the long side": replace(
+            d, track=replace(d.track, faint_max_size=0.05)),
+        "faint tracks up to 0.15 of the long side": replace(
+            d, track=replace(d.track, faint_max_size=0.15)),
     }
 
 
