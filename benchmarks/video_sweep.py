@@ -88,6 +88,8 @@ def _grid() -> dict[str, VideoSetting]:
             d, track=replace(d.track, faint_max_size=None)),
         "faint tracks up to 0.05 of the long side": replace(
             d, track=replace(d.track, faint_max_size=0.05)),
+        "faint tracks up to 0.1 of the long side": replace(
+            d, track=replace(d.track, faint_max_size=0.1)),
         "faint tracks up to 0.15 of the long side": replace(
             d, track=replace(d.track, faint_max_size=0.15)),
     }

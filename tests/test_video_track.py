@@ -250,7 +250,7 @@ def test_a_large_faint_steady_box_over_texture_is_dropped():
     dets = _steady(20, [800, 150, 1134, 627], 0.1)
     plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings())
     assert plan.region_count() == 0
-    assert plan.track is not None and plan.track.faint_max_size == pytest.approx(0.1)
+    assert plan.track is not None and plan.track.faint_max_size == pytest.approx(0.125)
 
 
 def test_a_small_faint_face_track_is_kept_and_a_large_confident_one_too():
@@ -269,10 +269,10 @@ def test_a_small_faint_face_track_is_kept_and_a_large_confident_one_too():
 def test_the_faint_size_limit_is_relative_to_the_frame_and_can_be_lifted():
     from veil.plan.track import confirmed_tracks
 
-    tracks = link_tracks(_steady(10, [10, 10, 90, 90], 0.1))   # 80 px
+    tracks = link_tracks(_steady(10, [10, 10, 100, 100], 0.1))   # 90 px
     s = TrackSettings(confirm_score=0.25)
-    assert confirmed_tracks(tracks, s, frame_size=(640, 360)) == []      # 0.125 of 640
-    assert len(confirmed_tracks(tracks, s, frame_size=(1280, 720))) == 1  # 0.0625
+    assert confirmed_tracks(tracks, s, frame_size=(640, 360)) == []      # 0.14 of 640
+    assert len(confirmed_tracks(tracks, s, frame_size=(1280, 720))) == 1  # 0.07
     lifted = TrackSettings(confirm_score=0.25, faint_max_size=None)
     assert len(confirmed_tracks(tracks, lifted, frame_size=(640, 360))) == 1
     assert len(confirmed_tracks(tracks, s)) == 1   # no frame size given: no limit

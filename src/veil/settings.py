@@ -255,7 +255,7 @@ class TrackSettings:
     uncertain_max: float = 0.3
     min_detections: int = 3
     confirm_score: float | None = None
-    faint_max_size: float | None = 0.1
+    faint_max_size: float | None = 0.125
 
     def to_dict(self) -> dict[str, float | int | None]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
