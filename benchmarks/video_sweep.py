@@ -3,6 +3,7 @@
     python -m benchmarks.video_sweep                       # clips from dev images 0-11
     python -m benchmarks.video_sweep --first 12 --clips 12 # a check set
     python -m benchmarks.video_sweep --gen b               # videogen_b's camera motion
+    python -m benchmarks.video_sweep --scales 1.0,1.5      # cache only what the default needs
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
