@@ -236,3 +236,50 @@ def test_weak_tracks_need_persistence_and_confident_ones_do_not():
     faint = [t for t, bs in regions.items() if any(abs(b[0] - 200) < 20 for b in bs)]
     assert set(range(3, 9)) <= set(faint)   # detected, and filled between detections
     assert any(abs(b[0] - 100) < 20 for b in regions[5])
+
+
+def _steady(n: int, box: list[float], score: float) -> list[Detections]:
+    return [Detections([box], [score]) for _ in range(n)]
+
+
+def test_a_large_faint_steady_box_over_texture_is_dropped():
+    # Issue 12: on a 1280x720 clip a 334x477 box over plants, faint in every frame,
+    # was masked for the whole shot because it persisted.
+    media = MediaInfo(name="c.mp4", sha256="0", kind="video", width=1280, height=720,
+                      frame_count=20)
+    dets = _steady(20, [800, 150, 1134, 627], 0.1)
+    plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings())
+    assert plan.region_count() == 0
+    assert plan.track is not None and plan.track.faint_max_size == pytest.approx(0.125)
+
+
+def test_a_small_faint_face_track_is_kept_and_a_large_confident_one_too():
+    media = MediaInfo(name="c.mp4", sha256="0", kind="video", width=1280, height=720,
+                      frame_count=20)
+    small = _steady(20, [100, 100, 130, 134], 0.08)      # a small blurred face
+    large = _steady(20, [600, 100, 1000, 600], 0.1)
+    large[7] = Detections([[600, 100, 1000, 600]], [0.6])  # seen clearly once: a face
+    dets = [Detections.concatenate([a, b]) for a, b in zip(small, large, strict=True)]
+    plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings())
+    for t in range(20):
+        xs = sorted(round(r.box[0]) for r in plan.frame(t).regions)
+        assert len(xs) == 2 and xs[0] < 130 and xs[1] > 500
+
+
+def test_the_faint_size_limit_is_relative_to_the_frame_and_can_be_lifted():
+    from veil.plan.track import confirmed_tracks
+
+    tracks = link_tracks(_steady(10, [10, 10, 100, 100], 0.1))   # 90 px
+    s = TrackSettings(confirm_score=0.25)
+    assert confirmed_tracks(tracks, s, frame_size=(640, 360)) == []      # 0.14 of 640
+    assert len(confirmed_tracks(tracks, s, frame_size=(1280, 720))) == 1  # 0.07
+    lifted = TrackSettings(confirm_score=0.25, faint_max_size=None)
+    assert len(confirmed_tracks(tracks, lifted, frame_size=(640, 360))) == 1
+    assert len(confirmed_tracks(tracks, s)) == 1   # no frame size given: no limit
+
+
+def test_track_settings_of_earlier_plans_read_without_the_faint_limit():
+    old = {k: v for k, v in TrackSettings().to_dict().items() if k != "faint_max_size"}
+    assert TrackSettings.from_dict(old).faint_max_size is None
+    now = TrackSettings().to_dict()
+    assert TrackSettings.from_dict(now) == TrackSettings()

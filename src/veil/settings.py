@@ -262,6 +262,12 @@ class TrackSettings:
         persists from frame to frame; most false alarms flicker. This is what lets a
         video scan report weak candidates (``ScanSettings.keep_weak``): a faint face
         seen in three frames is masked in all of them and in the frames between.
+    faint_max_size: a track none of whose detections reaches ``confirm_score`` ("faint")
+        is masked only while its boxes are small: their median long side at most this
+        fraction of the frame's long side. Faint candidates exist for small, blurred
+        faces; a large box at a faint score is a texture the detector half-likes (a
+        plant, a curtain), since a face that large is seen clearly. ``None``: no limit
+        (plans made before this setting existed are read so).
     """
 
     max_gap: int = 10
@@ -275,6 +281,7 @@ class TrackSettings:
     uncertain_max: float = 0.3
     min_detections: int = 3
     confirm_score: float | None = None
+    faint_max_size: float | None = 0.125
 
     def to_dict(self) -> dict[str, float | int | None]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -285,4 +292,5 @@ class TrackSettings:
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown track setting {unknown[0]!r}")
-        return cls(**data)
+        # A record without the faint size limit was made before it existed: no limit.
+        return cls(**{"faint_max_size": None, **data})

@@ -20,7 +20,7 @@ from veil.plan.record import Provenance
 from veil.settings import TrackSettings
 
 __all__ = ["SceneCutDetector", "Track", "TrackSettings", "TrackedRegion", "confirmed_tracks",
-           "link_tracks", "track_regions"]
+           "link_tracks", "track_regions", "track_size"]
 
 
 @dataclass
@@ -141,14 +141,29 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
     return tracks
 
 
-def confirmed_tracks(tracks: Sequence[Track], settings: TrackSettings | None = None
-                     ) -> list[Track]:
-    """The tracks to mask: persistent ones, or ones with one confident detection."""
+def track_size(tr: Track) -> float:
+    """Median long side of a track's detected boxes, in pixels."""
+    sides = [max(float(b[2] - b[0]), float(b[3] - b[1])) for b in tr.boxes]
+    return float(np.median(sides)) if sides else 0.0
+
+
+def confirmed_tracks(tracks: Sequence[Track], settings: TrackSettings | None = None,
+                     frame_size: tuple[int, int] | None = None) -> list[Track]:
+    """The tracks to mask: ones with one confident detection, or faint ones that persist
+    and are small (``TrackSettings.faint_max_size`` of the long side of ``frame_size``,
+    width and height; without it, or without the limit, every persistent one)."""
     s = settings or TrackSettings()
     # Without a score to confirm by, every track is masked (fail closed).
     confirm = s.confirm_score if s.confirm_score is not None else 0.0
-    return [tr for tr in tracks
-            if len(tr.frames) >= s.min_detections or max(tr.scores) >= confirm]
+    limit = None
+    if s.faint_max_size is not None and frame_size is not None:
+        limit = s.faint_max_size * max(frame_size[0], frame_size[1], 1)
+
+    def faint_kept(tr: Track) -> bool:
+        return len(tr.frames) >= s.min_detections and (limit is None
+                                                       or track_size(tr) <= limit)
+
+    return [tr for tr in tracks if max(tr.scores) >= confirm or faint_kept(tr)]
 
 
 def _widen(box: np.ndarray, motion: np.ndarray, s: TrackSettings) -> np.ndarray:

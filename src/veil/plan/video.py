@@ -21,16 +21,17 @@ def build_video_plan(detections: Sequence[Detections], media: MediaInfo, *,
 
     ``detections[i]`` are the faces of frame ``i`` (upright picture coordinates);
     ``bad_frames`` are frames that could not be decoded or scanned cleanly: they are
-    masked whole. A track is kept when it persists or when one of its detections
-    reaches the scan's threshold (:class:`TrackSettings`). Boxes are clipped to the
-    picture; regions of one track never repeat in a frame.
+    masked whole. A track is kept when one of its detections reaches the scan's
+    threshold, or when it persists and its boxes are small (:class:`TrackSettings`).
+    Boxes are clipped to the picture; regions of one track never repeat in a frame.
     """
     track = track or TrackSettings()
     if track.confirm_score is None:
         track = dataclasses.replace(track, confirm_score=scan.threshold)
     plan = Plan(media=media, scan=scan, mask=mask, tool=tool, track=track)
     n = len(detections)
-    tracks = confirmed_tracks(link_tracks(detections, scene_cuts, track), track)
+    tracks = confirmed_tracks(link_tracks(detections, scene_cuts, track), track,
+                              frame_size=(media.width, media.height))
     w, h = float(media.width), float(media.height)
     for r in track_regions(tracks, n, scene_cuts, track):
         x1, y1, x2, y2 = (float(v) for v in r.box)

@@ -30,7 +30,8 @@ VIDEO_ZOOM = 1.5
 #: 2x on every third, at less cost.)
 VIDEO_ZOOM_EVERY = 2
 #: Video frames also report candidates down to this score, unconfirmed: the plan
-#: keeps those that persist for three frames (:class:`veil.plan.track.TrackSettings`).
+#: keeps those that persist for three frames and are small (at most
+#: ``TrackSettings.faint_max_size`` of the long side; :class:`veil.plan.track.TrackSettings`).
 VIDEO_KEEP_WEAK = 0.06
 
 
