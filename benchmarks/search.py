@@ -93,6 +93,8 @@ NATIVE_GRID: dict[str, ScanSettings] = {
     "native 1+2": _native((1.0, 2.0), False),
     "native 1+1.5": _native((1.0, 1.5), False),
     "native 1 t0.1 (--fast)": ScanSettings.fast(),
+    "native 1.5 t0.1 (--fast --passes 1.5)": ScanSettings.fast(zooms=(1.5,)),
+    "native 2 t0.1 (--fast --passes 2)": ScanSettings.fast(zooms=(2.0,)),
     "native 1+2+m2, yunet t0.3": _native((1.0, 2.0), detector="yunet", threshold=0.3),
 }
 

@@ -172,3 +172,24 @@ def test_video_reid_runs_in_its_own_frame_outside_the_sample(tmp_path):
     v = verify_pair(src, out, plan, residual=False, metadata=False)
     assert [r.frame for r in v.reid] == [7]
     assert v.frames_checked == 4  # 0, 5, 10 and the last: frame 7 was decoded for re-id only
+
+
+def test_reid_choice_counts_a_face_once_whatever_boxes_lie_outside_its_track() -> None:
+    """A video plan can hold confirmed regions outside every track: a second box of a
+    tracked face, or an untracked face seen frame after frame. Each face is re-identified
+    once (a 720p clip once re-identified 293 such regions, 2 s each, for two faces)."""
+    from veil.plan.record import MediaInfo, Plan, Region
+    from veil.settings import MaskSettings, ScanSettings
+    from veil.verify.check import reid_choice
+
+    plan = Plan(media=MediaInfo(name="v.mp4", sha256="0", kind="video", width=640,
+                                height=360, frame_count=6),
+                scan=ScanSettings(), mask=MaskSettings())
+    for f in range(6):
+        plan.add_region(f, Region(box=(10, 10, 90, 90), score=0.9, track_id=1))
+        plan.add_region(f, Region(box=(14, 6, 96, 94), score=0.8))         # the same face
+        plan.add_region(f, Region(box=(300 + f, 50, 360 + f, 110), score=0.9))  # untracked
+    plan.add_region(3, Region(box=(500, 200, 560, 260), score=0.9))  # a face of one frame
+    chosen = reid_choice(plan)
+    assert sum(len(v) for v in chosen.values()) == 3
+    assert chosen[3] >= {3}  # the lone face, at its one frame (position 3 there)

@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from veil.detections import nested_boxes
+from veil.detections import box_iou, nested_boxes
 from veil.errors import MediaError
 from veil.plan.record import Plan, Region
 from veil.render.masks import coverage_mask, mask_windows
@@ -55,6 +55,9 @@ MAX_LISTED = 5  # faces named one by one in a reason; the rest are counted
 # same way; checking all of them multiplied the cost (a 282-frame 720p street clip: 871
 # face-frames, six minutes of dlib descriptors at 0.14 s each) without a new answer.
 REID_FRAMES_PER_TRACK = 1
+# A region outside every track that overlaps a face's region this much, in the same
+# frame or the frame before, is that face for re-identification (see reid_choice).
+_SAME_FACE_IOU = 0.3
 UNCHANGED_LEVEL = 3.0  # mean |original - output| under which a planned region was not masked
 
 
@@ -203,14 +206,35 @@ def reid_choice(plan: Plan, per_track: int = REID_FRAMES_PER_TRACK) -> dict[int,
     residual faces; :func:`verify_pair` decodes them too.
     """
     by_track: dict[object, list[tuple[float, int, int]]] = {}
-    for f, fp in plan.frames.items():
+    previous: list[tuple[object, np.ndarray]] = []  # (key, box) of the frame before
+    for f in sorted(plan.frames):
+        fp = plan.frames[f]
         if fp.mask_whole:
+            previous = []
             continue
+        here: list[tuple[object, np.ndarray]] = []
+        untracked: list[tuple[int, np.ndarray]] = []
         for pos, r in enumerate(fp.active_regions()):  # positions of active_boxes()
             if not confirmed_face(r, plan.scan.threshold):
                 continue
-            key = r.track_id if r.track_id is not None else ("region", f, pos)
-            by_track.setdefault(key, []).append((shorter_side(r.box), f, pos))
+            box = np.asarray(r.box, np.float32)
+            if r.track_id is None:
+                untracked.append((pos, box))
+                continue
+            here.append((r.track_id, box))
+            by_track.setdefault(r.track_id, []).append((shorter_side(r.box), f, pos))
+        for pos, box in untracked:
+            # A region outside every track is the face it overlaps in this frame (a second
+            # box of a tracked face), or the one it continues from the frame before;
+            # otherwise a face of its own. One face is re-identified once, not per frame.
+            key: object = ("region", f, pos)
+            for other, obox in here + previous:
+                if box_iou(box[None], obox[None])[0, 0] >= _SAME_FACE_IOU:
+                    key = other
+                    break
+            here.append((key, box))
+            by_track.setdefault(key, []).append((shorter_side(tuple(box)), f, pos))
+        previous = here
     chosen: dict[int, set[int]] = {}
     for items in by_track.values():
         for _, f, pos in sorted(items, reverse=True)[:per_track]:
