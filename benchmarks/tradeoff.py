@@ -70,10 +70,11 @@ def _panel(points: list[dict[str, object]], title: str, ox: int) -> list[str]:
                'font-size="12">images per second (whole process, log scale)</text>')
     out.append(f'<text x="{ox + 14}" y="{PAD_T + ph / 2}" text-anchor="middle" font-size="12" '
                f'transform="rotate(-90 {ox + 14} {PAD_T + ph / 2})">faces leaked</text>')
-    for p, x, y in zip(points, xs, ys, strict=True):
+    for i, (p, x, y) in enumerate(zip(points, xs, ys, strict=True)):
         colour = COLOURS.get(str(p["tool"]), "#555")
+        dy = -5 if i % 2 == 0 else 14  # alternate above and below: neighbours' labels
         out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{colour}"/>')
-        out.append(f'<text x="{px(x) + 6:.1f}" y="{py(y) - 5:.1f}" font-size="10" '
+        out.append(f'<text x="{px(x) + 6:.1f}" y="{py(y) + dy:.1f}" font-size="10" '
                    f'fill="{colour}">{escape(str(p["tool"]))} {escape(str(p["setting"]))}</text>')
     return out
 
