@@ -148,3 +148,19 @@ def test_a_recognisable_video_face_is_strengthened_along_its_track() -> None:
     for f in range(4):
         assert [r.method for r in plan.frame(f).regions] == [None, "solid"]
     assert strengthen_recognisable(plan, v, (640, 480), 2) == []  # nothing stronger left
+
+
+def test_the_video_encoder_runs_one_thread(tmp_path: Path) -> None:
+    """x264's frame threads made one plan render to different bytes from run to run
+    (``source_s13.mp4``: 2 different files in 4 renders); one encoder thread gave 8
+    identical renders of 8. The writer must keep its encoder to one thread."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from veil.media.video import VideoWriter
+
+    with VideoWriter(tmp_path / "x.mp4", width=64, height=48, time_base=Fraction(1, 25),
+                     rate=25, maxrate=500_000) as w:
+        assert w._v.codec_context.thread_count == 1
+        w.write_rgb(np.zeros((48, 64, 3), np.uint8), 0)

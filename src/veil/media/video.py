@@ -487,6 +487,11 @@ class VideoWriter:
             kbit = max(1, int(maxrate) // 1000)
             options.update({"maxrate": f"{kbit}k", "bufsize": f"{2 * kbit}k"})
         v.options = options
+        # One encoder thread: x264's frame threads made the same frames encode to
+        # different bytes from run to run (4 renders of one plan: 2 different files;
+        # one thread: 8 of 8 identical). Outputs must be deterministic; decoding,
+        # masking and the scan already keep the other core busy.
+        v.codec_context.thread_count = 1
         if colour is not None:
             out = colour.out
             ctx = v.codec_context
