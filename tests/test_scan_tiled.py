@@ -8,7 +8,14 @@ import pytest
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import ScanPass, plan_passes, run_pass, tile_size, tile_starts
+from veil.scan.scanner import (
+    COARSE_MIN_SIDE,
+    ScanPass,
+    plan_passes,
+    run_pass,
+    tile_size,
+    tile_starts,
+)
 from veil.settings import ScanSettings
 
 
@@ -54,7 +61,8 @@ def test_default_search_never_shrinks_the_zooms_below_native_pixels(
     if max(w, h) <= s.base_side:
         assert passes == plan_passes(w, h, ScanSettings(search="pyramid"))
         return
-    assert passes[0] == ScanPass(scale=s.base_side / max(w, h))      # whole, coarse
+    assert passes[0] == ScanPass(scale=s.base_side / max(w, h),        # whole, coarse,
+                                 min_side=COARSE_MIN_SIDE)             # large faces only
     zoomed = [p for p in passes[1:] if not p.mirror]
     assert [p.scale for p in zoomed] == [z for z in s.zooms if z >= passes[0].scale * 1.15]
     assert all(p.tile == s.tile_side and p.overlap == s.tile_overlap for p in passes[1:])
@@ -153,20 +161,30 @@ def test_cascade_keeps_confirmed_weak_candidates_only(astronaut: np.ndarray) -> 
 def test_whole_picture_pass_of_a_large_picture_keeps_only_large_faces() -> None:
     """The whole-picture pass of a 12 MP picture (at 1280 px) is for faces too large for a
     tile; its small boxes, which the tiled passes see at full size, are its false alarms."""
-    from veil.scan.scanner import COARSE_MIN_SIDE
+
+    class WholeOnly(_Recorder):
+        """Finds ``boxes`` (frame pixels) in the first, whole-picture pass only."""
+
+        def __init__(self, boxes: list[list[float]], frame_side: int) -> None:
+            super().__init__()
+            self.boxes, self.frame_side = np.asarray(boxes, np.float32), frame_side
+
+        def detect(self, frame: np.ndarray) -> Detections:
+            super().detect(frame)
+            if len(self.sizes) > 1:
+                return Detections()
+            k = max(frame.shape[:2]) / self.frame_side
+            return Detections(self.boxes * k, np.full(len(self.boxes), 0.9, np.float32))
 
     s = ScanSettings()
-    scanner = Scanner(s, detector=_Recorder())
-    passes = scanner.passes(4032, 3024)
+    passes = plan_passes(4032, 3024, s)
     assert not passes[0].tile and all(p.tile for p in passes[1:])
     big = [100, 100, 100 + 4 * COARSE_MIN_SIDE, 100 + 4 * COARSE_MIN_SIDE]
     small = [2000, 2000, 2000 + COARSE_MIN_SIDE / 2, 2000 + COARSE_MIN_SIDE / 2]
-    coarse = Detections(np.asarray([big, small], np.float32), np.asarray([0.9, 0.9], np.float32))
-    parts = [coarse] + [Detections() for _ in passes[1:]]
-    found = scanner.combine(parts, 4032, 3024)
+    scanner = Scanner(s, detector=WholeOnly([big, small], 4032))
+    found = scanner.scan(np.zeros((3024, 4032, 3), np.uint8))
     assert len(found) == 1 and box_iou(found.boxes, np.asarray([big]))[0, 0] > 0.99
     # A picture searched whole (no tiles: up to 1280 px) keeps every box of its passes.
-    boxes = np.asarray([[10, 10, 250, 250], [500, 500, 520, 520]], np.float32)
-    whole = Detections(boxes, np.asarray([0.9, 0.9], np.float32))
-    n = len(scanner.passes(1000, 800))
-    assert len(scanner.combine([whole] + [Detections()] * (n - 1), 1000, 800)) == 2
+    boxes = [[10, 10, 250, 250], [500, 500, 520, 520]]
+    whole = Scanner(s, detector=WholeOnly(boxes, 1000))
+    assert len(whole.scan(np.zeros((800, 1000, 3), np.uint8))) == 2

@@ -17,6 +17,13 @@ from veil.detections import Detections, box_iou
 from veil.scan.base import Detector
 from veil.settings import ScanSettings
 
+#: Boxes of the whole-picture pass of a tiled search smaller than this (frame pixels) are
+#: dropped (its ``ScanPass.min_side``): the tiled passes see such faces at their own
+#: pixels or more, and hold them whole (up to about ``tile_overlap``); the whole picture
+#: brought to 1280 px adds false alarms there (3 MP mosaics of the dev images:
+#: collateral 1.38 with them, 1.14 without, 11 and 12 of 700 faces leaked). 0 keeps all.
+COARSE_MIN_SIDE = 60.0
+
 
 @dataclass(frozen=True)
 class ScanPass:
@@ -25,12 +32,15 @@ class ScanPass:
     With ``tile`` above 0 the scaled frame is searched in tiles of at most ``tile``
     pixels a side overlapping by ``overlap``; each tile is cut from the original and
     scaled on its own, so a pass never holds more than one scaled tile in memory.
+    ``min_side``: the pass keeps only boxes whose long side is at least this many frame
+    pixels (a pass meant for large faces).
     """
 
     scale: float
     mirror: bool = False
     tile: int = 0
     overlap: int = 0
+    min_side: float = 0.0
 
 
 def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
@@ -51,12 +61,13 @@ def plan_native_passes(width: int, height: int, settings: ScanSettings) -> list[
     picture's own pixels (at most ``max_upscale``), cut into overlapping tiles of
     ``tile_side`` so that memory stays bounded, and the largest is repeated mirrored.
     One more pass sees the whole picture at ``base_side``, for faces too large for a
-    tile. Cost grows with the picture's area; coarsest first.
+    tile; it keeps boxes from :data:`COARSE_MIN_SIDE` only. Cost grows with the
+    picture's area; coarsest first.
     """
     long_side = max(width, height, 1)
     if long_side <= settings.base_side:
         return plan_pyramid_passes(width, height, settings)
-    passes = [ScanPass(scale=settings.base_side / long_side)]
+    passes = [ScanPass(scale=settings.base_side / long_side, min_side=COARSE_MIN_SIDE)]
     for zoom in sorted(settings.zooms):
         scale = min(zoom, settings.max_upscale)
         if scale < passes[-1].scale * 1.15:
@@ -143,13 +154,6 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
 
 
-#: Boxes of the whole-picture pass of a tiled search smaller than this (frame pixels) are
-#: dropped (see :meth:`Scanner.combine`): the tiled passes see such faces at their own
-#: pixels or more, and hold them whole (up to about ``tile_overlap``); the whole picture
-#: brought to 1280 px adds false alarms there (3 MP mosaics of the dev images:
-#: collateral 1.38 with them, 1.14 without, 11 and 12 of 700 faces leaked). 0 keeps all.
-COARSE_MIN_SIDE = 60.0
-
 #: A box coming this close (pass pixels) to a tile's inner edge is left to the neighbour
 #: tile, which holds it whole when it is small enough.
 _EDGE = 4
@@ -197,6 +201,15 @@ def _run_tiled(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections
 
 
 def run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
+    """What the detector finds in one pass, in frame coordinates."""
+    dets = _detect_pass(detector, frame, p)
+    if p.min_side > 0 and len(dets):
+        b = dets.boxes
+        dets = dets[np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= p.min_side]
+    return dets
+
+
+def _detect_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
     h, w = frame.shape[:2]
     if p.tile and max(w, h) * p.scale > p.tile:
         return _run_tiled(detector, frame, p)
@@ -350,7 +363,6 @@ class Scanner:
         coordinates): confident or confirmed candidates, weak ones too with
         ``keep_weak``, and ``extra`` (faces confirmed otherwise), overlaps merged."""
         s = self.settings
-        parts = self._coarse_for_large_faces(parts, width, height)
         found = confirmed(parts, s.threshold, s.support_threshold, s.support_passes)
         if extra is not None and len(extra):
             found = Detections.concatenate([found, extra])
@@ -358,21 +370,5 @@ class Scanner:
             found = Detections.concatenate([found] + [p.with_min_score(s.keep_weak)
                                                       for p in parts])
         return merge_detections(found).clipped(width, height)
-
-    def _coarse_for_large_faces(self, parts: list[Detections], width: int,
-                                height: int) -> list[Detections]:
-        """In a tiled search (``native``), the whole-picture pass is there for the faces
-        too large for a tile: its boxes under :data:`COARSE_MIN_SIDE` frame pixels, faces
-        the tiled passes see at their own pixels or more, are left to those passes."""
-        passes = self.passes(width, height)
-        if COARSE_MIN_SIDE <= 0 or len(passes) != len(parts) or not any(p.tile for p in passes):
-            return parts
-        out = []
-        for p, d in zip(passes, parts, strict=True):
-            if not p.tile and p.scale < 1 and len(d):
-                side = np.maximum(d.boxes[:, 2] - d.boxes[:, 0], d.boxes[:, 3] - d.boxes[:, 1])
-                d = d[side >= COARSE_MIN_SIDE]
-            out.append(d)
-        return out
 
     __call__ = scan
