@@ -125,9 +125,7 @@ class CenterFace:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.use_deterministic_compute = True  # same input, same scores (CUDA kernels too)
-        threads = threads or default_threads()
-        if threads:
-            opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = threads or default_threads()
         self.floor = floor
         wanted = resolve_device(device)
         # onnxruntime prints to stdout when a provider fails to start and it falls back to

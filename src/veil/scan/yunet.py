@@ -64,9 +64,7 @@ class YuNet:
         path = Path(model_path) if model_path is not None else bundled_model_path()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        threads = threads or default_threads()
-        if threads:
-            opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = threads or default_threads()
         self.floor = floor
         self._session = ort.InferenceSession(str(path), sess_options=opts,
                                              providers=["CPUExecutionProvider"])

@@ -1,10 +1,10 @@
 """Residual faces: faces still visible in an output, found the way an adversary would.
 
-The output is scanned again with the passes that made it at a lower threshold, with dlib's
-HOG frontal-face detector (large frontal faces), and with a second detector *family* that
-does not share the job's blind spots: YuNet-n, searching the output at twice its own pixels
-in overlapping tiles (the scanner's size-aware ``tiled`` search), so that a 10 px face
-reaches it at 20 px whatever the picture's size. A face found there
+The output is scanned again with CenterFace at the job's base size and a lower threshold,
+with dlib's HOG frontal-face detector (large frontal faces), and with a second detector
+*family* that does not share the job's blind spots: YuNet-n, searching the output at twice
+its own pixels in overlapping tiles (the scanner's size-aware ``tiled`` search), so that a
+10 px face reaches it at 20 px whatever the picture's size. A face found there
 counts as *residual* unless at least ``MASKED_SHARE`` (0.8, METRICS.md's coverage for a
 face that is not leaked) of its box lies inside a masked region. Boxes under 8 px on the
 shorter side are ignored (METRICS.md does not count faces
@@ -70,7 +70,7 @@ YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
 # Pixel budget of the verification scan's zoomed passes, as a share of the job's.
 PIXEL_BUDGET_SHARE = 1.0
-# The zooms of verification's CenterFace passes (``None``: the job's own). One pass at the
+# The zooms of verification's CenterFace passes. One pass at the
 # job's base size: the job already searched these pixels with CenterFace at every zoom
 # (outside the masks the output *is* the original), so CenterFace looks again only for
 # what a plan lost (a region deleted by hand) and what a mask left; the small faces the
@@ -78,11 +78,11 @@ PIXEL_BUDGET_SHARE = 1.0
 # misses the job's three zooms caught 3 more of 13 faces of 10-20 px (11 against 8; the
 # same 22 of 24 from 20 px), and on its real misses nothing more (BENCHMARKS.md), at
 # about 40% of the check's time.
-CF_ZOOMS: tuple[float, ...] | None = (1.0,)
-# The most dlib HOG upsamples a frame: 1 finds frontal faces from about 40 px (its part:
-# the large faces; the small ones are YuNet's). 2 (faces from 20 px) cost four times as
+CF_ZOOMS: tuple[float, ...] = (1.0,)
+# dlib HOG upsamples a frame once: it then finds frontal faces from about 40 px (its part:
+# the large faces; the small ones are YuNet's). Twice (faces from 20 px) cost four times as
 # much and caught nothing more, planted or real.
-HOG_MAX_UPSAMPLE = 1
+HOG_UPSAMPLE = 1
 
 
 def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
@@ -92,16 +92,13 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
     searches at twice the picture's own pixels), at a lower threshold
     (``THRESHOLD_FACTOR``), without the mirrored repeat.
 
-    The scanner's zoomed passes already enlarge small frames as far as it goes; a larger
-    pixel budget would only add passes on large frames, costing more than the job itself
-    for faces the base and zoomed passes see anyway. The mirrored pass repeats the largest
-    zoom for the same detector's borderline faces; in verification the second, independent
-    family (dlib HOG) takes that role, at a fraction of the cost.
+    Outside the masks the output is the original, which the job searched at every zoom
+    and mirrored; this pass is for what a plan lost or a mask left (see ``CF_ZOOMS``).
     """
     base = made_with or ScanSettings()
     return ScanSettings(
         threshold=round(min(base.threshold, CF_ALONE_SCORE) * THRESHOLD_FACTOR, 4),
-        zooms=base.zooms if CF_ZOOMS is None else CF_ZOOMS,
+        zooms=CF_ZOOMS,
         mirror=False,
         base_side=base.base_side,
         target_pixels=int(base.target_pixels * PIXEL_BUDGET_SHARE),
@@ -152,12 +149,6 @@ class Candidate:
 HOG_MAX_SIDE = 1280
 
 
-def hog_upsample(height: int, width: int) -> int:
-    """dlib HOG finds faces from about 80 px / 2**upsample: 2 for small frames, else 1
-    (CenterFace, upscaled, covers the smallest faces)."""
-    return min(HOG_MAX_UPSAMPLE, 2 if height * width <= 160_000 else 1)
-
-
 class ResidualFinder:
     """Both detector families at verification strength; reusable across frames."""
 
@@ -198,7 +189,7 @@ class ResidualFinder:
             k = HOG_MAX_SIDE / max(h, w)
             frame = cv2.resize(frame, (max(1, round(w * k)), max(1, round(h * k))),
                                interpolation=cv2.INTER_AREA)
-        up = hog_upsample(*frame.shape[:2]) if upsample is None else upsample
+        up = HOG_UPSAMPLE if upsample is None else upsample
         rects, scores, _ = self._hog.run(np.ascontiguousarray(frame), up, HOG_MIN_SCORE)
         out = []
         for r, s in zip(rects, scores, strict=True):
