@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -204,18 +205,20 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
 
 
 def make_clips(data: Path, out_dir: Path, *, count: int = 12, frames: int = 60,
-               size: tuple[int, int] = (640, 360), seed: int = 0, first: int = 0) -> list[Path]:
+               size: tuple[int, int] = (640, 360), seed: int = 0, first: int = 0,
+               maker: Callable[..., Path] | None = None, prefix: str = "clip") -> list[Path]:
     """Clips from ``count`` images of ``wider-val-dev`` starting at index ``first``
-    (0-based; cached in ``out_dir``)."""
+    (0-based; cached in ``out_dir`` as ``<prefix><index>_<image>.mp4``), each made by
+    ``maker`` (default :func:`make_clip`; ``benchmarks.videogen_b`` passes its own)."""
+    maker = maker or make_clip
     root = Path(data) / "wider-val-dev"
     images = read_wider_gt(root / "gt.txt")[first:first + count]
     out_dir.mkdir(parents=True, exist_ok=True)
     clips: list[Path] = []
     for k, gt in enumerate(images, start=first):
-        clip = out_dir / f"clip{k:03d}_{Path(gt.name).stem}.mp4"
+        clip = out_dir / f"{prefix}{k:03d}_{Path(gt.name).stem}.mp4"
         if not (clip.exists() and Path(str(clip) + ".gt.json").exists()):
-            make_clip(root / "images" / gt.name, gt, clip, seed=seed + k, frames=frames,
-                      size=size)
+            maker(root / "images" / gt.name, gt, clip, seed=seed + k, frames=frames, size=size)
         clips.append(clip)
     return clips
 

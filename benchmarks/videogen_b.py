@@ -46,8 +46,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks import videogen
 from benchmarks.metrics import box_window
-from benchmarks.videogen import DEFAULT_DATA, GtImage, clip_boxes, read_wider_gt
+from benchmarks.videogen import DEFAULT_DATA, GtImage, clip_boxes
 
 SIZES = {"640x360": (640, 360), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 
@@ -348,18 +349,10 @@ def make_clip(image_path: Path, gt: GtImage, out: Path, *, seed: int, frames: in
 def make_clips(data: Path, out_dir: Path, *, count: int = 12, frames: int = 60,
                size: tuple[int, int] = (640, 360), seed: int = 0, first: int = 0) -> list[Path]:
     """Clips from ``count`` images of ``wider-val-dev`` from index ``first`` (0-based;
-    cached in ``out_dir``, same signature as :func:`benchmarks.videogen.make_clips`)."""
-    root = Path(data) / "wider-val-dev"
-    images = read_wider_gt(root / "gt.txt")[first:first + count]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clips: list[Path] = []
-    for k, gt in enumerate(images, start=first):
-        clip = out_dir / f"clipb{k:03d}_{Path(gt.name).stem}.mp4"
-        if not (clip.exists() and Path(str(clip) + ".gt.json").exists()):
-            make_clip(root / "images" / gt.name, gt, clip, seed=seed + k, frames=frames,
-                      size=size)
-        clips.append(clip)
-    return clips
+    cached in ``out_dir`` as ``clipb...``): :func:`benchmarks.videogen.make_clips` with
+    this generator's :func:`make_clip`."""
+    return videogen.make_clips(data, out_dir, count=count, frames=frames, size=size,
+                               seed=seed, first=first, maker=make_clip, prefix="clipb")
 
 
 def parse_size(text: str) -> tuple[int, int]:
