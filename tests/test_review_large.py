@@ -9,7 +9,7 @@ import urllib.request
 
 from conftest import save
 from reviewtools import served
-from test_review_state import SOLID, Square
+from test_review_state import SOLID, Square, square_clip_session
 from test_video_pipeline import make_clip
 from veil.review import server as server_module
 from veil.review.state import Item, Session
@@ -30,10 +30,7 @@ def _client(server):
 
 
 def test_stepping_through_a_video_walks_its_plan_once(tmp_path, monkeypatch):
-    (tmp_path / "in").mkdir()
-    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
-    session = Session([clip], tmp_path / "out", mask=SOLID,
-                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session = square_clip_session(tmp_path)
     session.ensure_plan(session.items[0])
     walks = []
     real = server_module._tracks_of
@@ -106,10 +103,7 @@ def test_stepping_frames_moves_the_playhead_without_redrawing_the_timeline(tmp_p
     from reviewtools import browser_page, need_browser
 
     need_browser()
-    (tmp_path / "in").mkdir()
-    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
-    session = Session([clip], tmp_path / "out", mask=SOLID,
-                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session = square_clip_session(tmp_path)
     session.ensure_plan(session.items[0])
     with served(session) as server, browser_page() as page:
         page.goto(server.url)
@@ -133,10 +127,7 @@ def test_an_edit_turns_the_plan_into_json_once_and_saves_it_as_plan_save_does(
         tmp_path, monkeypatch):
     from veil.plan.record import Plan
 
-    (tmp_path / "in").mkdir()
-    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
-    session = Session([clip], tmp_path / "out", mask=SOLID,
-                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session = square_clip_session(tmp_path)
     item = session.items[0]
     session.ensure_plan(item)
     calls = []
@@ -154,10 +145,7 @@ def test_track_thumbnails_are_asked_for_only_when_their_row_is_in_view(tmp_path)
     from reviewtools import browser_page, need_browser
 
     need_browser()
-    (tmp_path / "in").mkdir()
-    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
-    session = Session([clip], tmp_path / "out", mask=SOLID,
-                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session = square_clip_session(tmp_path)
     item = session.items[0]
     session.ensure_plan(item)
     track = item.plan.frame(0).regions[0].track_id

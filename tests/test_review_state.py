@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +52,15 @@ class Square:
         if len(xs) < 20:
             return Detections.empty()
         return Detections([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], [0.95])
+
+
+def square_clip_session(tmp_path: Path) -> Session:
+    """A review session on one 12-frame clip of ``test_video_pipeline.picture`` (in
+    ``tmp_path/in``, outputs in ``tmp_path/out``), scanned by :class:`Square`, solid fill."""
+    (tmp_path / "in").mkdir()
+    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
+    return Session([clip], tmp_path / "out", mask=SOLID,
+                   scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
 
 
 @pytest.fixture()
@@ -173,10 +183,7 @@ def test_render_is_byte_identical_to_veil_render(photo, tmp_path, mask):
 
 
 def test_video_tracks_released_and_deleted_whole(tmp_path):
-    (tmp_path / "in").mkdir()
-    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
-    session = Session([clip], tmp_path / "out", mask=SOLID,
-                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session = square_clip_session(tmp_path)
     item = session.items[0]
     plan = session.ensure_plan(item)
     tracks = {r.track_id for fp in plan.frames.values() for r in fp.regions}
@@ -208,10 +215,7 @@ def _track_frames(path, ignore_deleted=True):
 
 
 def test_video_tracks_cut_split_and_merged(tmp_path):
-    (tmp_path / "in").mkdir()
-    clip = make_clip(tmp_path / "in" / "sq.mp4", n=12, audio=None, tags=False)
-    session = Session([clip], tmp_path / "out", mask=SOLID,
-                      scanner=Scanner(ScanSettings.fast(target_pixels=1), detector=Square()))
+    session = square_clip_session(tmp_path)
     item = session.items[0]
     session.ensure_plan(item)
     [(track, frames)] = _track_frames(item.plan_path).items()
