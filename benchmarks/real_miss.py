@@ -15,8 +15,10 @@ with veil's renderer. A face *leaks* when under 0.8 of its ground-truth box is m
 
 Each output is then searched for residual faces the way verification does
 (:class:`veil.verify.residual.ResidualFinder`, masked regions = the job's regions), with the
-*old* check (CenterFace at 0.9x the job's threshold + dlib HOG) and the *new* one (+ YuNet-n
-tiled at 2x) under a grid of YuNet rules. A leaked face is *caught* when a flagged box
+*old* check (CenterFace at 0.9x the job's threshold + dlib HOG), the *shipped* one (the
+families that search a photo in verification, ``PHOTO_FAMILIES``, under the shipped rules)
+and (unless ``--shipped-only``) CenterFace + HOG + YuNet-n tiled at 2x under a grid of YuNet
+rules. A leaked face is *caught* when a flagged box
 overlaps its ground-truth box (IoU >= 0.3, or either box's centre inside the other). A
 file is *flagged* when any residual face is found; a flagged file without a leaked face is
 a *false flag*.
@@ -45,7 +47,7 @@ from veil.render.masks import coverage_mask, mask_regions
 from veil.scan.registry import get_detector
 from veil.scan.scanner import Scanner, ScanPass, plan_passes, run_pass
 from veil.settings import MaskSettings, ScanSettings
-from veil.verify.residual import Candidate, ResidualFinder, Rules, box_share
+from veil.verify.residual import PHOTO_FAMILIES, Candidate, ResidualFinder, Rules, box_share
 
 SOLID = MaskSettings(method="solid")
 JOBS: dict[str, ScanSettings] = {
@@ -150,7 +152,8 @@ def _checks(f: ResidualFinder, frame: np.ndarray, out: np.ndarray, masked: np.nd
         by[name] = "".join(sorted(c.detector[0] for c, _ in found))
         return np.asarray([c.box for c, _ in found], np.float32).reshape(-1, 4)
 
-    checks = {"old": flags("old", Rules(), ("centerface", "dlib-hog"))}
+    checks = {"old": flags("old", Rules(), ("centerface", "dlib-hog")),
+              "shipped": flags("shipped", Rules(), PHOTO_FAMILIES)}
     for name, rules in grid.items():
         checks[name] = flags(name, rules, ("centerface", "dlib-hog", "yunet"))
     return checks, cands, by
@@ -211,7 +214,7 @@ def choose(records: list[dict[str, Any]], max_flagged: float = 0.10) -> str:
     best: tuple[Any, ...] | None = None
     name = "old"
     checks = [c for c in records[0]["jobs"]["default"]["flags"]
-              if c != "old" and " c" not in c]
+              if c not in ("old", "shipped") and " c" not in c]
     for c in checks:
         s = summarize(records, c)
         c15, _ = (int(v) for v in s["caught_15+"].split("/"))
@@ -249,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None, help="records and CPU time, written "
                     "after every image")
+    ap.add_argument("--shipped-only", action="store_true",
+                    help="judge with the shipped check only (and the old one), not the "
+                         "grid of YuNet rules")
     ap.add_argument("--summary", type=Path, nargs="+", default=None,
                     help="only print the tables of these JSON files (combined)")
     ap.add_argument("--tune", type=Path, nargs="+", default=None,
@@ -262,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chosen rule (on {'the same files' if not args.tune else 'the tuning files'}):"
               f" {best}")
         print(table(records, list(records[0]["jobs"]["default"]["flags"])))
-        print(json.dumps({c: summarize(records, c) for c in ("old", best)}, indent=1))
+        shown = ("old", "shipped", best) if "shipped" in records[0]["jobs"]["default"]["flags"] \
+            else ("old", best)
+        print(json.dumps({c: summarize(records, c) for c in shown}, indent=1))
         return 0
     if not (args.data / "gt.txt").exists():
         ap.error(f"no gt.txt under {args.data}")
@@ -271,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         images = images[(0 if args.part == "even" else 1)::2]
     if args.limit:
         images = images[:args.limit]
-    grid = rule_grid()
+    grid = {} if args.shipped_only else rule_grid()
     finders = {job: ResidualFinder(s, yunet_floor=YUNET_FLOOR) for job, s in JOBS.items()}
     cpu: dict[str, float] = {}
     records: list[dict[str, Any]] = []
@@ -287,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "cpu_s": cpu, "records": records}))
     print("detector CPU-s per image: "
           + ", ".join(f"{k} {v / max(1, len(records)):.3f}" for k, v in cpu.items()))
-    print(table(records, ["old", *grid]))
+    print(table(records, ["old", "shipped", *grid]))
     return 0
 
 

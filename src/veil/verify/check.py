@@ -44,7 +44,7 @@ from veil.verify.recognition import (
     shorter_side,
     solid_reference,
 )
-from veil.verify.residual import ResidualFinder
+from veil.verify.residual import FAMILIES, PHOTO_FAMILIES, ResidualFinder
 from veil.verify.thumbnail import output_thumbnail
 
 Box = tuple[float, float, float, float]
@@ -345,6 +345,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     made_with = plan.scan if plan is not None else ScanSettings()
     finder = _finder(made_with, True) if residual else None
     best: _Frame | None = None
+    families = PHOTO_FAMILIES if kind == "image" else FAMILIES
 
     fidelity = FidelityCheck() if kind == "video" else None
     pick = (reid_choice(plan)
@@ -385,7 +386,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             # boundaries are about the tracker's timing, which CenterFace checks.
             regular = index % step == 0 or index == v.frames_total - 1
             for cand, share in finder.find(out, masked, original=orig, allowed=allowed,
-                                           second_family=regular):
+                                           second_family=regular, families=families):
                 rf = ResidualFace(index, _box(cand.box), cand.detector, cand.score, share)
                 v.residual_faces.append(rf)
                 alerts.append(rf.box)

@@ -79,10 +79,20 @@ PIXEL_BUDGET_SHARE = 1.0
 # same 22 of 24 from 20 px), and on its real misses nothing more (BENCHMARKS.md), at
 # about 40% of the check's time.
 CF_ZOOMS: tuple[float, ...] = (1.0,)
-# dlib HOG upsamples a frame once: it then finds frontal faces from about 40 px (its part:
-# the large faces; the small ones are YuNet's). Twice (faces from 20 px) cost four times as
-# much and caught nothing more, planted or real.
-HOG_UPSAMPLE = 1
+# dlib HOG searches a frame at its own pixels (no upsampling): it then finds frontal faces
+# from about 80 px, its part being the large faces; the small ones are YuNet's, tiled at
+# 2x. Upsampling once (faces from 40 px) cost four times as much and caught nothing more
+# on the dev set's planted misses (22/24 from 20 px, 8/13 at 10-20 px either way, the
+# same false flags; BENCHMARKS.md, "Session 6"): YuNet sees those faces already.
+HOG_UPSAMPLE = 0
+FAMILIES: tuple[str, ...] = ("centerface", "dlib-hog", "yunet")
+# The families that search a whole photo. A photo's job searched every pixel with
+# CenterFace at every zoom, and YuNet at 2x sees whatever a plan lost or a mask left as
+# well as CenterFace's one pass at the job's base size did: without that pass the
+# planted misses caught and the false flags were the same (BENCHMARKS.md, "Session 6"),
+# at about 15% less of the check's time. Video frames keep it: on the frames sampled at
+# track boundaries CenterFace is the only whole-frame search (see ``find``).
+PHOTO_FAMILIES: tuple[str, ...] = ("dlib-hog", "yunet")
 
 
 def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
@@ -143,9 +153,9 @@ class Candidate:
 
 
 #: dlib HOG looks for the large faces: a picture longer than this is searched brought
-#: down to it (a 4032 px photo's faces of 130 px and more stay over HOG's 40 px at one
-#: upsampling), so its cost stays bounded; the small faces are YuNet's, searched at the
-#: picture's own pixels and more.
+#: down to it (a 4032 px photo's faces of about 250 px and more stay over HOG's 80 px),
+#: so its cost stays bounded; the smaller faces are YuNet's, searched at the picture's
+#: own pixels and more.
 HOG_MAX_SIDE = 1280
 
 
@@ -199,12 +209,15 @@ class ResidualFinder:
                 out.append(Candidate(box, float(s), "dlib-hog"))
         return out
 
-    def candidates(self, frame: np.ndarray, second_family: bool = True) -> list[Candidate]:
-        """Every face any family finds in ``frame`` (RGB uint8); CenterFace's only when
-        ``second_family`` is false."""
+    def candidates(self, frame: np.ndarray, second_family: bool = True,
+                   families: tuple[str, ...] = FAMILIES) -> list[Candidate]:
+        """Every face the ``families`` find in ``frame`` (RGB uint8); CenterFace's only
+        when ``second_family`` is false."""
+        search = {"centerface": self._centerface, "dlib-hog": self._dlib_hog,
+                  "yunet": self._yunet}
         if not second_family:
-            return self._centerface(frame)
-        return self._centerface(frame) + self._dlib_hog(frame) + self._yunet(frame)
+            families = ("centerface",)
+        return [c for fam in FAMILIES if fam in families for c in search[fam](frame)]
 
     def _found_near(self, image: np.ndarray, cand: Candidate, family: str,
                     min_iou: float) -> bool:
@@ -238,7 +251,8 @@ class ResidualFinder:
     def find(self, output: np.ndarray, masked: np.ndarray, *,
              original: np.ndarray | None = None,
              allowed: np.ndarray | None = None,
-             second_family: bool = True) -> list[tuple[Candidate, float]]:
+             second_family: bool = True,
+             families: tuple[str, ...] = FAMILIES) -> list[tuple[Candidate, float]]:
         """Residual faces of one output frame, each with the share of its box that is masked.
 
         ``masked``: boolean ``(H, W)`` pixels that were masked. ``allowed``: boolean
@@ -246,15 +260,16 @@ class ResidualFinder:
         mostly inside them is not residual. ``original``: the original frame, used to
         confirm candidates that touch a mask (without it they count as residual).
         ``second_family=False`` skips dlib HOG and YuNet over the whole frame; it then
-        looks only around CenterFace's weak candidates, to confirm them.
+        looks only around CenterFace's weak candidates, to confirm them. ``families``:
+        the detectors that search the whole frame (:data:`PHOTO_FAMILIES` for a photo).
         """
-        return self.judge(self.candidates(output, second_family), output, masked,
+        return self.judge(self.candidates(output, second_family, families), output, masked,
                           original=original, allowed=allowed, second_family=second_family)
 
     def judge(self, cands: list[Candidate], output: np.ndarray, masked: np.ndarray, *,
               original: np.ndarray | None = None, allowed: np.ndarray | None = None,
               second_family: bool = True, rules: Rules | None = None,
-              families: tuple[str, ...] = ("centerface", "dlib-hog", "yunet"),
+              families: tuple[str, ...] = FAMILIES,
               memo: dict[Any, bool] | None = None) -> list[tuple[Candidate, float]]:
         """The residual faces among ``cands`` (:meth:`find` without the detection), under
         ``rules`` (default: the finder's) and from ``families`` only. ``memo`` keeps the
