@@ -143,7 +143,7 @@ def _checks(f: ResidualFinder, frame: np.ndarray, out: np.ndarray, masked: np.nd
         _timed(lambda: f._centerface(out), cpu, "check centerface")
         + _timed(lambda: f._dlib_hog(out), cpu, "check dlib-hog")
         + _timed(lambda: f._yunet(out), cpu, "check yunet"))
-    memo: dict[Any, bool] = {}
+    memo: dict[Any, Any] = {}
     by: dict[str, str] = {}
 
     def flags(name: str, rules: Rules | None, families: tuple[str, ...]) -> np.ndarray:

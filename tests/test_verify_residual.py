@@ -13,7 +13,10 @@ from veil.settings import MaskSettings, ScanSettings
 from veil.verify.frames import boundary_windows, sample_indices
 from veil.verify.residual import (
     CF_ALONE_SCORE,
+    MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
+    YUNET_LARGE_SIDE,
+    Candidate,
     ResidualFinder,
     box_share,
     core_box,
@@ -228,3 +231,38 @@ def test_small_unmasked_face_in_a_large_picture_is_found_by_the_tiled_yunet_sear
     masked = mask_regions(canvas, box, solid)
     assert finder.find(masked, coverage_mask(canvas.shape[:2], box, solid),
                        original=canvas) == []
+
+
+def test_a_masked_face_s_blurred_outline_is_not_a_residual_face():
+    """Blurred, a face keeps its outline, and YuNet can draw that outline lower or larger
+    than the face (on a 720p clip: 300x400 px boxes reaching the neck, 70% masked). Where
+    the original shows the face, it is masked: nothing is visible."""
+    img = astronaut()
+    face = np.asarray([FACE_BOX], np.float32)
+    blur = MaskSettings()
+    out = mask_regions(img, face, blur)
+    masked = coverage_mask(img.shape[:2], face, blur)
+    x1, y1, x2, y2 = FACE_BOX
+    w, h = x2 - x1, y2 - y1  # the clip's box, relative to its face: wider, taller, lower
+    low = (x1 - 0.22 * w, y1 + 0.23 * h, x2 + 0.2 * w, y2 + 0.61 * h)
+    cand = Candidate(low, 0.7, "yunet")
+    assert 0 < box_share(masked, low) < MASKED_SHARE
+    assert box_share(masked, core_box(low, 0.2)) < MASKED_SHARE
+    finder = ResidualFinder(ScanSettings(), hog=False)
+    assert finder.judge([cand], out, masked, original=img) == []
+    # The same box on an output that left the face unmasked is a visible face.
+    assert len(finder.judge([cand], img, np.zeros_like(masked), original=img)) == 1
+
+
+def test_a_large_face_only_yunet_sees_needs_centerface_on_a_close_crop():
+    """A lone YuNet box of 64 px or more counts only where CenterFace, which finds faces
+    that large, sees a face on a crop of the output (on footage, such boxes were blurred
+    floors and furniture); the astronaut's unmasked face counts."""
+    img = astronaut()
+    nothing = np.zeros(img.shape[:2], bool)
+    finder = ResidualFinder(ScanSettings(), hog=False)
+    suit = (120.0, 300.0, 240.0, 420.0)  # her suit: no face
+    assert min(suit[2] - suit[0], suit[3] - suit[1]) >= YUNET_LARGE_SIDE
+    assert finder.judge([Candidate(suit, 0.75, "yunet")], img, nothing, original=img) == []
+    found = finder.judge([Candidate(FACE_BOX, 0.75, "yunet")], img, nothing, original=img)
+    assert [c.detector for c, _ in found] == ["yunet"]

@@ -285,8 +285,17 @@ def confirm_on_crops(detector: Detector, frame: np.ndarray, candidates: Detectio
                      threshold: float) -> np.ndarray:
     """For each candidate, whether ``detector`` finds a face scoring ``threshold`` or more
     overlapping it (IoU >= 0.3) in a small zoomed crop around it."""
+    found = faces_on_crops(detector, frame, candidates, threshold)
+    return np.asarray([f is not None for f in found], dtype=bool)
+
+
+def faces_on_crops(detector: Detector, frame: np.ndarray, candidates: Detections,
+                   threshold: float) -> list[np.ndarray | None]:
+    """For each candidate, the face ``detector`` finds overlapping it best (IoU >= 0.3,
+    scoring ``threshold`` or more) in a small zoomed crop around it, as an xyxy box in
+    ``frame``'s pixels; ``None`` where it finds none."""
     h, w = frame.shape[:2]
-    ok = np.zeros(len(candidates), dtype=bool)
+    out: list[np.ndarray | None] = [None] * len(candidates)
     for i, (x1, y1, x2, y2) in enumerate(candidates.boxes.astype(np.float64)):
         size = max(x2 - x1, y2 - y1, 1.0)
         cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, size * _CONFIRM_CONTEXT / 2
@@ -304,8 +313,10 @@ def confirm_on_crops(detector: Detector, frame: np.ndarray, candidates: Detectio
             continue
         ch, cw = crop.shape[:2]
         found = found.transformed((c - a) / cw, (d - b) / ch, a, b)
-        ok[i] = box_iou(candidates.boxes[i:i + 1], found.boxes).max() >= _CONFIRM_IOU
-    return ok
+        iou = box_iou(candidates.boxes[i:i + 1], found.boxes)[0]
+        if iou.max() >= _CONFIRM_IOU:
+            out[i] = found.boxes[int(iou.argmax())]
+    return out
 
 
 class Scanner:

@@ -33,7 +33,7 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import confirm_on_crops
+from veil.scan.scanner import faces_on_crops
 from veil.settings import ScanSettings
 
 # A face at least this much inside a masked region is masked (METRICS.md: a face is
@@ -68,6 +68,13 @@ YUNET_SCALE = 2.0
 YUNET_ALONE_SCORE = 0.6
 YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
+# YuNet is the check's eye for the small faces the job cannot see. A YuNet candidate whose
+# shorter side is this many pixels or more counts only when another family agrees, or when
+# CenterFace finds a face on a close crop of the output there: CenterFace finds faces this
+# large, and on real footage lone YuNet boxes of 200-300 px at 0.6-0.8 were blurred floors
+# and furniture (``source_s18.mp4``), each costing a repair round and a needless mask. No
+# leaked face of the dev set is this large (BENCHMARKS.md, "Real misses").
+YUNET_LARGE_SIDE = 64.0
 # Pixel budget of the verification scan's zoomed passes, as a share of the job's.
 PIXEL_BUDGET_SHARE = 1.0
 # The zooms of verification's CenterFace passes. One pass at the
@@ -219,9 +226,10 @@ class ResidualFinder:
             families = ("centerface",)
         return [c for fam in FAMILIES if fam in families for c in search[fam](frame)]
 
-    def _found_near(self, image: np.ndarray, cand: Candidate, family: str,
-                    min_iou: float) -> bool:
-        """Whether ``family`` finds a face at the candidate's place in ``image``: the
+    def _face_near(self, image: np.ndarray, cand: Candidate, family: str,
+                   min_iou: float) -> tuple[float, float, float, float] | None:
+        """The face ``family`` finds at the candidate's place in ``image`` (its box
+        overlapping the candidate's best, IoU ``min_iou`` or more), or ``None``: the
         detector runs on a window of three times the candidate's box (HOG upsampled twice,
         so that it sees faces down to 20 px)."""
         h, w = image.shape[:2]
@@ -231,22 +239,23 @@ class ResidualFinder:
         cx2, cy2 = int(min(w, x2 + bw)), int(min(h, y2 + bh))
         crop = np.ascontiguousarray(image[cy1:cy2, cx1:cx2])
         if crop.size == 0:
-            return False
+            return None
         if family == "yunet":
             if self.yunet is None:
-                return False
+                return None
             det = Detections(np.asarray([cand.box], np.float32), np.ones(1, np.float32))
-            return bool(confirm_on_crops(self.yunet.detector, image, det,
-                                         self.rules.yunet_weak)[0])
+            face = faces_on_crops(self.yunet.detector, image, det, self.rules.yunet_weak)[0]
+            return None if face is None else _xyxy(face)
         if family == "centerface":
             found = [c.box for c in self._centerface(crop)]
         else:
             found = [c.box for c in self._dlib_hog(crop, upsample=2)]
         if not found:
-            return False
+            return None
         boxes = Detections(np.asarray(found, dtype=np.float32),
                            np.ones(len(found), np.float32)).transformed(1, 1, cx1, cy1).boxes
-        return bool(box_iou(np.asarray([cand.box], np.float32), boxes).max() >= min_iou)
+        iou = box_iou(np.asarray([cand.box], np.float32), boxes)[0]
+        return _xyxy(boxes[int(iou.argmax())]) if iou.max() >= min_iou else None
 
     def find(self, output: np.ndarray, masked: np.ndarray, *,
              original: np.ndarray | None = None,
@@ -270,7 +279,7 @@ class ResidualFinder:
               original: np.ndarray | None = None, allowed: np.ndarray | None = None,
               second_family: bool = True, rules: Rules | None = None,
               families: tuple[str, ...] = FAMILIES,
-              memo: dict[Any, bool] | None = None) -> list[tuple[Candidate, float]]:
+              memo: dict[Any, Any] | None = None) -> list[tuple[Candidate, float]]:
         """The residual faces among ``cands`` (:meth:`find` without the detection), under
         ``rules`` (default: the finder's) and from ``families`` only. ``memo`` keeps the
         confirmations on the original between calls on the same frame."""
@@ -290,11 +299,21 @@ class ResidualFinder:
                     else ("centerface",),
                     "yunet": ("centerface", "dlib-hog")}
 
-        def near(image: np.ndarray, cand: Candidate, family: str, min_iou: float) -> bool:
+        def face_near(image: np.ndarray, cand: Candidate, family: str, min_iou: float
+                      ) -> tuple[float, float, float, float] | None:
             key = (id(image), cand.box, family)
             if key not in memo:
-                memo[key] = self._found_near(image, cand, family, min_iou)
+                memo[key] = self._face_near(image, cand, family, min_iou)
             return memo[key]
+
+        def near(image: np.ndarray, cand: Candidate, family: str, min_iou: float) -> bool:
+            return face_near(image, cand, family, min_iou) is not None
+
+        def covered(cand: Candidate, box: tuple[float, float, float, float]) -> float:
+            share = box_share(masked, box)
+            if cand.detector == "yunet" and rules.yunet_core > 0:
+                share = max(share, box_share(masked, core_box(box, rules.yunet_core)))
+            return share
 
         def agreed(cand: Candidate) -> bool:
             if cand.detector == "centerface" and not second_family:
@@ -307,18 +326,25 @@ class ResidualFinder:
         for cand in cands:
             if min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1]) < MIN_RESIDUAL_SIDE:
                 continue  # below the size METRICS.md counts as a face
-            share = box_share(masked, cand.box)
-            if cand.detector == "yunet" and rules.yunet_core > 0:
-                share = max(share, box_share(masked, core_box(cand.box, rules.yunet_core)))
+            share = covered(cand, cand.box)
             if share >= MASKED_SHARE:
                 continue
             if allowed is not None and box_share(allowed, cand.box) >= MASKED_SHARE:
                 continue
             if cand.score < alone[cand.detector] and not agreed(cand):
                 continue  # a weak candidate no other family sees: a false alarm
-            if share > 0 and original is not None and not near(
-                    original, cand, cand.detector, CONFIRM_IOU):
-                continue  # a blob the mask itself made look like a face
+            if (cand.detector == "yunet"
+                    and min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1])
+                    >= YUNET_LARGE_SIDE
+                    and not agreed(cand) and not near(output, cand, "centerface", AGREE_IOU)):
+                continue  # a large face only YuNet sees: texture (see YUNET_LARGE_SIDE)
+            if share > 0 and original is not None:
+                face = face_near(original, cand, cand.detector, CONFIRM_IOU)
+                if face is None:
+                    continue  # a blob the mask itself made look like a face
+                if covered(cand, face) >= MASKED_SHARE:
+                    continue  # the face, where the original shows it, is masked: the
+                    #           candidate is its blurred outline, drawn lower or larger
             if any(box_iou(np.asarray([cand.box]), np.asarray([c.box]))[0, 0] >= 0.5
                    for c, _ in out):
                 continue  # two families found the same face: report it once
@@ -342,3 +368,8 @@ def box_share(mask: np.ndarray, box: tuple[float, float, float, float]) -> float
     if x2 <= x1 or y2 <= y1:
         return 0.0
     return float(mask[y1:y2, x1:x2].mean())
+
+
+def _xyxy(box: np.ndarray) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2
