@@ -307,7 +307,7 @@ class RayRunner:
             row = Row(i, PhotoState(replace(local)), task if remote else None,
                       scratch=scratch)
             items.append({"row": pickle.dumps(row)})
-        data = ray.data.from_items(items, override_num_blocks=len(items))
+        data: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=len(items))
         common: dict[str, Any] = {"batch_size": 1, "batch_format": "numpy"}
         data = data.map_batches(_fn(("read",), blob), num_cpus=task_cpus, **common)
         data = data.map_batches(_udf(("scan",), blob, threads, "scanner"), num_cpus=actor_cpus,
