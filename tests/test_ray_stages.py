@@ -154,7 +154,7 @@ def s3(local_ray: None) -> Iterator[str]:
     server.start()
     try:
         S3FileSystem(endpoint_override=f"127.0.0.1:{port}", scheme="http",
-                     region="us-east-1").create_dir("bucket")
+                     region="us-east-1", allow_bucket_creation=True).create_dir("bucket")
         yield f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
     finally:
         server.stop()
