@@ -165,7 +165,12 @@ def test_ray_reads_and_writes_s3(tmp_path: Path, small_astronaut: np.ndarray,
                                  s3: str) -> None:
     from veil.jobs import remote as rfs
 
+    from verify_media import write_video
+
     src = _inputs(tmp_path / "in", small_astronaut)
+    # A video goes through in one piece (the scan stage runs its whole pipeline).
+    write_video(src / "clip.mp4", [np.roll(small_astronaut, 2 * i, axis=1) for i in range(6)],
+                fps=6)
     for rel, data in _files(src).items():
         rfs.write_bytes(f"s3://bucket/in/{rel}{s3}", data)
     code, err = cli(src, "-o", tmp_path / "local", "--workers", "1")
@@ -179,9 +184,14 @@ def test_ray_reads_and_writes_s3(tmp_path: Path, small_astronaut: np.ndarray,
     report = f"s3://bucket/out.veil/report{s3}"
     assert sorted(rfs.list_files(report)) == ["failures.json", "report.html", "report.json"]
     doc = json.loads(rfs.read_bytes(join(report, "report.json")))
-    assert doc["summary"]["pass"] == 2 and doc["summary"]["error"] == 1
+    assert doc["summary"]["pass"] == 3 and doc["summary"]["error"] == 1
     assert {f["input"].split("?")[0] for f in doc["files"]} == {
-        "s3://bucket/in/a.png", "s3://bucket/in/sub/b.jpg", "s3://bucket/in/bad.png"}
+        "s3://bucket/in/a.png", "s3://bucket/in/sub/b.jpg", "s3://bucket/in/bad.png",
+        "s3://bucket/in/clip.mp4"}
+    plans = f"s3://bucket/out.veil/plans{s3}"
+    assert rfs.list_files(plans) == ["clip.mp4.veil.json"]
+    assert rfs.read_bytes(join(plans, "clip.mp4.veil.json")) == \
+        (tmp_path / "local.veil" / "plans" / "clip.mp4.veil.json").read_bytes()
     failures = json.loads(rfs.read_bytes(join(report, "failures.json")))
     assert [f["input"].split("?")[0] for f in failures["failures"]] == ["s3://bucket/in/bad.png"]
     everything = rfs.list_files("s3://bucket" + s3)
