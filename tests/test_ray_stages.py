@@ -16,6 +16,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,18 +81,21 @@ def test_stages_in_one_process_match_the_pipeline(tmp_path: Path, small_astronau
     assert outcomes["stages"][2].error == outcomes["local"][2].error
 
 
-def test_a_failing_stage_leaves_nothing(tmp_path: Path, small_astronaut: np.ndarray) -> None:
+@pytest.mark.parametrize("go", [run, run_stages], ids=["pipeline", "stages"])
+def test_a_failing_stage_leaves_nothing(tmp_path: Path, small_astronaut: np.ndarray,
+                                        go: Any) -> None:
     """The render stage cannot save the plan (a file is where its folder must be): the
-    file fails, and neither its output nor its staged output is left behind."""
+    file fails, and neither its output nor its staged output is left behind (the local
+    pipeline left ``.veil-unverified.b.jpg``)."""
     src = _inputs(tmp_path / "in", small_astronaut)
     plans = tmp_path / "plans"
     plans.mkdir()
     (plans / "sub").write_text("a file, not a folder")
     task = Task(src / "sub" / "b.jpg", tmp_path / "out" / "sub" / "b.jpg", "image",
                 plans / "sub" / "b.jpg.json")
-    outcome = run_stages(task, JobOptions(verify=True))
+    outcome = go(task, JobOptions(verify=True))
     assert not outcome.ok and outcome.error
-    assert not (tmp_path / "out" / "sub").exists() or _files(tmp_path / "out") == {}
+    assert not (tmp_path / "out").exists() or _files(tmp_path / "out") == {}
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +168,6 @@ def s3(local_ray: None) -> Iterator[str]:
 def test_ray_reads_and_writes_s3(tmp_path: Path, small_astronaut: np.ndarray,
                                  s3: str) -> None:
     from veil.jobs import remote as rfs
-
     from verify_media import write_video
 
     src = _inputs(tmp_path / "in", small_astronaut)

@@ -185,6 +185,11 @@ def verify_and_publish(task: Task, options: JobOptions, result: FileResult,
     under its staging name (:func:`staged_path` of ``task.output``), publish it, and make
     its report entry. The Ray engine's verify stage calls this too."""
     entry = None
+    if not result.ok and result.output is not None:
+        # the job wrote its output and then failed (e.g. its plan could not be saved):
+        # nothing unverified stays, not even under the staging name
+        Path(result.output).unlink(missing_ok=True)
+        result.output = None
     if result.ok and result.output is not None:
         from veil.jobs.repair import RepairOptions, verify_and_repair
 
