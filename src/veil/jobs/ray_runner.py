@@ -63,6 +63,7 @@ class Row:
     data: bytes | None = None                     # a remote source's bytes
     files: dict[str, bytes] = field(default_factory=dict)  # staged output and plan
     scratch: str = ""
+    uploaded: bool = False                        # a remote row's outcome is final
 
 
 def _scratch(row: Row) -> Path:
@@ -154,7 +155,7 @@ def _step(name: str, row: Row, options: JobOptions) -> Row:
                 source=state.task.source, kind=state.task.kind,
                 error=f"cannot read: {exc}"))
             return row
-    if state.outcome is not None and (name != "verify" or row.remote is None):
+    if state.outcome is not None and (name != "verify" or row.remote is None or row.uploaded):
         return row
     with _materialised(row):
         if name == "scan" and state.whole:
@@ -165,10 +166,9 @@ def _step(name: str, row: Row, options: JobOptions) -> Row:
             _keep_staged(row)
         outcome = row.state.outcome
         if name in ("scan", "verify") and outcome is not None and row.remote is not None \
-                and not row.files.get("uploaded"):
+                and not row.uploaded:
             row.state.outcome = _upload(row, outcome)
-            row.files = {"uploaded": b"1"}
-            row.data = None
+            row.files, row.data, row.uploaded = {}, None, True
     if row.state.outcome is not None and row.remote is None \
             and row.state.outcome.result.kind == "video":
         row.state.outcome.result.plan = None  # video plans are large; the plan file has it
@@ -204,10 +204,12 @@ class _StageUDF:
                     if row.state.result is not None and row.state.result.output is not None:
                         Path(row.state.result.output).unlink(missing_ok=True)
                     task = row.remote or row.state.task
-                    row.state.outcome = Outcome(task, FileResult(
+                    outcome = Outcome(task, FileResult(
                         source=task.source, kind=task.kind,
                         error=f"worker failed in the {name} stage: {exc!r}"))
-                    row.files, row.data = {}, None
+                    outcome.report_entry().input = task.source  # a URI stays one
+                    row.state.outcome = outcome
+                    row.files, row.data, row.uploaded = {}, None, row.remote is not None
             rows.append(pickle.dumps(row))
         return {"row": rows}
 

@@ -10,6 +10,7 @@ unless ``--overwrite`` (a remote batch does not resume: it is done again whole).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,10 @@ def protect_remote(inputs: Sequence[str], outdir: str, options: JobOptions, *, w
     from veil.jobs.runners import make_runner, require_ray
 
     require_ray()
+    for given in (plan_dir, report_dir):
+        if given is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", given):
+            raise UsageError("--plan-dir and --report take local folders (a URI's plans and "
+                             "report go beside OUTDIR: OUTDIR.veil/plans, OUTDIR.veil/report)")
     report_at = report_location(report_dir, outdir, verify=options.verify)
     collected = collect_remote(inputs, outdir, plan_dir=plan_dir, overwrite=options.overwrite,
                                include_hidden=include_hidden)
@@ -160,7 +165,15 @@ def protect_remote(inputs: Sequence[str], outdir: str, options: JobOptions, *, w
 
     for failure in collected.failures:
         click.echo(f"veil: {failure.source}: {failure.error}", err=True)
-    outcomes = run_remote_batch(collected, options, runner=runner, on_done=done)
+    from veil.jobs.runners import BatchInterrupted
+
+    stopped: BatchInterrupted | None = None
+    try:
+        outcomes = run_remote_batch(collected, options, runner=runner, on_done=done)
+    except BatchInterrupted as exc:  # Ctrl-C, SIGTERM: the report of the files finished
+        stopped, outcomes = exc, [*collected.failures, *exc.outcomes]
+        click.echo(f"veil: {exc.signal_name}: {len(exc.outcomes)} of "
+                   f"{len(collected.tasks)} files finished", err=True)
     if report_at is not None:
         report = upload_report(outcomes, report_at, settings=settings, command=command,
                                skipped=collected.skipped)
@@ -170,4 +183,6 @@ def protect_remote(inputs: Sequence[str], outdir: str, options: JobOptions, *, w
     if not quiet:
         click.echo(f"veil: {len(outcomes) - bad} of {len(outcomes)} files done "
                    f"into {location(outdir)}", err=True)
+    if stopped is not None:
+        return stopped.code
     return 1 if bad else 0
