@@ -202,3 +202,9 @@ def test_ray_reads_and_writes_s3(tmp_path: Path, small_astronaut: np.ndarray,
     # Fail closed on a re-run: the outputs exist, nothing is redone without --overwrite.
     code, err = cli(f"s3://bucket/in{s3}", "-o", out, "--engine", "ray")
     assert code == 2 and "already exists" in err
+
+
+def test_uris_need_the_ray_engine(tmp_path: Path) -> None:
+    code, err = cli("s3://bucket/in", "-o", tmp_path / "out")
+    assert code == 2 and "need --engine ray" in err
+    assert not (tmp_path / "out").exists()
