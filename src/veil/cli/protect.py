@@ -49,8 +49,10 @@ from veil.settings import (
 
 @main.command(DEFAULT_COMMAND, short_help="(default) Mask faces in files and folders.",
               context_settings={"max_content_width": 100})
-@click.argument("raw_inputs", metavar="INPUT...", nargs=-1, required=False)
+@click.argument("raw_inputs", metavar="INPUT...", nargs=-1, required=False,
+                type=click.Path())
 @click.option("-o", "--output", "raw_outdir", required=False, metavar="OUTDIR",
+              type=click.Path(file_okay=False),
               help="Folder for the masked copies (created if missing; neither inside an input "
               "nor holding one). Only the copies go there: it is the folder to publish. With "
               "--engine ray, INPUT and OUTDIR may be URIs (s3://bucket/path, gs://...).")
