@@ -49,12 +49,13 @@ from veil.settings import (
 
 @main.command(DEFAULT_COMMAND, short_help="(default) Mask faces in files and folders.",
               context_settings={"max_content_width": 100})
-@click.argument("inputs", metavar="INPUT...", nargs=-1, required=False,
-                type=click.Path(path_type=Path))
-@click.option("-o", "--output", "outdir", required=False, metavar="OUTDIR",
-              type=click.Path(path_type=Path, file_okay=False),
+@click.argument("raw_inputs", metavar="INPUT...", nargs=-1, required=False,
+                type=click.Path())
+@click.option("-o", "--output", "raw_outdir", required=False, metavar="OUTDIR",
+              type=click.Path(file_okay=False),
               help="Folder for the masked copies (created if missing; neither inside an input "
-              "nor holding one). Only the copies go there: it is the folder to publish.")
+              "nor holding one). Only the copies go there: it is the folder to publish. With "
+              "--engine ray, INPUT and OUTDIR may be URIs (s3://bucket/path, gs://...).")
 @click.option("--method", type=click.Choice(MASK_METHODS), default=MaskSettings().method,
               show_default=True, help="How faces are masked; all are irreversible at the "
               "default strength (scaled to each face's size).")
@@ -105,6 +106,9 @@ from veil.settings import (
 @click.option("--ray-address", default=None, metavar="ADDRESS",
               help="The Ray cluster for --engine ray  [default: RAY_ADDRESS, else a local "
               "instance].")
+@click.option("--ray-gpus", type=click.FloatRange(0, 8), default=None, metavar="N",
+              help="GPUs for each face-scanning actor with --engine ray  [default: 1 when the "
+              "cluster has GPUs and onnxruntime offers CUDA, else 0].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document to stdout: "
               "per file the input, output, faces (boxes, scores) and error.")
 @click.option("--no-verify", is_flag=True, help="Skip the check of the outputs (residual "
@@ -120,12 +124,13 @@ from veil.settings import (
               help="Where the face detector runs: auto uses CUDA when onnxruntime offers "
               "it (onnxruntime-gpu installed), else the CPU. Results are the same up to float "
               "rounding.")
-def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: MaskShape,
+def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMethod,
+            shape: MaskShape,
             margin: float,
             threshold: float | None, fast: bool, passes: str | None, keep_icc: bool,
             quality: int, no_audio: bool, crf: int,
             plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: Path | None,
-            engine: str, ray_address: str | None, as_json: bool,
+            engine: str, ray_address: str | None, ray_gpus: float | None, as_json: bool,
             no_verify: bool, report_dir: Path | None, include_hidden: bool,
             quiet: bool, device: str) -> None:
     """Mask every face in INPUT files and folders; write clean copies under OUTDIR (default
@@ -133,6 +138,15 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
 
     A re-run of the same command resumes: it skips the files already done (output current
     and verified) and does the rest; the report covers them all."""
+    from veil.jobs.remote import is_uri
+
+    remote = any(is_uri(p) for p in (*raw_inputs, raw_outdir))
+    if remote and engine != "ray":
+        raise click.UsageError("URIs (s3://..., gs://...) need --engine ray")
+    if remote and (retry_dir is not None or as_json):
+        raise click.UsageError("--retry-failed and --json do not take URIs yet")
+    inputs = tuple(Path(p) for p in raw_inputs)
+    outdir: Path | None = None if raw_outdir is None else Path(raw_outdir)
     retry: set[str] | None = None
     if retry_dir is not None:
         if inputs or outdir is not None:
@@ -187,6 +201,21 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
     options = JobOptions(scan=scan, mask=mask, keep_icc=keep_icc, quality=quality,
                          overwrite=overwrite, audio=not no_audio, crf=crf,
                          verify=not no_verify)
+    if remote:
+        from veil.jobs.remote_batch import protect_remote
+
+        command.update(inputs=list(raw_inputs), outdir=raw_outdir)
+        try:
+            code = protect_remote(
+                raw_inputs, str(raw_outdir), options, workers=workers, ray_address=ray_address,
+                ray_gpus=ray_gpus, plan_dir=None if plan_dir is None else str(plan_dir),
+                report_dir=None if report_dir is None else str(report_dir),
+                include_hidden=include_hidden, quiet=quiet,
+                settings={"scan": scan.to_dict(), "mask": mask.to_dict(), "keep_icc": keep_icc,
+                          "quality": quality, "device": device_used}, command=command)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from exc
+        click.get_current_context().exit(code)
     t0 = time.perf_counter()
     report_at = report_folder(report_dir, outdir, verify=not no_verify)
     try:
@@ -223,7 +252,7 @@ def protect(inputs: tuple[Path, ...], outdir: Path, method: MaskMethod, shape: M
             display.done(task, outcome)
 
         runner = make_runner(min(workers, len(todo)), engine=engine, ray_address=ray_address,
-                             phase_progress=display.phase)
+                             ray_gpus=ray_gpus, phase_progress=display.phase)
         try:
             # plans dropped as each file is recorded (memory flat in the batch's length),
             # unless --json lists every picture's faces

@@ -176,7 +176,20 @@ def run(task: Task, options: JobOptions, progress: Progress | None = None, *,
         return Outcome(task, FileResult(source=task.source, kind=task.kind, error=str(exc)))
     staged = replace(task, output=staged_path(task.output))
     result = _make(staged, replace(options, overwrite=True), job_progress)
+    return verify_and_publish(task, options, result, phases)
+
+
+def verify_and_publish(task: Task, options: JobOptions, result: FileResult,
+                       phases: PhaseProgress | None = None) -> Outcome:
+    """Stages 2 to 4 of a verified job: verify (and repair) ``result``, an output made
+    under its staging name (:func:`staged_path` of ``task.output``), publish it, and make
+    its report entry. The Ray engine's verify stage calls this too."""
     entry = None
+    if not result.ok and result.output is not None:
+        # the job wrote its output and then failed (e.g. its plan could not be saved):
+        # nothing unverified stays, not even under the staging name
+        Path(result.output).unlink(missing_ok=True)
+        result.output = None
     if result.ok and result.output is not None:
         from veil.jobs.repair import RepairOptions, verify_and_repair
 

@@ -203,14 +203,15 @@ def require_ray() -> None:
 
 
 def make_runner(workers: int = 1, *, engine: str = "local", ray_address: str | None = None,
-                frame_progress: Progress | None = None,
+                ray_gpus: float | None = None, frame_progress: Progress | None = None,
                 phase_progress: PhaseProgress | None = None) -> Runner:
     """The runner for ``engine``: ``local`` gives serial for one worker, a process pool
-    for more; ``ray`` the Ray runner (``workers`` actors) on ``ray_address``."""
+    for more; ``ray`` the Ray runner (``workers`` actors per pool) on ``ray_address``, with
+    ``ray_gpus`` GPUs for each scan actor (``None``: one when the cluster has GPUs)."""
     if engine == "ray":
         from veil.jobs.ray_runner import RayRunner
 
-        return RayRunner(workers, address=ray_address)
+        return RayRunner(workers, address=ray_address, scan_gpus=ray_gpus)
     if workers <= 1:
         return SerialRunner(frame_progress=frame_progress, phase_progress=phase_progress)
     return PoolRunner(workers)
