@@ -20,7 +20,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 FAST_THRESHOLD = 0.1
 
 #: How a picture is searched (see :class:`ScanSettings`).
-SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled")
+SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,17 @@ class ScanSettings:
         threshold and the threshold) is also a face when this second detector, run on a
         small zoomed crop around it, finds a face there scoring ``confirm_threshold``.
     confirm_threshold: the second detector's score that confirms a weak candidate.
+    chip_score, chip_face, chip_margin, chip_full: ``adaptive`` (the ``native`` passes,
+        but the zoomed ones only where faces can be): the passes at the picture's own
+        pixels or less run whole; a candidate they find scoring ``chip_score`` or more
+        whose long side is at most ``chip_face`` frame pixels (a face small enough to
+        need the zoom), or any weak candidate (support threshold to threshold, which
+        needs a second pass), opens a chip: its box grown by ``chip_margin`` pixels
+        (or half its size) on each side. Overlapping chips are merged, and the zoomed
+        passes (1.5x, 2x, mirrored) run on the chips only; when the chips cover
+        ``chip_full`` of the picture or more, they run on the whole picture, as
+        ``native`` does. A picture where the first passes see nothing face-like gets
+        no zoomed pass.
     """
 
     threshold: float = 0.25
@@ -92,6 +103,10 @@ class ScanSettings:
     tile_overlap: int = 128
     confirm_detector: str = ""
     confirm_threshold: float = 0.3
+    chip_score: float = 0.04
+    chip_face: float = 24.0
+    chip_margin: float = 32.0
+    chip_full: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -114,6 +129,12 @@ class ScanSettings:
             raise ValueError("tile_overlap must be at least 0 and under half of tile_side")
         if not 0 < self.confirm_threshold <= 1:
             raise ValueError("confirm_threshold must be in (0, 1]")
+        if not 0 < self.chip_score <= 1:
+            raise ValueError("chip_score must be in (0, 1]")
+        if self.chip_face < 0 or self.chip_margin < 0:
+            raise ValueError("chip_face and chip_margin must be at least 0")
+        if not 0 < self.chip_full <= 1:
+            raise ValueError("chip_full must be in (0, 1]")
 
     @property
     def support_threshold(self) -> float:
@@ -123,9 +144,12 @@ class ScanSettings:
     @property
     def detector_floor(self) -> float:
         """The lowest candidate score any rule of these settings looks at."""
+        floor = self.support_threshold
+        if self.search == "adaptive":
+            floor = min(floor, self.chip_score)
         if self.keep_weak > 0:
-            return min(self.support_threshold, self.keep_weak)
-        return self.support_threshold
+            return min(floor, self.keep_weak)
+        return floor
 
     @classmethod
     def fast(cls, **changes: Any) -> ScanSettings:
