@@ -94,7 +94,8 @@ def _native(zooms: tuple[float, ...], mirror: bool = True, **more: object) -> Sc
 #: costs to drop passes from it, beside the pyramid it replaced. On pictures up to
 #: 1280 px the two searches are the same passes.
 NATIVE_GRID: dict[str, ScanSettings] = {
-    "default: native 1+1.5+2+m2, centerface": ScanSettings(),
+    "default before session 6: native 1+1.5+2+m2, centerface": ScanSettings(search="native"),
+    "adaptive 1+1.5+2+m2 (the default since session 6)": ScanSettings(),
     "pyramid 1+1.5+2+m2 (old default)": ScanSettings(search="pyramid"),
     "native 1+2+m2": _native((1.0, 2.0)),
     "native 1+1.5+m1.5": _native((1.0, 1.5)),
@@ -107,7 +108,7 @@ NATIVE_GRID: dict[str, ScanSettings] = {
 }
 
 
-def _adaptive(score: float, face: float, margin: float, full: float = 0.6,
+def _adaptive(score: float, face: float, margin: float, full: float = 1.0,
               zooms: tuple[float, ...] = (1.0, 1.5, 2.0), mirror: bool = True) -> ScanSettings:
     return ScanSettings(search="adaptive", chip_score=score, chip_face=face, chip_margin=margin,
                         chip_full=full, zooms=zooms, mirror=mirror)
@@ -115,9 +116,10 @@ def _adaptive(score: float, face: float, margin: float, full: float = 0.6,
 
 #: The adaptive zoom (session 6): the native passes, zooms only on chips around small or
 #: weak candidates of the passes at the picture's own pixels. ``cNN``: chip_score,
-#: ``fNN``: chip_face (px), ``mNN``: chip_margin (px), ``uNN``: chip_full.
+#: ``fNN``: chip_face (px), ``mNN``: chip_margin (px), ``uNN``: chip_full. The default
+#: since session 6 is ``c0.04 f24 m32 u1`` (chosen on the even half of the dev set).
 ADAPTIVE_GRID: dict[str, ScanSettings] = {
-    "default: native 1+1.5+2+m2, centerface": ScanSettings(search="native"),
+    "default before session 6: native 1+1.5+2+m2, centerface": ScanSettings(search="native"),
     "native 1+2+m2": _native((1.0, 2.0)),
     "native 1+1.5+m1.5": _native((1.0, 1.5)),
     "native 1 t0.1 (--fast)": ScanSettings.fast(search="native"),

@@ -51,7 +51,9 @@ class ScanSettings:
         hardware, so it can be rendered and verified on any machine.
     detector: the detector that finds the faces, by registry name
         (:data:`veil.scan.registry.DETECTORS`: ``centerface``, ``yunet``).
-    search: ``native`` (the default for pictures: the passes above, but a picture larger
+    search: ``adaptive`` (the default for pictures since session 6: the ``native``
+        passes, the zoomed ones only where faces can be; see ``chip_score``),
+        ``native`` (the passes above, but a picture larger
         than ``base_side`` is never shrunk for them: its zooms are of its own pixels, cut
         into overlapping tiles, plus one pass of the whole picture at ``base_side`` for
         the largest faces; a 10 px face is seen at the same size in a 0.2 MP and a
@@ -62,8 +64,9 @@ class ScanSettings:
         picture's own pixels, cut into overlapping tiles so memory stays bounded, then
         passes at half the scale each down to the whole picture at ``base_side`` and at
         most its own pixels; cost grows with the picture's area). ``mirror``, ``zooms``,
-        ``target_pixels`` apply to ``pyramid`` (and to ``native`` on pictures no
-        larger than ``base_side``, where the two are the same) and ``max_upscale`` to both.
+        ``target_pixels`` apply to ``pyramid`` (and to ``native`` and ``adaptive`` on
+        pictures no larger than ``base_side``, where the first two are the same) and
+        ``max_upscale`` to all.
     native_scale: ``tiled``: scale of the finest pass against the picture's pixels
         (2.0 shows a 10 px face to the detector as 20 px).
     tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
@@ -97,7 +100,7 @@ class ScanSettings:
     keep_weak: float = 0.0
     device: str = "auto"
     detector: str = "centerface"
-    search: str = "native"
+    search: str = "adaptive"
     native_scale: float = 1.0
     tile_side: int = 1024
     tile_overlap: int = 128
