@@ -109,9 +109,10 @@ NATIVE_GRID: dict[str, ScanSettings] = {
 
 
 def _adaptive(score: float, face: float, margin: float, full: float = 1.0,
-              zooms: tuple[float, ...] = (1.0, 1.5, 2.0), mirror: bool = True) -> ScanSettings:
+              zooms: tuple[float, ...] = (1.0, 1.5, 2.0), mirror: bool = True,
+              whole: float = 1.0) -> ScanSettings:
     return ScanSettings(search="adaptive", chip_score=score, chip_face=face, chip_margin=margin,
-                        chip_full=full, zooms=zooms, mirror=mirror)
+                        chip_full=full, zooms=zooms, mirror=mirror, chip_whole=whole)
 
 
 #: The adaptive zoom (session 6): the native passes, zooms only on chips around small or
@@ -125,7 +126,10 @@ ADAPTIVE_GRID: dict[str, ScanSettings] = {
     "native 1 t0.1 (--fast)": ScanSettings.fast(search="native"),
     **{f"adaptive c{c:g} f{f:g} m{m:g} u{u:g}": _adaptive(c, f, m, u)
        for c, f, m, u in ((0.04, 16, 32, 1.0), (0.04, 24, 32, 1.0), (0.04, 16, 16, 1.0),
+                          (0.02, 24, 32, 1.0), (0.03, 24, 32, 1.0),
                           (0.04, 40, 64, 0.6), (0.06, 16, 0, 1.0), (0.1, 24, 32, 1.0))},
+    "adaptive w1.5 c0.04 f24 m32 u1 (1.5x whole)": _adaptive(0.04, 24, 32, whole=1.5),
+    "adaptive w1.5 c0.04 f40 m32 u1 (1.5x whole)": _adaptive(0.04, 40, 32, whole=1.5),
     "adaptive 1+2+m2 c0.04 f16 m32 u1": _adaptive(0.04, 16, 32, 1.0, zooms=(1.0, 2.0)),
     "adaptive 1+1.5+m1.5 c0.04 f16 m32 u1": _adaptive(0.04, 16, 32, 1.0, zooms=(1.0, 1.5)),
 }
@@ -208,12 +212,15 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings],
     """Score every strategy on the WIDER-format set under ``root``. With ``cache_dir``,
     each picture's detector passes are kept there (one file per picture) and reused by
     later runs: a new combination rule then costs no detector time (the costs reported
-    are those of the run that made each pass). ``half``: ``even`` or ``odd`` scores only
-    the pictures at even or odd positions of the set's list (tune on one, report both)."""
+    are those of the run that made each pass; a cache holds the candidates from the
+    lowest floor of the strategies that made it: keep one per floor). ``half``: ``even``
+    or ``odd`` scores only the pictures at even or odd positions of the set's list (tune
+    on one, report both)."""
     images: list[WiderImage] = load_wider(root)
     if half:
         images = images[{"even": 0, "odd": 1}[half]::2]
-    meters = {name: Metered(get_detector(name, floor=FLOOR)) for name in
+    floor = min([FLOOR] + [s.detector_floor for s in strategies.values()])
+    meters = {name: Metered(get_detector(name, floor=floor)) for name in
               {s.detector for s in strategies.values()}
               | {s.confirm_detector for s in strategies.values() if s.confirm_detector}}
     results = {name: Result(name) for name in strategies}
@@ -229,7 +236,8 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings],
             det = meters[s.detector]
             parts = []
             plan = plan_passes(w, h, s)
-            whole, zoomed = split_adaptive(plan) if s.search == "adaptive" else (plan, [])
+            whole, zoomed = (split_adaptive(plan, s.chip_whole) if s.search == "adaptive"
+                             else (plan, []))
             for p in whole:
                 key = (s.detector, p)
                 if key not in cache:

@@ -45,6 +45,10 @@ def test_adaptive_search_plans_the_native_passes_and_zooms_on_chips_only() -> No
         assert all(p.scale <= 1 and not p.mirror for p in whole)
         assert len(zoomed) == 3 and zoomed[0].scale < zoomed[1].scale == zoomed[2].scale
         assert zoomed[-1].mirror and all(p.scale > 1 for p in zoomed)
+    # chip_whole 1.5: the 1.5x pass runs whole too and seeds the chips with the 1x pass.
+    passes = plan_passes(4032, 3024, ADAPTIVE)
+    whole, zoomed = split_adaptive(passes, 1.5)
+    assert [p.scale for p in whole][1:] == [1.0, 1.5] and [p.scale for p in zoomed] == [2, 2]
     # Passes with no pass at the picture's own pixels run whole: nothing to seed chips.
     only_zoom = plan_passes(800, 600, ADAPTIVE.with_passes("2"))
     assert split_adaptive(only_zoom) == (only_zoom, [])
@@ -168,6 +172,7 @@ def test_adaptive_settings_are_checked_and_recorded() -> None:
     assert ScanSettings.from_dict(s.plan_dict()) == s
     assert s.detector_floor == pytest.approx(0.05)           # candidates that seed chips
     assert ScanSettings(search="native", chip_score=0.05).detector_floor == pytest.approx(0.075)
-    for bad in ({"chip_score": 0}, {"chip_face": -1}, {"chip_margin": -1}, {"chip_full": 0}):
+    for bad in ({"chip_score": 0}, {"chip_face": -1}, {"chip_margin": -1}, {"chip_full": 0},
+                {"chip_whole": 0.5}):
         with pytest.raises(ValueError):
             ScanSettings(search="adaptive", **bad)  # type: ignore[arg-type]

@@ -87,6 +87,8 @@ class ScanSettings:
         ``chip_full`` of the picture or more, they run on the whole picture, as
         ``native`` does. A picture where the first passes see nothing face-like gets
         no zoomed pass.
+    chip_whole: ``adaptive``: the passes up to this zoom run on the whole picture (and
+        seed the chips); 1.0 runs only the pass at the picture's own pixels whole.
     """
 
     threshold: float = 0.25
@@ -110,6 +112,7 @@ class ScanSettings:
     chip_face: float = 24.0
     chip_margin: float = 32.0
     chip_full: float = 1.0
+    chip_whole: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -138,6 +141,8 @@ class ScanSettings:
             raise ValueError("chip_face and chip_margin must be at least 0")
         if not 0 < self.chip_full <= 1:
             raise ValueError("chip_full must be in (0, 1]")
+        if self.chip_whole < 1:
+            raise ValueError("chip_whole must be at least 1")
 
     @property
     def support_threshold(self) -> float:

@@ -247,11 +247,15 @@ Chip = tuple[int, int, int, int]
 _CHIP_CELL = 16
 
 
-def split_adaptive(passes: list[ScanPass]) -> tuple[list[ScanPass], list[ScanPass]]:
-    """The passes of a plan that the adaptive search runs on the whole picture (at its own
-    pixels or less, not mirrored) and those it runs on chips only (the zooms, mirrored).
-    A plan with no pass at the picture's own pixels or less runs whole."""
-    whole = [p for p in passes if p.scale <= 1.0001 and not p.mirror]
+def split_adaptive(passes: list[ScanPass], whole_up_to: float = 1.0
+                   ) -> tuple[list[ScanPass], list[ScanPass]]:
+    """The passes of a plan that the adaptive search runs on the whole picture (at most
+    ``whole_up_to`` times its own pixels, not mirrored) and those it runs on chips only
+    (the larger zooms, mirrored). A plan with no pass at the picture's own pixels or less
+    runs whole."""
+    if not any(p.scale <= 1.0001 and not p.mirror for p in passes):
+        return passes, []
+    whole = [p for p in passes if p.scale <= whole_up_to * 1.0001 and not p.mirror]
     if not whole:
         return passes, []
     return whole, [p for p in passes if p not in whole]
@@ -440,7 +444,7 @@ class Scanner:
         """What each pass of the adaptive search finds: the passes at the picture's own
         pixels or less on the whole picture, the zooms on :func:`plan_chips` only."""
         h, w = frame.shape[:2]
-        whole, zoomed = split_adaptive(self.passes(w, h))
+        whole, zoomed = split_adaptive(self.passes(w, h), self.settings.chip_whole)
         parts = [run_pass(self.detector, frame, p) for p in whole]
         chips = plan_chips(parts, w, h, self.settings) if zoomed else []
         return parts + [run_pass_on_chips(self.detector, frame, p, chips) for p in zoomed]
