@@ -118,7 +118,8 @@ def _adaptive(score: float, face: float, margin: float, full: float = 1.0,
 #: The adaptive zoom (session 6): the native passes, zooms only on chips around small or
 #: weak candidates of the passes at the picture's own pixels. ``cNN``: chip_score,
 #: ``fNN``: chip_face (px), ``mNN``: chip_margin (px), ``uNN``: chip_full. The default
-#: since session 6 is ``c0.04 f24 m32 u1`` (chosen on the even half of the dev set).
+#: since session 6 is ``w1.5 c0.04 f24 m32 u1`` (chosen on the even half of the dev set,
+#: the 1.5x pass whole for lone faces on busy texture: see BENCHMARKS.md).
 ADAPTIVE_GRID: dict[str, ScanSettings] = {
     "default before session 6: native 1+1.5+2+m2, centerface": ScanSettings(search="native"),
     "native 1+2+m2": _native((1.0, 2.0)),

@@ -11,7 +11,12 @@ from veil.scan import Scanner
 from veil.scan.scanner import plan_chips, plan_passes, split_adaptive
 from veil.settings import ScanSettings
 
-ADAPTIVE = ScanSettings(search="adaptive")
+#: The default photo search.
+ADAPTIVE = ScanSettings()
+
+
+def test_photos_default_to_the_adaptive_search() -> None:
+    assert ADAPTIVE.search == "adaptive" and ADAPTIVE.chip_whole == 1.5
 
 
 class _Fixed:
@@ -45,6 +50,8 @@ def test_adaptive_search_plans_the_native_passes_and_zooms_on_chips_only() -> No
         assert all(p.scale <= 1 and not p.mirror for p in whole)
         assert len(zoomed) == 3 and zoomed[0].scale < zoomed[1].scale == zoomed[2].scale
         assert zoomed[-1].mirror and all(p.scale > 1 for p in zoomed)
+        whole, zoomed = split_adaptive(passes, ADAPTIVE.chip_whole)   # the default
+        assert whole[-1].scale == 1.5 and len(zoomed) == 2 and zoomed[-1].mirror
     # chip_whole 1.5: the 1.5x pass runs whole too and seeds the chips with the 1x pass.
     passes = plan_passes(4032, 3024, ADAPTIVE)
     whole, zoomed = split_adaptive(passes, 1.5)
@@ -58,7 +65,7 @@ def test_blank_picture_gets_no_zoomed_pass() -> None:
     rec = _Fixed([], [])
     found = Scanner(ADAPTIVE, detector=rec).scan(np.full((768, 1024, 3), 128, np.uint8))
     assert len(found) == 0
-    assert rec.sizes == [(768, 1024)]         # the 1x pass; no 1.5x, 2x or mirrored pass
+    assert rec.sizes == [(768, 1024), (1152, 1536)]   # 1x and 1.5x; no 2x or mirrored pass
     native = _Fixed([], [])
     Scanner(ScanSettings(search="native"), detector=native).scan(
         np.full((768, 1024, 3), 128, np.uint8))
@@ -66,8 +73,9 @@ def test_blank_picture_gets_no_zoomed_pass() -> None:
 
 
 def test_one_small_face_far_from_others_is_zoomed_there_only() -> None:
-    """A 12 px candidate far from a large confident face: each zoomed pass sees one chip
-    around the small one (a few percent of the picture); the large face opens none."""
+    """A 12 px candidate far from a large confident face: each chip pass (2x, mirrored 2x)
+    sees one chip around the small one (a few percent of the picture); the large face
+    opens none."""
     small = [700.0, 500.0, 712.0, 513.0]
     large = [100.0, 100.0, 300.0, 320.0]
     s = ADAPTIVE
@@ -81,8 +89,8 @@ def test_one_small_face_far_from_others_is_zoomed_there_only() -> None:
     assert box_iou(np.asarray([large]), np.asarray([chips[0]], np.float32))[0, 0] == 0
     rec = _Fixed([small, large], [0.3, 0.99])
     Scanner(s, detector=rec).scan(np.zeros((768, 1024, 3), np.uint8))
-    assert rec.sizes[0] == (768, 1024) and len(rec.sizes) == 4
-    for h, w in rec.sizes[1:]:                # the chip, scaled by its pass (at most 2x)
+    assert rec.sizes[:2] == [(768, 1024), (1152, 1536)] and len(rec.sizes) == 4
+    for h, w in rec.sizes[2:]:                # the chip, scaled by its pass (at most 2x)
         assert w <= 2 * (x2 - x1) + 2 and h <= 2 * (y2 - y1) + 2
     # A large confident face alone: nothing to zoom.
     assert plan_chips([Detections(np.asarray([large], np.float32), np.asarray([0.99]))],

@@ -77,18 +77,20 @@ class ScanSettings:
         small zoomed crop around it, finds a face there scoring ``confirm_threshold``.
     confirm_threshold: the second detector's score that confirms a weak candidate.
     chip_score, chip_face, chip_margin, chip_full: ``adaptive`` (the ``native`` passes,
-        but the zoomed ones only where faces can be): the passes at the picture's own
-        pixels or less run whole; a candidate they find scoring ``chip_score`` or more
-        whose long side is at most ``chip_face`` frame pixels (a face small enough to
-        need the zoom), or any weak candidate (support threshold to threshold, which
-        needs a second pass), opens a chip: its box grown by ``chip_margin`` pixels
-        (or half its size) on each side. Overlapping chips are merged, and the zoomed
-        passes (1.5x, 2x, mirrored) run on the chips only; when the chips cover
-        ``chip_full`` of the picture or more, they run on the whole picture, as
-        ``native`` does. A picture where the first passes see nothing face-like gets
-        no zoomed pass.
+        but the largest zooms only where faces can be): the passes up to ``chip_whole``
+        times the picture's own pixels run whole; a candidate they find scoring
+        ``chip_score`` or more whose long side is at most ``chip_face`` frame pixels (a
+        face small enough to need the zoom), or any weak candidate (support threshold to
+        threshold, which needs a second pass), opens a chip: its box grown by
+        ``chip_margin`` pixels (or half its size) on each side. Overlapping chips are
+        merged, and the larger zooms (2x and mirrored 2x by default) run on the chips
+        only; when the chips cover ``chip_full`` of the picture or more, they run on the
+        whole picture, as ``native`` does. A picture where the whole passes see nothing
+        face-like gets no larger zoom.
     chip_whole: ``adaptive``: the passes up to this zoom run on the whole picture (and
-        seed the chips); 1.0 runs only the pass at the picture's own pixels whole.
+        seed the chips); 1.0 runs only the pass at the picture's own pixels whole (cheaper,
+        but a lone face of 20-24 px on a busy texture, which that pass barely sees, then
+        gets no zoom: see BENCHMARKS.md, "Adaptive zoom for photos").
     """
 
     threshold: float = 0.25
@@ -112,7 +114,7 @@ class ScanSettings:
     chip_face: float = 24.0
     chip_margin: float = 32.0
     chip_full: float = 1.0
-    chip_whole: float = 1.0
+    chip_whole: float = 1.5
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
