@@ -180,6 +180,10 @@ def test_adaptive_settings_are_checked_and_recorded() -> None:
     assert ScanSettings.from_dict(s.plan_dict()) == s
     assert s.detector_floor == pytest.approx(0.05)           # candidates that seed chips
     assert ScanSettings(search="native", chip_score=0.05).detector_floor == pytest.approx(0.075)
+    # No pass runs on chips (--fast, --passes 1,1.5): no candidate below the rules is needed.
+    assert ScanSettings.fast(chip_score=0.05).detector_floor == pytest.approx(0.03)
+    assert ScanSettings(chip_score=0.05).with_passes("1,1.5").detector_floor == \
+        pytest.approx(0.075)
     for bad in ({"chip_score": 0}, {"chip_face": -1}, {"chip_margin": -1}, {"chip_full": 0},
                 {"chip_whole": 0.5}):
         with pytest.raises(ValueError):

@@ -155,8 +155,8 @@ class ScanSettings:
     def detector_floor(self) -> float:
         """The lowest candidate score any rule of these settings looks at."""
         floor = self.support_threshold
-        if self.search == "adaptive":
-            floor = min(floor, self.chip_score)
+        if self.search == "adaptive" and (max(self.zooms) > self.chip_whole or self.mirror):
+            floor = min(floor, self.chip_score)  # the candidates that open chips
         if self.keep_weak > 0:
             return min(floor, self.keep_weak)
         return floor
