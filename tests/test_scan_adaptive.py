@@ -8,7 +8,7 @@ import pytest
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import plan_chips, plan_passes, split_adaptive
+from veil.scan.scanner import CHIP_MIN_SIDE, plan_chips, plan_passes, split_adaptive
 from veil.settings import ScanSettings
 
 #: The default photo search.
@@ -86,6 +86,7 @@ def test_one_small_face_far_from_others_is_zoomed_there_only() -> None:
     assert x1 <= small[0] - s.chip_margin and x2 >= small[2] + s.chip_margin
     assert y1 <= small[1] - s.chip_margin and y2 >= small[3] + s.chip_margin
     assert (x2 - x1) * (y2 - y1) < 0.05 * 1024 * 768
+    assert x2 - x1 >= CHIP_MIN_SIDE and y2 - y1 >= CHIP_MIN_SIDE   # context for the zoom
     assert box_iou(np.asarray([large]), np.asarray([chips[0]], np.float32))[0, 0] == 0
     rec = _Fixed([small, large], [0.3, 0.99])
     Scanner(s, detector=rec).scan(np.zeros((768, 1024, 3), np.uint8))
@@ -188,3 +189,4 @@ def test_adaptive_settings_are_checked_and_recorded() -> None:
                 {"chip_whole": 0.5}):
         with pytest.raises(ValueError):
             ScanSettings(search="adaptive", **bad)  # type: ignore[arg-type]
+

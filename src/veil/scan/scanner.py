@@ -246,6 +246,12 @@ Chip = tuple[int, int, int, int]
 #: Chips are laid on a grid of cells this many frame pixels wide (merging is done there).
 _CHIP_CELL = 16
 
+#: A chip is at least this many frame pixels a side (fewer where the picture is smaller):
+#: in a smaller crop a face fills much of the detector's view and the zoomed passes find
+#: parts of it that support each other as weak faces (a 24 px face in an 80 px chip: two
+#: extra boxes; at 160 px, none).
+CHIP_MIN_SIDE = 160
+
 
 def split_adaptive(passes: list[ScanPass], whole_up_to: float = 1.0
                    ) -> tuple[list[ScanPass], list[ScanPass]]:
@@ -279,19 +285,28 @@ def plan_chips(parts: list[Detections], width: int, height: int,
                settings: ScanSettings) -> list[Chip]:
     """Where the adaptive search zooms: each seed (:func:`chip_seeds`) grown by
     ``chip_margin`` (or half its size, if more) on each side, snapped to a grid of
-    16 px cells; touching or overlapping chips merged into their bounding rectangle
-    until none overlap. When the chips cover ``chip_full`` of the picture or more, the
-    one chip is the whole picture. Sorted, so the search is deterministic."""
+    16 px cells, and to :data:`CHIP_MIN_SIDE` a side at least; touching or overlapping
+    chips merged into their bounding rectangle until none overlap. When the chips cover
+    ``chip_full`` of the picture or more, the one chip is the whole picture. Sorted, so
+    the search is deterministic."""
     seeds = chip_seeds(parts, settings)
     if not len(seeds) or width <= 0 or height <= 0:
         return []
     cell = _CHIP_CELL
     gw, gh = -(-width // cell), -(-height // cell)
+    least = -(-CHIP_MIN_SIDE // cell)
     rects: list[list[int]] = []
     for x1, y1, x2, y2 in seeds.boxes.astype(np.float64):
         m = max(settings.chip_margin, max(x2 - x1, y2 - y1) / 2)
-        rects.append([max(0, int((x1 - m) // cell)), max(0, int((y1 - m) // cell)),
-                      min(gw, int(-(-(x2 + m) // cell))), min(gh, int(-(-(y2 + m) // cell)))])
+        r = [max(0, int((x1 - m) // cell)), max(0, int((y1 - m) // cell)),
+             min(gw, int(-(-(x2 + m) // cell))), min(gh, int(-(-(y2 + m) // cell)))]
+        for lo, hi, n in ((0, 2, gw), (1, 3, gh)):  # grow to the least side, inside
+            grow = least - (r[hi] - r[lo])
+            if grow > 0:
+                r[lo] = max(0, r[lo] - grow // 2)
+                r[hi] = min(n, r[lo] + least)
+                r[lo] = max(0, r[hi] - least)
+        rects.append(r)
     rects = [r for r in rects if r[2] > r[0] and r[3] > r[1]]
     merged = True
     while merged:
