@@ -36,7 +36,15 @@ from veil.detections import Detections
 from veil.render.masks import mask_regions
 from veil.scan.base import Detector
 from veil.scan.registry import get_detector
-from veil.scan.scanner import Scanner, ScanPass, plan_passes, run_pass
+from veil.scan.scanner import (
+    Scanner,
+    ScanPass,
+    plan_chips,
+    plan_passes,
+    run_pass,
+    run_pass_on_chips,
+    split_adaptive,
+)
 from veil.settings import MaskSettings, ScanSettings
 
 FLOOR = 0.04
@@ -86,7 +94,8 @@ def _native(zooms: tuple[float, ...], mirror: bool = True, **more: object) -> Sc
 #: costs to drop passes from it, beside the pyramid it replaced. On pictures up to
 #: 1280 px the two searches are the same passes.
 NATIVE_GRID: dict[str, ScanSettings] = {
-    "default: native 1+1.5+2+m2, centerface": ScanSettings(),
+    "default before session 6: native 1+1.5+2+m2, centerface": ScanSettings(search="native"),
+    "adaptive 1+1.5+2+m2 (the default since session 6)": ScanSettings(),
     "pyramid 1+1.5+2+m2 (old default)": ScanSettings(search="pyramid"),
     "native 1+2+m2": _native((1.0, 2.0)),
     "native 1+1.5+m1.5": _native((1.0, 1.5)),
@@ -98,7 +107,35 @@ NATIVE_GRID: dict[str, ScanSettings] = {
     "native 1+2+m2, yunet t0.3": _native((1.0, 2.0), detector="yunet", threshold=0.3),
 }
 
-GRIDS = {"native": NATIVE_GRID, "first": FIRST_GRID}
+
+def _adaptive(score: float, face: float, margin: float, full: float = 1.0,
+              zooms: tuple[float, ...] = (1.0, 1.5, 2.0), mirror: bool = True,
+              whole: float = 1.0) -> ScanSettings:
+    return ScanSettings(search="adaptive", chip_score=score, chip_face=face, chip_margin=margin,
+                        chip_full=full, zooms=zooms, mirror=mirror, chip_whole=whole)
+
+
+#: The adaptive zoom (session 6): the native passes, zooms only on chips around small or
+#: weak candidates of the passes at the picture's own pixels. ``cNN``: chip_score,
+#: ``fNN``: chip_face (px), ``mNN``: chip_margin (px), ``uNN``: chip_full. The default
+#: since session 6 is ``w1.5 c0.04 f24 m32 u1`` (chosen on the even half of the dev set,
+#: the 1.5x pass whole for lone faces on busy texture: see BENCHMARKS.md).
+ADAPTIVE_GRID: dict[str, ScanSettings] = {
+    "default before session 6: native 1+1.5+2+m2, centerface": ScanSettings(search="native"),
+    "native 1+2+m2": _native((1.0, 2.0)),
+    "native 1+1.5+m1.5": _native((1.0, 1.5)),
+    "native 1 t0.1 (--fast)": ScanSettings.fast(search="native"),
+    **{f"adaptive c{c:g} f{f:g} m{m:g} u{u:g}": _adaptive(c, f, m, u)
+       for c, f, m, u in ((0.04, 16, 32, 1.0), (0.04, 24, 32, 1.0), (0.04, 16, 16, 1.0),
+                          (0.02, 24, 32, 1.0), (0.03, 24, 32, 1.0),
+                          (0.04, 40, 64, 0.6), (0.06, 16, 0, 1.0), (0.1, 24, 32, 1.0))},
+    "adaptive w1.5 c0.04 f24 m32 u1 (1.5x whole)": _adaptive(0.04, 24, 32, whole=1.5),
+    "adaptive w1.5 c0.04 f40 m32 u1 (1.5x whole)": _adaptive(0.04, 40, 32, whole=1.5),
+    "adaptive 1+2+m2 c0.04 f16 m32 u1": _adaptive(0.04, 16, 32, 1.0, zooms=(1.0, 2.0)),
+    "adaptive 1+1.5+m1.5 c0.04 f16 m32 u1": _adaptive(0.04, 16, 32, 1.0, zooms=(1.0, 1.5)),
+}
+
+GRIDS = {"native": NATIVE_GRID, "first": FIRST_GRID, "adaptive": ADAPTIVE_GRID}
 
 
 @dataclass
@@ -172,13 +209,19 @@ def _save_cache(path: Path | None,
 
 
 def evaluate(root: Path, strategies: dict[str, ScanSettings],
-             cache_dir: Path | None = None) -> list[dict[str, object]]:
+             cache_dir: Path | None = None, half: str = "") -> list[dict[str, object]]:
     """Score every strategy on the WIDER-format set under ``root``. With ``cache_dir``,
     each picture's detector passes are kept there (one file per picture) and reused by
     later runs: a new combination rule then costs no detector time (the costs reported
-    are those of the run that made each pass)."""
+    are those of the run that made each pass; a cache holds the candidates from the
+    lowest floor of the strategies that made it: keep one per floor). ``half``: ``even``
+    or ``odd`` scores only the pictures at even or odd positions of the set's list (tune
+    on one, report both)."""
     images: list[WiderImage] = load_wider(root)
-    meters = {name: Metered(get_detector(name, floor=FLOOR)) for name in
+    if half:
+        images = images[{"even": 0, "odd": 1}[half]::2]
+    floor = min([FLOOR] + [s.detector_floor for s in strategies.values()])
+    meters = {name: Metered(get_detector(name, floor=floor)) for name in
               {s.detector for s in strategies.values()}
               | {s.confirm_detector for s in strategies.values() if s.confirm_detector}}
     results = {name: Result(name) for name in strategies}
@@ -193,7 +236,10 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings],
             res = results[name]
             det = meters[s.detector]
             parts = []
-            for p in plan_passes(w, h, s):
+            plan = plan_passes(w, h, s)
+            whole, zoomed = (split_adaptive(plan, s.chip_whole) if s.search == "adaptive"
+                             else (plan, []))
+            for p in whole:
                 key = (s.detector, p)
                 if key not in cache:
                     before = Cost(det.cost.cpu_s, det.cost.mpix)
@@ -202,6 +248,17 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings],
                                               det.cost.mpix - before.mpix))
                 parts.append(cache[key][0])
                 res.cost += cache[key][1]
+            chips = plan_chips(parts, w, h, s) if zoomed else []
+            for p in zoomed:  # the adaptive search's zooms, on its chips only
+                ckey: tuple[object, ...] = ((s.detector, p) if chips == [(0, 0, w, h)]
+                                            else (s.detector, p, tuple(chips)))
+                if ckey not in cache:
+                    before = Cost(det.cost.cpu_s, det.cost.mpix)
+                    found = run_pass_on_chips(det, frame, p, chips)
+                    cache[ckey] = (found, Cost(det.cost.cpu_s - before.cpu_s,  # type: ignore[index]
+                                               det.cost.mpix - before.mpix))
+                parts.append(cache[ckey][0])  # type: ignore[index]
+                res.cost += cache[ckey][1]  # type: ignore[index]
             conf = meters.get(s.confirm_detector) if s.confirm_detector else None
             scanner = Scanner(s, detector=det, confirm_detector=conf)  # type: ignore[arg-type]
             extra = None
@@ -218,6 +275,43 @@ def evaluate(root: Path, strategies: dict[str, ScanSettings],
         if len(cache) > known:
             _save_cache(cache_path, cache)
     return [results[name].row(len(images)) for name in strategies]
+
+
+def lone_faces(strategies: dict[str, ScanSettings], sides: tuple[int, ...] = (12, 16, 20, 24),
+               places: int = 12, seed: int = 11) -> str:
+    """One face alone in a picture, the case a search that zooms only near candidates can
+    miss: the astronaut's face (scikit-image, public domain) shrunk to each of ``sides``
+    pixels, pasted at ``places`` random places (one at a time) on a grey 1024x768 picture
+    and on the faceless ``blossoms`` texture; a Markdown table of how often each strategy
+    finds it (a box with IoU > 0.3)."""
+    import cv2
+    from skimage.data import astronaut
+
+    from benchmarks.texture import blossoms
+    from veil.detections import box_iou
+
+    face = astronaut()[40:220, 150:310]
+    grounds = {"grey": np.full((768, 1024, 3), 128, np.uint8), "blossoms": blossoms(768, 1024)}
+    rng = np.random.default_rng(seed)
+    spots = [(int(rng.integers(40, 960)), int(rng.integers(40, 700))) for _ in range(places)]
+    scanners = {name: Scanner(s) for name, s in strategies.items()}
+    lines = ["| background | face | " + " | ".join(scanners) + " |",
+             "|" + "---|" * (2 + len(scanners))]
+    for ground_name, ground in grounds.items():
+        for side in sides:
+            f = cv2.resize(face, (side, round(side * 1.1)), interpolation=cv2.INTER_AREA)
+            found = []
+            for scanner in scanners.values():
+                hits = 0
+                for x, y in spots:
+                    im = ground.copy()
+                    im[y:y + f.shape[0], x:x + side] = f
+                    d = scanner.scan(im)
+                    gt = np.asarray([[x, y, x + side, y + f.shape[0]]], np.float32)
+                    hits += int(len(d) > 0 and box_iou(d.boxes, gt).max() > 0.3)
+                found.append(f"{hits}/{places}")
+            lines.append(f"| {ground_name} | {side} px | " + " | ".join(found) + " |")
+    return "\n".join(lines)
 
 
 def markdown(set_name: str, rows: list[dict[str, object]]) -> str:
@@ -245,8 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default="dev,3mp,12mp")
     ap.add_argument("--grid", choices=sorted(GRIDS), default="native",
                     help="native: the default search and cheaper variants [default]; "
-                         "first: the first grid of strategies (issue 12, session 4)")
+                         "first: the first grid of strategies (issue 12, session 4); "
+                         "adaptive: zooms only on chips around small or weak candidates")
     ap.add_argument("--only", default="", help="substrings of strategy names, separated by |")
+    ap.add_argument("--half", choices=("even", "odd"), default=None,
+                    help="dev set: score only the pictures at even or odd positions "
+                         "(tune on even, report odd)")
+    ap.add_argument("--lone", action="store_true",
+                    help="instead: one face alone on grey and on a faceless texture, how often "
+                         "each chosen strategy finds it (no data set needed)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--cache", type=Path, default=None,
                     help="keep each picture's detector passes in this folder and reuse them "
@@ -254,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     chosen = {k: v for k, v in GRIDS[args.grid].items()
               if not args.only or any(s in k for s in args.only.split("|"))}
+    if args.lone:
+        print(lone_faces(chosen), flush=True)
+        return 0
     roots = {"dev": args.data, "3mp": args.mosaics / "mosaic-3mp",
              "12mp": args.mosaics / "mosaic-12mp"}
     out: dict[str, list[dict[str, object]]] = {}
@@ -262,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (root / "gt.txt").exists():
             ap.error(f"no gt.txt under {root} (run python -m benchmarks.mosaic first)")
         out[set_name] = evaluate(root, chosen,
-                                 None if args.cache is None else args.cache / set_name)
+                                 None if args.cache is None else args.cache / set_name,
+                                 half=args.half if set_name == "dev" and args.half else "")
         print(markdown(set_name, out[set_name]), flush=True)
         print(flush=True)
         if args.json:

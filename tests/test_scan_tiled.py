@@ -51,12 +51,14 @@ def test_tiled_plan_searches_native_pixels_whatever_the_size(size: tuple[int, in
                                   (4032, 3024), (8000, 6000)])
 def test_default_search_never_shrinks_the_zooms_below_native_pixels(
         size: tuple[int, int]) -> None:
-    """The default (``native``): a picture up to 1280 px is searched exactly as the
-    pyramid does; a larger one gets the same zooms of its own pixels, tiled, mirrored
-    at the largest, plus the whole picture at 1280 px for the largest faces."""
+    """The default (``adaptive``, whose passes are ``native``'s): a picture up to 1280 px
+    is searched exactly as the pyramid does; a larger one gets the same zooms of its own
+    pixels, tiled, mirrored at the largest, plus the whole picture at 1280 px for the
+    largest faces."""
     w, h = size
     s = ScanSettings()
-    assert s.search == "native"
+    assert s.search == "adaptive"
+    assert plan_passes(w, h, s) == plan_passes(w, h, ScanSettings(search="native"))
     passes = plan_passes(w, h, s)
     if max(w, h) <= s.base_side:
         assert passes == plan_passes(w, h, ScanSettings(search="pyramid"))

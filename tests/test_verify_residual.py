@@ -34,10 +34,11 @@ def test_strong_settings_lower_the_threshold_at_the_jobs_base_size():
     # No costlier passes: the same pixel budget and enlargement as the job's scan.
     assert (s.base_side, s.target_pixels, s.max_upscale) == \
         (base.base_side, base.target_pixels, base.max_upscale)
-    # The job searches a large picture at its own pixels (search "native"); the check's
+    # The job searches a large picture at its own pixels (search "adaptive": the native
+    # passes, zooms where faces can be); the check's
     # CenterFace keeps the bounded pyramid, the second family (YuNet, tiled at 2x the
     # picture's pixels) looks for the small faces.
-    assert base.search == "native" and s.search == "pyramid"
+    assert base.search == "adaptive" and s.search == "pyramid"
     assert yunet_settings(base).search == "tiled" and yunet_settings(base).native_scale == 2
 
 

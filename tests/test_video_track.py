@@ -182,7 +182,7 @@ def test_video_scanner_runs_the_zoom_pass_on_every_nth_frame():
             return Detections.empty()
 
     det = Counter()
-    settings = ScanSettings(zooms=(1.0, 1.5), mirror=False, base_side=64,
+    settings = ScanSettings(search="pyramid", zooms=(1.0, 1.5), mirror=False, base_side=64,
                             target_pixels=10**6)
     vs = VideoScanner(settings, zoom_every=2, detector=det)
     frame = np.zeros((36, 64, 3), np.uint8)

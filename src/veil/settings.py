@@ -20,7 +20,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 FAST_THRESHOLD = 0.1
 
 #: How a picture is searched (see :class:`ScanSettings`).
-SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled")
+SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ class ScanSettings:
         hardware, so it can be rendered and verified on any machine.
     detector: the detector that finds the faces, by registry name
         (:data:`veil.scan.registry.DETECTORS`: ``centerface``, ``yunet``).
-    search: ``native`` (the default for pictures: the passes above, but a picture larger
+    search: ``adaptive`` (the default for pictures since session 6: the ``native``
+        passes, the zoomed ones only where faces can be; see ``chip_score``),
+        ``native`` (the passes above, but a picture larger
         than ``base_side`` is never shrunk for them: its zooms are of its own pixels, cut
         into overlapping tiles, plus one pass of the whole picture at ``base_side`` for
         the largest faces; a 10 px face is seen at the same size in a 0.2 MP and a
@@ -62,8 +64,9 @@ class ScanSettings:
         picture's own pixels, cut into overlapping tiles so memory stays bounded, then
         passes at half the scale each down to the whole picture at ``base_side`` and at
         most its own pixels; cost grows with the picture's area). ``mirror``, ``zooms``,
-        ``target_pixels`` apply to ``pyramid`` (and to ``native`` on pictures no
-        larger than ``base_side``, where the two are the same) and ``max_upscale`` to both.
+        ``target_pixels`` apply to ``pyramid`` (and to ``native`` and ``adaptive`` on
+        pictures no larger than ``base_side``, where the first two are the same) and
+        ``max_upscale`` to all.
     native_scale: ``tiled``: scale of the finest pass against the picture's pixels
         (2.0 shows a 10 px face to the detector as 20 px).
     tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
@@ -73,6 +76,21 @@ class ScanSettings:
         threshold and the threshold) is also a face when this second detector, run on a
         small zoomed crop around it, finds a face there scoring ``confirm_threshold``.
     confirm_threshold: the second detector's score that confirms a weak candidate.
+    chip_score, chip_face, chip_margin, chip_full: ``adaptive`` (the ``native`` passes,
+        but the largest zooms only where faces can be): the passes up to ``chip_whole``
+        times the picture's own pixels run whole; a candidate they find scoring
+        ``chip_score`` or more whose long side is at most ``chip_face`` frame pixels (a
+        face small enough to need the zoom), or any weak candidate (support threshold to
+        threshold, which needs a second pass), opens a chip: its box grown by
+        ``chip_margin`` pixels (or half its size) on each side. Overlapping chips are
+        merged, and the larger zooms (2x and mirrored 2x by default) run on the chips
+        only; when the chips cover ``chip_full`` of the picture or more, they run on the
+        whole picture, as ``native`` does. A picture where the whole passes see nothing
+        face-like gets no larger zoom.
+    chip_whole: ``adaptive``: the passes up to this zoom run on the whole picture (and
+        seed the chips); 1.0 runs only the pass at the picture's own pixels whole (cheaper,
+        but a lone face of 20-24 px on a busy texture, which that pass barely sees, then
+        gets no zoom: see BENCHMARKS.md, "Adaptive zoom for photos").
     """
 
     threshold: float = 0.25
@@ -86,12 +104,17 @@ class ScanSettings:
     keep_weak: float = 0.0
     device: str = "auto"
     detector: str = "centerface"
-    search: str = "native"
+    search: str = "adaptive"
     native_scale: float = 1.0
     tile_side: int = 1024
     tile_overlap: int = 128
     confirm_detector: str = ""
     confirm_threshold: float = 0.3
+    chip_score: float = 0.04
+    chip_face: float = 24.0
+    chip_margin: float = 32.0
+    chip_full: float = 1.0
+    chip_whole: float = 1.5
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -114,6 +137,14 @@ class ScanSettings:
             raise ValueError("tile_overlap must be at least 0 and under half of tile_side")
         if not 0 < self.confirm_threshold <= 1:
             raise ValueError("confirm_threshold must be in (0, 1]")
+        if not 0 < self.chip_score <= 1:
+            raise ValueError("chip_score must be in (0, 1]")
+        if self.chip_face < 0 or self.chip_margin < 0:
+            raise ValueError("chip_face and chip_margin must be at least 0")
+        if not 0 < self.chip_full <= 1:
+            raise ValueError("chip_full must be in (0, 1]")
+        if self.chip_whole < 1:
+            raise ValueError("chip_whole must be at least 1")
 
     @property
     def support_threshold(self) -> float:
@@ -123,9 +154,12 @@ class ScanSettings:
     @property
     def detector_floor(self) -> float:
         """The lowest candidate score any rule of these settings looks at."""
+        floor = self.support_threshold
+        if self.search == "adaptive" and (max(self.zooms) > self.chip_whole or self.mirror):
+            floor = min(floor, self.chip_score)  # the candidates that open chips
         if self.keep_weak > 0:
-            return min(self.support_threshold, self.keep_weak)
-        return self.support_threshold
+            return min(floor, self.keep_weak)
+        return floor
 
     @classmethod
     def fast(cls, **changes: Any) -> ScanSettings:

@@ -47,7 +47,7 @@ def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPas
     """The detector passes for a frame of this size, as ``settings.search`` says."""
     if settings.search == "tiled":
         return plan_tiled_passes(width, height, settings)
-    if settings.search == "native":
+    if settings.search in ("native", "adaptive"):
         return plan_native_passes(width, height, settings)
     return plan_pyramid_passes(width, height, settings)
 
@@ -240,6 +240,111 @@ def _unmirror(dets: Detections, width: int) -> Detections:
     return Detections(boxes, dets.scores, lm)
 
 
+#: A chip of the adaptive search, in frame pixels: (x1, y1, x2, y2), end exclusive.
+Chip = tuple[int, int, int, int]
+
+#: Chips are laid on a grid of cells this many frame pixels wide (merging is done there).
+_CHIP_CELL = 16
+
+#: A chip is at least this many frame pixels a side (fewer where the picture is smaller):
+#: in a smaller crop a face fills much of the detector's view and the zoomed passes find
+#: parts of it that support each other as weak faces (a 24 px face in an 80 px chip: two
+#: extra boxes; at 160 px, none).
+CHIP_MIN_SIDE = 160
+
+
+def split_adaptive(passes: list[ScanPass], whole_up_to: float = 1.0
+                   ) -> tuple[list[ScanPass], list[ScanPass]]:
+    """The passes of a plan that the adaptive search runs on the whole picture (at most
+    ``whole_up_to`` times its own pixels, not mirrored) and those it runs on chips only
+    (the larger zooms, mirrored). A plan with no pass at the picture's own pixels or less
+    runs whole."""
+    if not any(p.scale <= 1.0001 and not p.mirror for p in passes):
+        return passes, []
+    whole = [p for p in passes if p.scale <= whole_up_to * 1.0001 and not p.mirror]
+    if not whole:
+        return passes, []
+    return whole, [p for p in passes if p not in whole]
+
+
+def chip_seeds(parts: list[Detections], settings: ScanSettings) -> Detections:
+    """The candidates of the whole-picture passes that call for a zoom: small ones
+    (long side at most ``chip_face``) scoring ``chip_score`` or more, and weak ones
+    (support threshold to threshold) of any size, which need a second pass to count."""
+    found = Detections.concatenate(parts)
+    if not len(found):
+        return found
+    b = found.boxes
+    side = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    small = (side <= settings.chip_face) & (found.scores >= settings.chip_score)
+    weak = (found.scores >= settings.support_threshold) & (found.scores < settings.threshold)
+    return found[small | weak]
+
+
+def plan_chips(parts: list[Detections], width: int, height: int,
+               settings: ScanSettings) -> list[Chip]:
+    """Where the adaptive search zooms: each seed (:func:`chip_seeds`) grown by
+    ``chip_margin`` (or half its size, if more) on each side, snapped to a grid of
+    16 px cells, and to :data:`CHIP_MIN_SIDE` a side at least; touching or overlapping
+    chips merged into their bounding rectangle until none overlap. When the chips cover
+    ``chip_full`` of the picture or more, the one chip is the whole picture. Sorted, so
+    the search is deterministic."""
+    seeds = chip_seeds(parts, settings)
+    if not len(seeds) or width <= 0 or height <= 0:
+        return []
+    cell = _CHIP_CELL
+    gw, gh = -(-width // cell), -(-height // cell)
+    least = -(-CHIP_MIN_SIDE // cell)
+    rects: list[list[int]] = []
+    for x1, y1, x2, y2 in seeds.boxes.astype(np.float64):
+        m = max(settings.chip_margin, max(x2 - x1, y2 - y1) / 2)
+        r = [max(0, int((x1 - m) // cell)), max(0, int((y1 - m) // cell)),
+             min(gw, int(-(-(x2 + m) // cell))), min(gh, int(-(-(y2 + m) // cell)))]
+        for lo, hi, n in ((0, 2, gw), (1, 3, gh)):  # grow to the least side, inside
+            grow = least - (r[hi] - r[lo])
+            if grow > 0:
+                r[lo] = max(0, r[lo] - grow // 2)
+                r[hi] = min(n, r[lo] + least)
+                r[lo] = max(0, r[hi] - least)
+        rects.append(r)
+    rects = [r for r in rects if r[2] > r[0] and r[3] > r[1]]
+    merged = True
+    while merged:
+        merged = False
+        rects.sort()
+        out: list[list[int]] = []
+        for r in rects:
+            for o in out:
+                if r[0] <= o[2] and o[0] <= r[2] and r[1] <= o[3] and o[1] <= r[3]:
+                    o[:] = [min(o[0], r[0]), min(o[1], r[1]), max(o[2], r[2]), max(o[3], r[3])]
+                    merged = True
+                    break
+            else:
+                out.append(r)
+        rects = out
+    chips = sorted((r[0] * cell, r[1] * cell, min(width, r[2] * cell), min(height, r[3] * cell))
+                   for r in rects)
+    area = sum((c[2] - c[0]) * (c[3] - c[1]) for c in chips)
+    if area >= settings.chip_full * width * height:
+        return [(0, 0, width, height)]
+    return chips
+
+
+def run_pass_on_chips(detector: Detector, frame: np.ndarray, p: ScanPass,
+                      chips: list[Chip]) -> Detections:
+    """One pass run on each chip of the frame on its own (tiled as ``p`` says when a chip
+    is large), in frame coordinates; a chip that is the whole frame is :func:`run_pass`."""
+    h, w = frame.shape[:2]
+    parts: list[Detections] = []
+    for x1, y1, x2, y2 in chips:
+        if (x1, y1, x2, y2) == (0, 0, w, h):
+            parts.append(run_pass(detector, frame, p))
+            continue
+        crop = np.ascontiguousarray(frame[y1:y2, x1:x2])
+        parts.append(run_pass(detector, crop, p).transformed(1.0, 1.0, x1, y1))
+    return Detections.concatenate(parts)
+
+
 def confirmed(parts: list[Detections], threshold: float, support_threshold: float,
               support_passes: int, iou: float = 0.3) -> Detections:
     """Keep confident candidates, and weak ones that other passes found too."""
@@ -352,11 +457,23 @@ class Scanner:
     def scan(self, frame: np.ndarray) -> Detections:
         """All faces in an upright RGB frame."""
         h, w = frame.shape[:2]
-        parts = [run_pass(self.detector, frame, p) for p in self.passes(w, h)]
+        if self.settings.search == "adaptive":
+            parts = self.adaptive_parts(frame)
+        else:
+            parts = [run_pass(self.detector, frame, p) for p in self.passes(w, h)]
         extra = None
         if self.confirm_detector is not None:
             extra = self.confirmed_weak(frame, parts)
         return self.combine(parts, w, h, extra)
+
+    def adaptive_parts(self, frame: np.ndarray) -> list[Detections]:
+        """What each pass of the adaptive search finds: the passes at the picture's own
+        pixels or less on the whole picture, the zooms on :func:`plan_chips` only."""
+        h, w = frame.shape[:2]
+        whole, zoomed = split_adaptive(self.passes(w, h), self.settings.chip_whole)
+        parts = [run_pass(self.detector, frame, p) for p in whole]
+        chips = plan_chips(parts, w, h, self.settings) if zoomed else []
+        return parts + [run_pass_on_chips(self.detector, frame, p, chips) for p in zoomed]
 
     def confirmed_weak(self, frame: np.ndarray, parts: list[Detections]) -> Detections:
         """The weak candidates (support threshold to threshold) that the confirming
