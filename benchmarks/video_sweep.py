@@ -280,9 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gen", choices=("a", "b"), default="a",
                     help="clip generator: a (videogen) or b (videogen_b); b's clips and "
                          "candidates are kept apart under <work>/gen-b")
-    ap.add_argument("--scales", default=",".join(str(s) for s in SCALES),
+    ap.add_argument("--scales", default=None,
                     help="scales to scan the clips at (default: all the grid needs); "
-                         "settings whose zoom pass is at another scale are left out")
+                         "settings whose passes are at another scale are left out")
     ap.add_argument("--size", default="640x360",
                     help="frame size of the clips (as benchmarks.video_leak --size); "
                          "other than 640x360 the grid is the zoom schedules of size_grid")
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         clips = gen.make_clips(a.data, work / "clips", count=a.clips, frames=a.frames,
                                seed=a.seed, first=a.first)
         grid, folder = _grid(), "candidates"
-        scales = tuple(float(v) for v in a.scales.split(","))
+        scales = SCALES
     else:  # the clips of benchmarks.video_leak --size, in its folder layout
         work, tag = a.work, f"{a.gen}-{w}x{h}"
         clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips,
@@ -307,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         grid, folder = size_grid(w, h), f"candidates-{tag}"
         scales = tuple(sorted({_key(s) for v in grid.values()
                                for s in (v.base, v.zoom) if s is not None}))
+    if a.scales:
+        scales = tuple(_key(float(v)) for v in a.scales.split(","))
     cache = cache_candidates(clips, work, scales, folder)
     print(f"Simulated on {len(clips)} clips of generator {a.gen.upper()} (WIDER dev images "
           f"from index {a.first}), {a.frames} frames each, {w}x{h}.\n")
