@@ -40,9 +40,11 @@ VIDEO_KEEP_WEAK = 0.06
 #: On a frame larger than the base, the zoom pass is at least this many times the
 #: frame's own pixels (``ScanSettings.native_scale`` of the ``video`` search): shrunk
 #: to the 640 px base and zoomed x1.5, a 1280x720 frame's 10 px faces reach the
-#: detector at 7.5 px and a 1920x1080 frame's at 5 px (BENCHMARKS.md, "Size-aware
-#: video search": generator A's 720p and 1080p clips leaked 2.9% and 3.1% of
-#: face-frames that way, against 0.3% at 640x360).
+#: detector at 7.5 px and a 1920x1080 frame's at 5 px. ``python -m
+#: benchmarks.video_sweep --size 1280x720`` (BENCHMARKS.md, "Size-aware video search"):
+#: x1 every 2nd frame took generator A's 720p track leak from 17.0% to 8.5% of faces
+#: (1080p: 20.6% to 12.7%); x1.5 found no more and cost 1.7x as much; every 3rd frame
+#: lost most of the gain.
 VIDEO_NATIVE_ZOOM = 1.0
 #: Tile side and overlap of that pass (pixels at its scale): 1280x720 and 1920x1080
 #: frames are searched whole (tile borders cost detector input); larger ones in
