@@ -4,10 +4,16 @@
     python -m benchmarks.video_sweep --first 12 --clips 12 # a check set
     python -m benchmarks.video_sweep --gen b               # videogen_b's camera motion
     python -m benchmarks.video_sweep --scales 1.0,1.5      # cache only what the default needs
+    python -m benchmarks.video_sweep --size 1280x720 --clips 6   # size-aware zoom options
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
-in ``--work``. Every setting is then scored from them: the scanner's own rule combines
+in ``--work``, with the detector's CPU seconds at each scale (resize included; process
+CPU time, so the figures are comparable between scales of one run, not wall-clock
+speed). With ``--size`` other than 640x360 the grid is the zoom-pass schedule of larger
+frames (:func:`size_grid`: today's zoom of the 640 px base against zooms of the frame's
+own pixels, every 2nd or 3rd frame, and a larger base pass), each with its detector
+CPU seconds per frame. Every setting is then scored from them: the scanner's own rule combines
 the passes of each frame (:meth:`veil.scan.scanner.Scanner.combine`), the video plan is
 built as a job builds it (tracks, confirmation, gap filling, extension, widening), and
 the plan's regions are scored as the mask a solid fill would draw, with METRICS.md's
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,7 +47,7 @@ from benchmarks.metrics import (
 from benchmarks.video_leak import clip_frames
 from benchmarks.videogen import DEFAULT_DATA
 from veil.detections import Detections, box_iou
-from veil.jobs.video import VIDEO_KEEP_WEAK, VIDEO_ZOOM, VIDEO_ZOOM_EVERY
+from veil.jobs.video import VIDEO_BASE_SIDE, VIDEO_KEEP_WEAK, VIDEO_ZOOM, VIDEO_ZOOM_EVERY
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
@@ -57,8 +64,9 @@ class VideoSetting:
     """One point of the sweep: the scan schedule, the tracker and the mask."""
 
     zoom: float | None = VIDEO_ZOOM       # scale of the zoom pass (None: base pass only)
-    # (scales are of the 640x360 clip frame, which is also the video base size)
+    # (scales are of the clip frame; at 640x360 that is also the video base size)
     every: int = VIDEO_ZOOM_EVERY         # the zoom pass runs on one frame in this many
+    base: float = 1.0                     # scale of the base pass, run on every frame
     keep_weak: float = VIDEO_KEEP_WEAK    # ScanSettings.keep_weak
     threshold: float = 0.25
     track: TrackSettings = field(default_factory=TrackSettings)
@@ -96,34 +104,44 @@ def _grid() -> dict[str, VideoSetting]:
     }
 
 
+def _key(scale: float) -> float:
+    return round(scale, 4)
+
+
 def cache_candidates(clips: list[Path], work: Path,
-                     scales: tuple[float, ...] = SCALES) -> dict[str, Any]:
-    """Candidates of every frame at every scale in ``scales`` (cached on disk; a cached
-    clip that lacks one of them is scanned again)."""
+                     scales: tuple[float, ...] = SCALES,
+                     folder: str = "candidates") -> dict[str, Any]:
+    """Candidates of every frame at every scale in ``scales`` (cached on disk under
+    ``work / folder``; a cached clip that lacks one of them is scanned again), and the
+    detector's CPU seconds at each scale (``cpu``)."""
     from veil.scan.centerface import CenterFace
 
     out: dict[str, Any] = {}
     detector = None
+    keys = [_key(s) for s in scales]
     for clip in clips:
-        cached = work / "candidates" / (clip.name + ".pkl")
+        cached = work / folder / (clip.name + ".pkl")
         if cached.is_file():
             entry = pickle.loads(cached.read_bytes())
-            if all(s in per for per in entry["frames"] for s in scales):
+            if all(k in per for per in entry["frames"] for k in keys):
                 out[str(clip)] = entry
                 continue
         detector = detector or CenterFace(floor=FLOOR)
         cuts = SceneCutDetector()
         frames: list[dict[float, tuple[np.ndarray, np.ndarray]]] = []
+        cpu = dict.fromkeys(keys, 0.0)
         shape = (0, 0)
         for t, rgb in enumerate(clip_frames(clip)):
             shape = rgb.shape[:2]
             per = {}
-            for s in scales:
-                d = run_pass(detector, rgb, ScanPass(scale=s))
-                per[s] = (d.boxes.copy(), d.scores.copy())
+            for k in keys:
+                t0 = time.process_time()
+                d = run_pass(detector, rgb, ScanPass(scale=k))
+                cpu[k] += time.process_time() - t0
+                per[k] = (d.boxes.copy(), d.scores.copy())
             frames.append(per)
             cuts.update(t, rgb)
-        entry = {"frames": frames, "cuts": list(cuts.cuts), "shape": shape}
+        entry = {"frames": frames, "cuts": list(cuts.cuts), "shape": shape, "cpu": cpu}
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(pickle.dumps(entry))
         out[str(clip)] = entry
@@ -154,8 +172,8 @@ def _plans(cache: dict[str, Any], v: VideoSetting) -> Iterator[tuple[Plan, dict[
         h, w = entry["shape"]
         dets = []
         for t, per in enumerate(entry["frames"]):
-            scales = [1.0] + ([v.zoom] if v.zoom is not None and t % v.every == 0 else [])
-            parts = [Detections(*per[s]) for s in scales]
+            scales = [v.base] + ([v.zoom] if v.zoom is not None and t % v.every == 0 else [])
+            parts = [Detections(*per[_key(s)]) for s in scales]
             dets.append(scanner.combine(parts, w, h))
         media = MediaInfo(name=Path(clip).name, sha256="", kind="video", width=w, height=h,
                           frame_count=len(dets))
@@ -165,6 +183,37 @@ def _plans(cache: dict[str, Any], v: VideoSetting) -> Iterator[tuple[Plan, dict[
 
 def _gt_rows(gt: dict[str, Any], t: int) -> np.ndarray:
     return np.asarray(gt["frames"][t], dtype=np.float64).reshape(-1, 5)
+
+
+def size_grid(width: int, height: int) -> dict[str, VideoSetting]:
+    """Zoom-pass schedules for ``width`` x ``height`` frames, as frame scales: today's
+    (the x1.5 zoom of the frame brought to the 640 px base), zooms of the frame's own
+    pixels (x1, x1.5) every 2nd or 3rd frame, and a base pass at 960 px."""
+    base = min(1.0, VIDEO_BASE_SIDE / max(width, height))
+    big = min(1.0, 1.5 * VIDEO_BASE_SIDE / max(width, height))
+    d = VideoSetting(base=base, zoom=VIDEO_ZOOM * base)
+    return {
+        "today: x1.5 of the 640 px base, every 2nd": d,
+        "base pass only": replace(d, zoom=None),
+        "x1.5 of the base, every frame": replace(d, every=1),
+        "native x1, every 2nd": replace(d, zoom=max(1.0, d.zoom or 0)),
+        "native x1, every 3rd": replace(d, zoom=max(1.0, d.zoom or 0), every=3),
+        "native x1.5, every 2nd": replace(d, zoom=max(1.5, d.zoom or 0)),
+        "native x1.5, every 3rd": replace(d, zoom=max(1.5, d.zoom or 0), every=3),
+        "base 960 px, x1.5 of it every 2nd": replace(d, base=big, zoom=VIDEO_ZOOM * big),
+        "base 960 px, native x1 every 2nd": replace(d, base=big, zoom=max(1.0, big * 1.15)),
+    }
+
+
+def cpu_per_frame(cache: dict[str, Any], v: VideoSetting) -> float:
+    """Detector CPU seconds per frame of setting ``v``, from the cached timings."""
+    frames = sum(len(e["frames"]) for e in cache.values())
+    cpu = {k: sum(e.get("cpu", {}).get(k, float("nan")) for e in cache.values())
+           for k in {_key(v.base)} | ({_key(v.zoom)} if v.zoom is not None else set())}
+    per = cpu[_key(v.base)] / max(frames, 1)
+    if v.zoom is not None:
+        per += cpu[_key(v.zoom)] / max(frames, 1) / v.every
+    return per
 
 
 def score_setting(cache: dict[str, Any], v: VideoSetting) -> tuple[Totals, int, int]:
@@ -231,9 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gen", choices=("a", "b"), default="a",
                     help="clip generator: a (videogen) or b (videogen_b); b's clips and "
                          "candidates are kept apart under <work>/gen-b")
-    ap.add_argument("--scales", default=",".join(str(s) for s in SCALES),
+    ap.add_argument("--scales", default=None,
                     help="scales to scan the clips at (default: all the grid needs); "
-                         "settings whose zoom pass is at another scale are left out")
+                         "settings whose passes are at another scale are left out")
+    ap.add_argument("--size", default="640x360",
+                    help="frame size of the clips (as benchmarks.video_leak --size); "
+                         "other than 640x360 the grid is the zoom schedules of size_grid")
     ap.add_argument("--sources", action="store_true",
                     help="instead of the grid: the default's collateral by kind of track")
     a = ap.parse_args(argv)
@@ -241,28 +293,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no WIDER dev set under {a.data}")
         return 2
     gen = videogen_b if a.gen == "b" else videogen
-    work = a.work / "gen-b" if a.gen == "b" else a.work
-    clips = gen.make_clips(a.data, work / "clips", count=a.clips, frames=a.frames,
-                           seed=a.seed, first=a.first)
-    scales = tuple(float(v) for v in a.scales.split(","))
-    cache = cache_candidates(clips, work, scales)
+    w, h = videogen_b.parse_size(a.size)
+    if (w, h) == (640, 360):
+        work = a.work / "gen-b" if a.gen == "b" else a.work
+        clips = gen.make_clips(a.data, work / "clips", count=a.clips, frames=a.frames,
+                               seed=a.seed, first=a.first)
+        grid, folder = _grid(), "candidates"
+        scales = SCALES
+    else:  # the clips of benchmarks.video_leak --size, in its folder layout
+        work, tag = a.work, f"{a.gen}-{w}x{h}"
+        clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips,
+                               frames=a.frames, size=(w, h), seed=a.seed, first=a.first)
+        grid, folder = size_grid(w, h), f"candidates-{tag}"
+        scales = tuple(sorted({_key(s) for v in grid.values()
+                               for s in (v.base, v.zoom) if s is not None}))
+    if a.scales:
+        scales = tuple(_key(float(v)) for v in a.scales.split(","))
+    cache = cache_candidates(clips, work, scales, folder)
     print(f"Simulated on {len(clips)} clips of generator {a.gen.upper()} (WIDER dev images "
-          f"from index {a.first}), {a.frames} frames each.\n")
+          f"from index {a.first}), {a.frames} frames each, {w}x{h}.\n")
     if a.sources:
         print("| masks of tracks | collateral |")
         print("|---|---|")
         for kind, value in collateral_sources(cache, VideoSetting()).items():
             print(f"| {kind} | {value:.2f} |")
         return 0
-    print("| setting | frame leak | track leak | collateral |")
-    print("|---|---|---|---|")
-    for name, v in _grid().items():
-        if v.zoom is not None and v.zoom not in scales:
+    print("| setting | frame leak | track leak | collateral | detector CPU-s per frame |")
+    print("|---|---|---|---|---|")
+    have = {_key(s) for s in scales}
+    for name, v in grid.items():
+        if {_key(s) for s in (v.base, v.zoom) if s is not None} - have:
             continue
         total, leaked, faces = score_setting(cache, v)
         print(f"| {name} | {100 * total.leaked / max(total.counted, 1):.2f}% | "
               f"{leaked}/{faces} = {100 * leaked / max(faces, 1):.1f}% | "
-              f"{total.collateral:.2f} |", flush=True)
+              f"{total.collateral:.2f} | {cpu_per_frame(cache, v):.3f} |", flush=True)
     return 0
 
 

@@ -20,7 +20,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 FAST_THRESHOLD = 0.1
 
 #: How a picture is searched (see :class:`ScanSettings`).
-SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled", "adaptive")
+SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled", "adaptive", "video")
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,13 @@ class ScanSettings:
         ``target_pixels`` apply to ``pyramid`` (and to ``native`` and ``adaptive`` on
         pictures no larger than ``base_side``, where the first two are the same) and
         ``max_upscale`` to all.
+        ``video`` (video frames, :func:`veil.scan.video.video_scan_settings`): ``pyramid``
+        on a frame up to ``base_side``; on a larger frame the base pass stays at
+        ``base_side`` but the zoom pass is at least ``native_scale`` times the frame's own
+        pixels, tiled (plans made before it record ``pyramid``).
     native_scale: ``tiled``: scale of the finest pass against the picture's pixels
-        (2.0 shows a 10 px face to the detector as 20 px).
+        (2.0 shows a 10 px face to the detector as 20 px); ``video``: the least scale of
+        the zoom pass against a large frame's own pixels.
     tile_side: ``tiled``: side of one detector tile, in the pass's pixels.
     tile_overlap: ``tiled``: overlap of neighbouring tiles, in the pass's pixels; a face
         up to about this size is whole in one tile, larger ones in a coarser pass.

@@ -49,6 +49,8 @@ def plan_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPas
         return plan_tiled_passes(width, height, settings)
     if settings.search in ("native", "adaptive"):
         return plan_native_passes(width, height, settings)
+    if settings.search == "video":
+        return plan_video_passes(width, height, settings)
     return plan_pyramid_passes(width, height, settings)
 
 
@@ -131,6 +133,42 @@ def plan_pyramid_passes(width: int, height: int, settings: ScanSettings) -> list
     if settings.mirror:
         passes.append(ScanPass(scale=passes[-1].scale, mirror=True))
     return passes
+
+
+def plan_video_passes(width: int, height: int, settings: ScanSettings) -> list[ScanPass]:
+    """The pyramid's passes, with zooms that never fall below the frame's own pixels.
+
+    A frame no larger than ``base_side`` gets exactly :func:`plan_pyramid_passes`. On a
+    larger one the base pass still sees the whole frame at ``base_side`` (every video
+    frame pays for it), but a zoom pass is not a zoom of that shrunk frame (a 1280x720
+    frame brought to 640 px shows its 10 px faces at 5 px, and x1.5 of it at 7.5 px): the
+    smallest zoom above 1 is at least ``native_scale`` times the frame's own pixels (at
+    most ``max_upscale``; larger zooms in proportion), cut into overlapping tiles of
+    ``tile_side`` when the pass is larger than a tile. A zoom that the pyramid already
+    puts higher keeps the pyramid's scale. Coarsest first.
+    """
+    passes = plan_pyramid_passes(width, height, settings)
+    long_side = max(width, height, 1)
+    if long_side <= settings.base_side:
+        return passes
+    zooms = sorted(z for z in settings.zooms if z > 1)
+    if not zooms:
+        return passes
+    base = settings.base_side / long_side
+    out = [ScanPass(scale=base)]
+    for zoom in zooms:
+        native = min(settings.max_upscale, settings.native_scale * zoom / zooms[0])
+        pyramid = min(base * zoom, settings.max_upscale)
+        scale = max(native, pyramid)
+        if scale < out[-1].scale * 1.15:
+            continue
+        out.append(ScanPass(scale=scale, tile=settings.tile_side,
+                            overlap=settings.tile_overlap))
+    if settings.mirror and len(out) > 1:
+        last = out[-1]
+        out.append(ScanPass(scale=last.scale, mirror=True, tile=last.tile,
+                            overlap=last.overlap))
+    return out
 
 
 def tile_size(length: int, tile: int, overlap: int, step: int = 32) -> int:

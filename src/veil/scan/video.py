@@ -3,7 +3,10 @@
 A photo's four passes up to 1280 px are several times too slow at video rates; a video
 frame gets a base pass at :data:`VIDEO_BASE_SIDE` and a zoom pass on one frame in
 :data:`VIDEO_ZOOM_EVERY` (:class:`VideoScanner`), with weak candidates reported for the
-tracker to confirm (:func:`video_scan_settings`, recorded in the plan).
+tracker to confirm (:func:`video_scan_settings`, recorded in the plan). On a frame
+larger than the base the zoom pass is of the frame's own pixels (at least
+:data:`VIDEO_NATIVE_ZOOM` times them, in tiles of :data:`VIDEO_TILE_SIDE`), so a small
+face is seen at least as large as it is, whatever the video's resolution.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from veil.scan.base import Detector
 from veil.scan.scanner import Scanner
 from veil.settings import ScanSettings
 
-__all__ = ["VIDEO_BASE_SIDE", "VIDEO_KEEP_WEAK", "VIDEO_ZOOM", "VIDEO_ZOOM_EVERY",
-           "VideoScanner", "video_scan_settings"]
+__all__ = ["VIDEO_BASE_SIDE", "VIDEO_KEEP_WEAK", "VIDEO_NATIVE_ZOOM", "VIDEO_TILE_OVERLAP",
+           "VIDEO_TILE_SIDE", "VIDEO_ZOOM", "VIDEO_ZOOM_EVERY", "VideoScanner",
+           "video_scan_settings"]
 
 #: Long side of the base pass for video frames: CenterFace costs about 26 ms at
 #: 640x360 and 128 ms at 1280x720 on two cores, and a video has thousands of frames.
@@ -33,6 +37,20 @@ VIDEO_ZOOM_EVERY = 2
 #: keeps those that persist for three frames and are small (at most
 #: ``TrackSettings.faint_max_size`` of the long side; :class:`veil.plan.track.TrackSettings`).
 VIDEO_KEEP_WEAK = 0.06
+#: On a frame larger than the base, the zoom pass is at least this many times the
+#: frame's own pixels (``ScanSettings.native_scale`` of the ``video`` search): shrunk
+#: to the 640 px base and zoomed x1.5, a 1280x720 frame's 10 px faces reach the
+#: detector at 7.5 px and a 1920x1080 frame's at 5 px. ``python -m
+#: benchmarks.video_sweep --size 1280x720`` (BENCHMARKS.md, "Size-aware video search"):
+#: x1 every 2nd frame took generator A's 720p track leak from 17.0% to 8.5% of faces
+#: (1080p: 20.6% to 12.7%); x1.5 found no more and cost 1.7x as much; every 3rd frame
+#: lost most of the gain.
+VIDEO_NATIVE_ZOOM = 1.0
+#: Tile side and overlap of that pass (pixels at its scale): 1280x720 and 1920x1080
+#: frames are searched whole (tile borders cost detector input); larger ones in
+#: overlapping tiles, so memory stays bounded.
+VIDEO_TILE_SIDE = 2048
+VIDEO_TILE_OVERLAP = 128
 
 
 def video_scan_settings(width: int, height: int, scan: ScanSettings | None = None
@@ -43,8 +61,11 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     times too slow. A video frame gets a base pass with its long side at most
     :data:`VIDEO_BASE_SIDE` and one zoom pass at :data:`VIDEO_ZOOM` x that (no
     mirror), and weak candidates are reported for the tracker to confirm
-    (:data:`VIDEO_KEEP_WEAK`). ``scan``'s threshold and support settings are kept; a
-    one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass (at the video base size).
+    (:data:`VIDEO_KEEP_WEAK`). On a larger frame the zoom pass is at least
+    :data:`VIDEO_NATIVE_ZOOM` times the frame's own pixels (the ``video`` search,
+    :func:`veil.scan.scanner.plan_video_passes`). ``scan``'s threshold and support
+    settings are kept; a one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass
+    (at the video base size).
     """
     scan = scan or ScanSettings()
     one_pass = len(scan.zooms) == 1 and not scan.mirror
@@ -52,8 +73,10 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     base = min(1.0, VIDEO_BASE_SIDE / long_side)
     pixels = round(width * base * VIDEO_ZOOM) * round(height * base * VIDEO_ZOOM)
     return dataclasses.replace(
-        scan, search="pyramid", zooms=(1.0,) if one_pass else (1.0, VIDEO_ZOOM), mirror=False,
-        base_side=VIDEO_BASE_SIDE, target_pixels=max(pixels, 1), max_upscale=VIDEO_ZOOM,
+        scan, search="video", zooms=(1.0,) if one_pass else (1.0, VIDEO_ZOOM), mirror=False,
+        base_side=VIDEO_BASE_SIDE, target_pixels=max(pixels, 1),
+        max_upscale=max(VIDEO_ZOOM, VIDEO_NATIVE_ZOOM), native_scale=VIDEO_NATIVE_ZOOM,
+        tile_side=VIDEO_TILE_SIDE, tile_overlap=VIDEO_TILE_OVERLAP,
         keep_weak=min(VIDEO_KEEP_WEAK, scan.threshold))
 
 
