@@ -48,3 +48,26 @@ def test_passes_option_is_a_usage_error_when_malformed(tmp_path) -> None:  # noq
     res = CliRunner().invoke(main, [str(tmp_path), "-o", str(tmp_path / "out"),
                                     "--passes", "1,m1.5"])
     assert res.exit_code == 2 and "--passes" in res.output
+
+
+def test_full_search_option_records_the_native_search_in_the_plan(tmp_path) -> None:  # noqa: ANN001
+    """``--full-search``: every zoom over the whole photo (``search="native"``), recorded
+    in the plan; the default is the adaptive search."""
+    import json
+
+    import numpy as np
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from veil.cli import main
+
+    Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(tmp_path / "grey.jpg")
+    searches = {}
+    for name, extra in (("default", []), ("full", ["--full-search"])):
+        res = CliRunner().invoke(main, [str(tmp_path / "grey.jpg"), "-o", str(tmp_path / name),
+                                        "--plan-dir", str(tmp_path / f"{name}-plans"),
+                                        "--no-verify", *extra])
+        assert res.exit_code == 0, res.output
+        plan = json.loads((tmp_path / f"{name}-plans" / "grey.jpg.veil.json").read_text())
+        searches[name] = plan["scan"]["search"]
+    assert searches == {"default": "adaptive", "full": "native"}

@@ -6,6 +6,7 @@ print what the user must read."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,10 @@ from veil.settings import (
               "comma-separated; m before the largest repeats it mirrored. Fewer passes are "
               "faster and miss more small faces (dev set, see BENCHMARKS.md: 1,2,m2 leaked "
               "2.1%).  [default: 1,1.5,2,m2; 1 with --fast]")
+@click.option("--full-search", is_flag=True, help="Run every zoomed pass over the whole "
+              "photo, not only around the faces and weak candidates the first passes found "
+              "(the default's adaptive search): slower (the zooms cost about 1.2-1.3x the "
+              "default's), for the utmost on a lone small face in a busy scene.")
 @click.option("--keep-icc", is_flag=True, help="Keep the embedded colour (ICC) profile as it is: "
               "colour calibration, plus whatever description, copyright or device maker/model "
               "fields the profile itself carries.")
@@ -127,8 +132,8 @@ from veil.settings import (
 def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMethod,
             shape: MaskShape,
             margin: float,
-            threshold: float | None, fast: bool, passes: str | None, keep_icc: bool,
-            quality: int, no_audio: bool, crf: int,
+            threshold: float | None, fast: bool, passes: str | None, full_search: bool,
+            keep_icc: bool, quality: int, no_audio: bool, crf: int,
             plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: Path | None,
             engine: str, ray_address: str | None, ray_gpus: float | None, as_json: bool,
             no_verify: bool, report_dir: Path | None, include_hidden: bool,
@@ -162,7 +167,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         outdir = Path(cmd["outdir"])
         method, shape, margin = cmd["method"], cmd["shape"], float(cmd["margin"])
         threshold, fast, keep_icc = cmd["threshold"], bool(cmd["fast"]), bool(cmd["keep_icc"])
-        passes = cmd.get("passes")
+        passes, full_search = cmd.get("passes"), bool(cmd.get("full_search", False))
         quality, no_audio, crf = int(cmd["quality"]), bool(cmd["no_audio"]), int(cmd["crf"])
         plan_dir = None if cmd["plan_dir"] is None else Path(cmd["plan_dir"])
         report_dir = Path(retry_dir)
@@ -176,8 +181,8 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
     command: dict[str, Any] = {
         "inputs": [str(p.resolve()) for p in inputs], "outdir": str(outdir.resolve()),
         "method": method, "shape": shape, "margin": margin, "threshold": threshold,
-        "fast": fast, "passes": passes, "keep_icc": keep_icc, "quality": quality,
-        "no_audio": no_audio,
+        "fast": fast, "passes": passes, "full_search": full_search, "keep_icc": keep_icc,
+        "quality": quality, "no_audio": no_audio,
         "crf": crf, "plan_dir": None if plan_dir is None else str(plan_dir.resolve()),
         "no_verify": no_verify, "include_hidden": include_hidden, "device": device}
     if outdir is not None and outdir.exists() and not outdir.is_dir():
@@ -191,6 +196,8 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             scan = scan.with_passes(passes)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--passes") from exc
+    if full_search:
+        scan = dataclasses.replace(scan, search="native")
     try:
         device_used = resolve_device(device)
         if device == "cuda":  # start it now (the jobs reuse it): a CUDA that fails is a usage error
