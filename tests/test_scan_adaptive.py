@@ -148,31 +148,18 @@ def test_small_face_far_from_others_is_found_in_its_chip(astronaut: np.ndarray) 
     canvas[600:600 + small.shape[0], 850:868] = small
     gt = np.asarray([[850, 600, 868, 600 + small.shape[0]]], np.float32)
 
+    from benchmarks.search import Metered
     from veil.scan.registry import get_detector
 
-    class Sizes:
-        def __init__(self) -> None:
-            self.inner = get_detector("centerface", floor=ADAPTIVE.detector_floor)
-            self.name, self.version, self.pixels = "centerface", self.inner.version, 0
+    def sizes() -> Metered:  # counts the detector's input, in (padded) megapixels
+        return Metered(get_detector("centerface", floor=ADAPTIVE.detector_floor))
 
-        @property
-        def floor(self) -> float:
-            return self.inner.floor
-
-        @floor.setter
-        def floor(self, value: float) -> None:
-            self.inner.floor = value
-
-        def detect(self, frame: np.ndarray) -> Detections:
-            self.pixels += frame.shape[0] * frame.shape[1]
-            return self.inner.detect(frame)
-
-    native_det, adaptive_det = Sizes(), Sizes()
+    native_det, adaptive_det = sizes(), sizes()
     native = Scanner(ScanSettings(search="native"), detector=native_det).scan(canvas)  # type: ignore[arg-type]
     adaptive = Scanner(ADAPTIVE, detector=adaptive_det).scan(canvas)  # type: ignore[arg-type]
     assert box_iou(native.boxes, gt).max() > 0.3
     assert box_iou(adaptive.boxes, gt).max() > 0.3
-    assert adaptive_det.pixels < 0.5 * native_det.pixels
+    assert adaptive_det.cost.mpix < 0.5 * native_det.cost.mpix
 
 
 def test_adaptive_settings_are_checked_and_recorded() -> None:

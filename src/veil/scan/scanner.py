@@ -69,9 +69,18 @@ def plan_native_passes(width: int, height: int, settings: ScanSettings) -> list[
     long_side = max(width, height, 1)
     if long_side <= settings.base_side:
         return plan_pyramid_passes(width, height, settings)
-    passes = [ScanPass(scale=settings.base_side / long_side, min_side=COARSE_MIN_SIDE)]
-    for zoom in sorted(settings.zooms):
-        scale = min(zoom, settings.max_upscale)
+    coarse = ScanPass(scale=settings.base_side / long_side, min_side=COARSE_MIN_SIDE)
+    return _tiled_zooms(coarse, [min(z, settings.max_upscale) for z in sorted(settings.zooms)],
+                        settings)
+
+
+def _tiled_zooms(first: ScanPass, scales: list[float], settings: ScanSettings
+                 ) -> list[ScanPass]:
+    """``first``, then a pass tiled as ``settings`` says at each of ``scales`` (ascending)
+    that is at least 1.15x the pass before it, and the largest repeated mirrored when
+    ``settings.mirror``."""
+    passes = [first]
+    for scale in scales:
         if scale < passes[-1].scale * 1.15:
             continue
         passes.append(ScanPass(scale=scale, tile=settings.tile_side,
@@ -155,20 +164,9 @@ def plan_video_passes(width: int, height: int, settings: ScanSettings) -> list[S
     if not zooms:
         return passes
     base = settings.base_side / long_side
-    out = [ScanPass(scale=base)]
-    for zoom in zooms:
-        native = min(settings.max_upscale, settings.native_scale * zoom / zooms[0])
-        pyramid = min(base * zoom, settings.max_upscale)
-        scale = max(native, pyramid)
-        if scale < out[-1].scale * 1.15:
-            continue
-        out.append(ScanPass(scale=scale, tile=settings.tile_side,
-                            overlap=settings.tile_overlap))
-    if settings.mirror and len(out) > 1:
-        last = out[-1]
-        out.append(ScanPass(scale=last.scale, mirror=True, tile=last.tile,
-                            overlap=last.overlap))
-    return out
+    scales = [max(min(settings.max_upscale, settings.native_scale * zoom / zooms[0]),
+                  min(base * zoom, settings.max_upscale)) for zoom in zooms]
+    return _tiled_zooms(ScanPass(scale=base), scales, settings)
 
 
 def tile_size(length: int, tile: int, overlap: int, step: int = 32) -> int:
