@@ -54,3 +54,37 @@ def test_run_all_keeps_no_plans_when_asked(tmp_path: Path, astronaut: np.ndarray
     assert all(o.entry is not None and o.entry.faces_masked >= 1 for o in outcomes)
     kept = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "kept"), JobOptions(verify=True))
     assert all(o.result.plan is not None for o in kept)  # the default keeps them (the API)
+
+
+def test_a_batch_spools_the_thumbnails_and_its_report_shows_them(tmp_path: Path,
+                                                                  astronaut: np.ndarray) -> None:
+    """The thumbnail is most of what a batch holds for a finished photo (about 15 of
+    16 KB): with ``keep_plans=False`` it waits in a temporary file, and the HTML report
+    is the same as when the batch held it."""
+    from veil.jobs.report import write_run_report
+    from veil.report.spool import SpooledBytes
+
+    light = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "out"), JobOptions(verify=True),
+                    keep_plans=False)
+    held = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "out2"), JobOptions(verify=True))
+    for o, h in zip(light, held, strict=True):
+        v = o.report_entry().verification
+        assert v is not None and isinstance(v.thumbnail_jpeg, SpooledBytes)
+        assert v.thumbnail() == h.report_entry().verification.thumbnail()  # type: ignore[union-attr]
+    pages = []
+    for name, outcomes in (("light", light), ("held", held)):
+        json_path = write_run_report(outcomes, tmp_path / name, tool_version="test")
+        pages.append(json_path.with_name("report.html").read_text("utf-8"))
+    assert pages[0].count("data:image/jpeg;base64,") == 2
+    # the same thumbnails (the pages differ only in paths and times)
+    thumbs = [sorted(p.split("data:image/jpeg;base64,")[1:]) for p in pages]
+    assert [t.split("'")[0] for t in thumbs[0]] == [t.split("'")[0] for t in thumbs[1]]
+
+
+def test_thumbnail_spool_gives_back_what_was_put() -> None:
+    from veil.report.spool import ThumbnailSpool
+
+    spool = ThumbnailSpool()
+    a, b = spool.put(b"first"), spool.put(b"\xff\xd8second")
+    assert (a.read(), b.read(), len(b)) == (b"first", b"\xff\xd8second", 8)
+    spool.close()

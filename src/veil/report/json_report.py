@@ -225,8 +225,7 @@ def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[st
     out_dir = Path(out_dir)
     report = build_report(entries, settings=settings, tool_version=tool_version,
                           skipped=skipped)
-    thumbs = [None if e.verification is None else e.verification.thumbnail_jpeg
-              for e in entries]
+    thumbs = _Thumbnails(entries)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
@@ -236,3 +235,18 @@ def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[st
         tmp.write_text(render_html(report, thumbs), encoding="utf-8")
         _readable(tmp)
     return json_path, html_path
+
+
+class _Thumbnails:
+    """The entries' output thumbnails, read one at a time as the HTML asks for them (a
+    batch may have spooled them to disk: :mod:`veil.report.spool`)."""
+
+    def __init__(self, entries: list[ReportEntry]) -> None:
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, i: int) -> bytes | None:
+        v = self.entries[i].verification
+        return None if v is None else v.thumbnail()
