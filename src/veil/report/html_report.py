@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _HTTP = re.compile("(h)(ttp)", re.IGNORECASE)
@@ -249,7 +250,7 @@ def account_line(summary: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render_html(report: dict[str, Any], thumbnails: list[bytes | None]) -> str:
+def render_html(report: dict[str, Any], thumbnails: Sequence[bytes | None]) -> str:
     """The page for a report dict (as :func:`veil.report.json_report.build_report` makes it);
     ``thumbnails[i]`` is the JPEG thumbnail of file ``i``'s output, or ``None``."""
     s = report["summary"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from veil.media.atomic import atomic_path
 from veil.media.fingerprint import file_sha256
@@ -237,7 +237,7 @@ def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[st
     return json_path, html_path
 
 
-class _Thumbnails:
+class _Thumbnails(Sequence["bytes | None"]):
     """The entries' output thumbnails, read one at a time as the HTML asks for them (a
     batch may have spooled them to disk: :mod:`veil.report.spool`)."""
 
@@ -247,6 +247,14 @@ class _Thumbnails:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getitem__(self, i: int) -> bytes | None:
+    @overload
+    def __getitem__(self, i: int) -> bytes | None: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes | None]: ...
+
+    def __getitem__(self, i: int | slice) -> bytes | None | list[bytes | None]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
         v = self.entries[i].verification
         return None if v is None else v.thumbnail()
