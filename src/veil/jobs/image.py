@@ -26,6 +26,7 @@ from veil.settings import MaskSettings, ScanSettings
 
 if TYPE_CHECKING:
     from veil.media.images import LoadedImage
+    from veil.plan.record import MediaInfo
 
 _SCANNERS: dict[ScanSettings, Scanner] = {}
 
@@ -96,6 +97,33 @@ def _write_rendered(loaded: LoadedImage, pixels: np.ndarray, src: Path, dst: Pat
     return dst
 
 
+def read_still(src: Path, dst: Path, *, keep_icc: bool, overwrite: bool
+               ) -> tuple[LoadedImage, MediaInfo]:
+    """The first step of a still photo's job: check that ``dst`` may be written, read
+    ``src`` upright and in sRGB (unless ``keep_icc``), and describe it for its plan."""
+    from veil.media.images import read_image
+
+    check_output_path(src, dst, overwrite=overwrite)
+    loaded = _colours(read_image(src), keep_icc)
+    h, w = loaded.pixels.shape[:2]
+    return loaded, image_media_info(src, w, h, file_sha256(src))
+
+
+def write_still(result: FileResult, loaded: LoadedImage, plan: Plan, dst: Path, *,
+                rng: np.random.Generator | None, keep_icc: bool, quality: int,
+                overwrite: bool, plan_path: str | os.PathLike[str] | None) -> None:
+    """The last step of a still photo's job: mask ``loaded`` as ``plan`` says, write it
+    to ``dst`` and, with ``plan_path``, save the plan there; ``result`` records both."""
+    rendered = render_still(loaded.pixels, plan, rng)
+    result.output = _write_rendered(loaded, rendered, result.source, dst, keep_icc=keep_icc,
+                                    quality=quality, overwrite=overwrite)
+    result.plan = plan
+    result.faces = plan.region_count()
+    if plan_path is not None:
+        plan.save(plan_path)
+        result.plan_path = Path(plan_path)
+
+
 def anonymize_image_file(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
@@ -125,7 +153,7 @@ def anonymize_image_file(
     Returns a :class:`FileResult`; on failure its ``error`` says why, in one line,
     and nothing is written.
     """
-    from veil.media.images import frame_count, read_image
+    from veil.media.images import frame_count
 
     t0 = time.perf_counter()
     src, dst = Path(src), Path(dst)
@@ -141,23 +169,13 @@ def anonymize_image_file(
                                    rng=rng, track=track)
     result = FileResult(source=src, kind="image")
     try:
-        check_output_path(src, dst, overwrite=overwrite)
-        loaded = _colours(read_image(src), keep_icc)
+        loaded, media = read_still(src, dst, keep_icc=keep_icc, overwrite=overwrite)
         if loaded.notes:
             result.extra["notes"] = list(loaded.notes)
-        pixels = loaded.pixels
-        h, w = pixels.shape[:2]
-        media = image_media_info(src, w, h, file_sha256(src))
-        detections = (scanner or shared_scanner(scan)).scan(pixels)
+        detections = (scanner or shared_scanner(scan)).scan(loaded.pixels)
         plan = plan_still(detections, media, scan=scan, mask=mask, tool=tool_name())
-        rendered = render_still(pixels, plan, rng)
-        result.output = _write_rendered(loaded, rendered, src, dst, keep_icc=keep_icc,
-                                        quality=quality, overwrite=overwrite)
-        result.plan = plan
-        result.faces = plan.region_count()
-        if plan_path is not None:
-            plan.save(plan_path)
-            result.plan_path = Path(plan_path)
+        write_still(result, loaded, plan, dst, rng=rng, keep_icc=keep_icc, quality=quality,
+                    overwrite=overwrite, plan_path=plan_path)
     except (VeilError, OSError, ValueError) as exc:
         result.error = error_text(exc)
     result.seconds = time.perf_counter() - t0

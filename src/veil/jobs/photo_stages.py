@@ -24,13 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from veil.errors import VeilError, error_text
-from veil.jobs.image import (
-    _colours,
-    _write_rendered,
-    check_output_path,
-    shared_scanner,
-    tool_name,
-)
+from veil.jobs.image import read_still, shared_scanner, tool_name, write_still
 from veil.jobs.pipeline import (
     JobOptions,
     Outcome,
@@ -112,9 +106,7 @@ def _guarded(stage: str, state: PhotoState, options: JobOptions, body: Any) -> P
 
 def read_stage(state: PhotoState, options: JobOptions) -> PhotoState:
     """Decide the route (a still photo, or ``whole``) and decode the picture."""
-    from veil.media.fingerprint import file_sha256
-    from veil.media.images import frame_count, read_image
-    from veil.plan.still import image_media_info
+    from veil.media.images import frame_count
 
     task = state.task
     if task.kind != "image" or task.plan is not None or frame_count(task.source) > 1:
@@ -122,13 +114,11 @@ def read_stage(state: PhotoState, options: JobOptions) -> PhotoState:
         return state
 
     def body() -> None:
-        check_output_path(task.source, task.output, overwrite=options.overwrite)
-        loaded = _colours(read_image(task.source), options.keep_icc)
-        if loaded.notes:
-            state.extra["notes"] = list(loaded.notes)
-        h, w = loaded.pixels.shape[:2]
-        state.loaded = loaded
-        state.media = image_media_info(task.source, w, h, file_sha256(task.source))
+        state.loaded, state.media = read_still(task.source, task.output,
+                                               keep_icc=options.keep_icc,
+                                               overwrite=options.overwrite)
+        if state.loaded.notes:
+            state.extra["notes"] = list(state.loaded.notes)
 
     return _guarded("read", state, options, body)
 
@@ -159,25 +149,14 @@ def plan_stage(state: PhotoState, options: JobOptions) -> PhotoState:
 def render_stage(state: PhotoState, options: JobOptions) -> PhotoState:
     """Mask the picture from its plan and write it (under the staging name when
     verifying); save the plan file when the task has one."""
-    from veil.render.image import render_still
-
     task = state.task
 
     def body() -> None:
         assert state.loaded is not None and state.plan is not None
-        plan, loaded = state.plan, state.loaded
-        result = FileResult(source=task.source, kind="image", extra=dict(state.extra))
-        state.result = result
-        rendered = render_still(loaded.pixels, plan, None)
-        result.output = _write_rendered(loaded, rendered, task.source,
-                                        _target(task, options), keep_icc=options.keep_icc,
-                                        quality=options.quality,
-                                        overwrite=options.overwrite or options.verify)
-        result.plan = plan
-        result.faces = plan.region_count()
-        if task.plan_path is not None:
-            plan.save(task.plan_path)
-            result.plan_path = Path(task.plan_path)
+        state.result = FileResult(source=task.source, kind="image", extra=dict(state.extra))
+        write_still(state.result, state.loaded, state.plan, _target(task, options), rng=None,
+                    keep_icc=options.keep_icc, quality=options.quality,
+                    overwrite=options.overwrite or options.verify, plan_path=task.plan_path)
         state.loaded = None
 
     return _guarded("render", state, options, body)
