@@ -20,7 +20,7 @@ from typing import Any, cast
 from veil.errors import UsageError
 from veil.jobs import remote as rfs
 from veil.jobs.pipeline import JobOptions, Outcome, Task, refused
-from veil.jobs.report import REPORT_NAME, SIDE_SUFFIX, write_run_report
+from veil.jobs.report import REPORT_NAME, SIDE_SUFFIX, earlier_report, write_run_report
 from veil.media.kinds import media_kind, output_name
 
 PLAN_SUFFIX = ".veil.json"
@@ -105,8 +105,7 @@ def report_location(report_dir: str | None, outdir: str, *, verify: bool) -> rfs
 
 def check_remote_report(folder: rfs.Uri | None, *, overwrite: bool) -> None:
     if folder is not None and not overwrite and rfs.exists(folder / REPORT_NAME):
-        raise UsageError(f"{folder / REPORT_NAME} holds the report of an earlier run; give "
-                         "--report DIR for this run's report, or --overwrite to replace it")
+        raise earlier_report(folder / REPORT_NAME)
 
 
 def upload_report(outcomes: Sequence[Outcome], folder: rfs.Uri, *, settings: dict[str, Any],

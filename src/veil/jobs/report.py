@@ -60,8 +60,13 @@ def check_report_dir(folder: Path | None, *, overwrite: bool) -> None:
         return
     existing = Path(folder) / REPORT_NAME
     if existing.exists():
-        raise UsageError(f"{existing} holds the report of an earlier run; give --report DIR "
-                         "for this run's report, or --overwrite to replace it")
+        raise earlier_report(existing)
+
+
+def earlier_report(existing: object) -> UsageError:
+    """The error for a run whose report would replace ``existing`` (a path or a URI)."""
+    return UsageError(f"{existing} holds the report of an earlier run; give --report DIR "
+                      "for this run's report, or --overwrite to replace it")
 
 
 def write_run_report(outcomes: Sequence[Outcome], folder: Path, *,

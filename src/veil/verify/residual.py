@@ -324,7 +324,8 @@ class ResidualFinder:
                        for f in confirms[cand.detector])
 
         for cand in cands:
-            if min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1]) < MIN_RESIDUAL_SIDE:
+            side = min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1])
+            if side < MIN_RESIDUAL_SIDE:
                 continue  # below the size METRICS.md counts as a face
             share = covered(cand, cand.box)
             if share >= MASKED_SHARE:
@@ -333,9 +334,7 @@ class ResidualFinder:
                 continue
             if cand.score < alone[cand.detector] and not agreed(cand):
                 continue  # a weak candidate no other family sees: a false alarm
-            if (cand.detector == "yunet"
-                    and min(cand.box[2] - cand.box[0], cand.box[3] - cand.box[1])
-                    >= YUNET_LARGE_SIDE
+            if (cand.detector == "yunet" and side >= YUNET_LARGE_SIDE
                     and not agreed(cand) and not near(output, cand, "centerface", AGREE_IOU)):
                 continue  # a large face only YuNet sees: texture (see YUNET_LARGE_SIDE)
             if share > 0 and original is not None:
