@@ -278,6 +278,36 @@ def test_output_that_is_a_file_is_usage_error(tmp_path: Path,
     assert code == 2 and "is a file" in err
 
 
+def test_output_folder_that_cannot_be_made_is_usage_error_before_any_work(
+        tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    (tmp_path / "afile").write_text("a file")
+    code, _, err = run(src, "-o", tmp_path / "afile" / "out")
+    assert code == 2 and "cannot create" in err and "Traceback" not in err
+    assert not (tmp_path / "afile.veil").exists() and not (tmp_path / "afile" / "out.veil").exists()
+    # the report folder too (named with --report), checked before the photo is scanned
+    code, _, err = run(src, "-o", tmp_path / "out", "--report", tmp_path / "afile" / "rep")
+    assert code == 2 and "--report" in err and "cannot create" in err
+    assert not (tmp_path / "out" / "x.png").exists()
+
+
+def test_every_input_missing_is_usage_error_and_writes_nothing(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path / "typo.jpg", tmp_path / "typo2.jpg", "-o", tmp_path / "out")
+    assert code == 2 and "typo.jpg: no such file or folder (nor 1 more)" in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.veil").exists()
+
+
+def test_summary_does_not_say_all_verified_beside_a_failure(
+        tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    (tmp_path / "in" / "text.jpg").write_text("not a picture")
+    code, _, err = run(tmp_path / "in", "-o", tmp_path / "out")
+    (summary,) = [ln for ln in err.splitlines() if "written to" in ln]
+    assert code == 1 and src.exists()
+    assert "1 of 2 files written to" in summary and "(verified)" in summary
+    assert "all verified" not in summary and "1 failed" in summary
+
+
 def test_demo_builds_sample_and_masks_it(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     from veil.demo import main as demo

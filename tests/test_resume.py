@@ -179,6 +179,8 @@ def test_failures_list_and_retry(tmp_path: Path, small_astronaut: np.ndarray) ->
     assert (out / "bad.png").is_file()
     assert json.loads((report_dir / "failures.json").read_text())["failures"] == []
     assert _report(out)["summary"]["pass"] == 3
+    code, _, err = run("--retry-failed", report_dir)  # nothing failed any more
+    assert code == 0 and "nothing to retry" in err and "resuming" not in err
     code, _, err = run("--retry-failed", report_dir, "-o", out)
     assert code == 2 and "no INPUT or -o" in err
     code, _, err = run("--retry-failed", tmp_path / "in")

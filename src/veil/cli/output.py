@@ -136,7 +136,10 @@ def _verified_text(summary: Summary) -> str:
     if summary.done == 0:
         return ""
     if summary.verified == summary.done:
-        return "all verified"
+        # with failures beside them, "all verified" would read as if nothing went wrong
+        if not summary.failed:
+            return "all verified"
+        return "verified" if summary.done == 1 else "each verified"
     parts = []
     if summary.verified:
         parts.append(f"{summary.verified} verified")

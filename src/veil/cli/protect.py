@@ -7,6 +7,7 @@ print what the user must read."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,10 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             raise click.UsageError(str(exc)) from exc
         cmd = doc["command"]
         retry = {str(Path(f["input"]).resolve()) for f in doc["failures"]}
+        if not retry:
+            click.echo(f"veil: {retry_dir}: the run had no failed files; nothing to retry",
+                       err=True)
+            click.get_current_context().exit(0)
         inputs = tuple(Path(p) for p in cmd["inputs"])
         outdir = Path(cmd["outdir"])
         method, shape, margin = cmd["method"], cmd["shape"], float(cmd["margin"])
@@ -188,6 +193,12 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         "no_verify": no_verify, "include_hidden": include_hidden, "device": device}
     if outdir is not None and outdir.exists() and not outdir.is_dir():
         raise click.BadParameter(f"{outdir} is not a folder", param_hint="-o/--output")
+    if not remote:
+        missing = [p for p in inputs if not p.exists()]
+        if len(missing) == len(inputs):  # nothing to do: say so before anything is written
+            raise click.UsageError(f"{missing[0]}: no such file or folder"
+                                   + (f" (nor {len(missing) - 1} more)" if len(missing) > 1
+                                      else ""))
     chosen: dict[str, Any] = {"device": device}
     if threshold is not None:
         chosen["threshold"] = threshold
@@ -244,6 +255,11 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             require_ray()
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
+    # made now (after the checks that the output is outside the inputs), before any work
+    for hint, folder in (("-o/--output", outdir), ("--report", report_at)):
+        why = _cannot_create(folder)
+        if why:
+            raise click.BadParameter(f"cannot create {folder}: {why}", param_hint=hint)
     recorder = Recorder(outdir, options)
     if resumed.done and not quiet:
         click.echo(f"veil: resuming: {len(resumed.done)} of {len(collected.tasks)} files are "
@@ -276,9 +292,13 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
     every = [*collected.failures, *outcomes]
     report = None
     if report_at is not None:
-        report = write_run_report(every, report_at, settings=settings,
-                                  tool_version=__version__, skipped=collected.skipped)
-        write_failures(report_at, every, command)
+        try:
+            report = write_run_report(every, report_at, settings=settings,
+                                      tool_version=__version__, skipped=collected.skipped)
+            write_failures(report_at, every, command)
+        except OSError as exc:
+            display.print_error(report_at, f"cannot write the report ({exc.strerror or exc})")
+            click.get_current_context().exit(1)
     results = [o.result for o in outcomes]
     all_results = [o.result for o in every]
     summary = batch_summary(all_results, collected, time.perf_counter() - t0)
@@ -303,3 +323,19 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         click.echo(batch_json(all_results, summary, outdir=outdir, settings=settings,
                               version=__version__))
     click.get_current_context().exit(1 if summary.failed or unverified else 0)
+
+
+
+def _cannot_create(folder: Path | None) -> str:
+    """Why ``folder`` cannot be made or written to (``""`` when it can; it is made now):
+    checked before any work, so that a batch does not scan every file and then fail to
+    write each."""
+    if folder is None:
+        return ""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "not writable"
+    return ""
