@@ -224,3 +224,19 @@ def test_size_bench_compares_outside_the_masks_only():
     assert psnr > 80 and ssim > 0.999
     psnr2, ssim2 = psnr_ssim_outside(a, b, np.zeros((60, 80), bool))
     assert psnr2 < 20 and ssim2 < ssim
+
+
+def test_timestamps_that_do_not_increase_play_at_the_stream_rate(tmp_path):
+    """A broken cut can give every frame the timestamp 0: the copy plays its frames at the
+    stream's rate, not one clock tick apart (50 frames in 4 ms)."""
+    from veil.media.video import VideoWriter
+
+    path = tmp_path / "zero.mp4"
+    with VideoWriter(path, width=W, height=H, time_base=Fraction(1, 12800), rate=25.0) as w:
+        for i in range(10):
+            w.write_rgb(np.full((H, W, 3), 20 * i, np.uint8), pts=0)
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        times = [float(f.pts * stream.time_base) for f in c.decode(video=0)]
+    assert len(times) == 10
+    assert np.allclose(np.diff(times), 0.04, atol=0.002)  # 25 frames a second

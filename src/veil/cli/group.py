@@ -33,8 +33,10 @@ Examples:
   veil protect render -o safe/                  an input really named like a command
 
 \b
-Outputs keep each file's name and format (JPEG, PNG, WebP, TIFF, BMP), except
-HEIC/HEIF, which is written as JPEG. No metadata is copied: EXIF (GPS, dates,
+Outputs keep each file's name and format (JPEG, PNG, WebP, TIFF, BMP, GIF and
+animated WebP, AVIF where Pillow can write it, else PNG), except HEIC/HEIF, which
+is written as JPEG. Videos (MP4, MOV, M4V, MKV) are written as H.264 in the same
+container. No metadata is copied: EXIF (GPS, dates,
 camera and serial numbers), XMP, IPTC, comments and embedded thumbnails are all
 dropped. The colour profile (ICC) is dropped too unless --keep-icc is given.
 Pictures are turned upright before faces are searched.

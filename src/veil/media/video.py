@@ -526,13 +526,16 @@ class VideoWriter:
         self.close(ok=exc_type is None)
 
     def _next_pts(self, pts: int | None) -> int:
+        step = 1
+        if self._v.average_rate:
+            step = max(1, round(1 / (float(self._v.average_rate) * self.time_base)))
         if pts is None:
-            step = 1
-            if self._v.average_rate:
-                step = max(1, round(1 / (float(self._v.average_rate) * self.time_base)))
             pts = 0 if self._last_pts is None else self._last_pts + step
         if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1  # encoders need strictly increasing timestamps
+            # Encoders need strictly increasing timestamps. A frame that repeats or goes
+            # back (a broken cut: every timestamp 0) is shown one frame after the last,
+            # at the stream's rate, not one tick after it (which played 50 frames in 4 ms).
+            pts = self._last_pts + step
         self._last_pts = pts
         return pts
 
