@@ -34,11 +34,12 @@ Examples:
 
 \b
 Outputs keep each file's name and format (JPEG, PNG, WebP, TIFF, BMP, GIF and
-animated WebP, AVIF where Pillow can write it, else PNG), except HEIC/HEIF, which
-is written as JPEG. Videos (MP4, MOV, M4V, MKV) are written as H.264 in the same
-container. No metadata is copied: EXIF (GPS, dates,
-camera and serial numbers), XMP, IPTC, comments and embedded thumbnails are all
-dropped. The colour profile (ICC) is dropped too unless --keep-icc is given.
+animated WebP; AVIF where Pillow can write it, else PNG), except
+HEIC/HEIF, which is written as JPEG. Videos are written as H.264 in their own
+container when it is MP4, MOV, M4V or MKV, else (AVI, WebM...) as MP4.
+No metadata is copied: EXIF (GPS, dates, camera and serial numbers), XMP, IPTC,
+comments and embedded thumbnails are all dropped. The colour profile (ICC) is
+dropped too unless --keep-icc is given.
 Pictures are turned upright before faces are searched.
 Inputs are never modified; outputs are written under a temporary name and
 renamed when complete. Hidden files (unless --include-hidden) and files that are
