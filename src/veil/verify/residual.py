@@ -25,7 +25,7 @@ False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -33,7 +33,7 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import faces_on_crops
+from veil.scan.scanner import Chip, faces_on_crops, plan_chips, run_pass, run_pass_on_chips
 from veil.settings import ScanSettings
 
 # A face at least this much inside a masked region is masked (METRICS.md: a face is
@@ -65,6 +65,19 @@ AGREE_IOU = 0.3
 # sub-10 px faces, textures CenterFace also scores faintly) than they caught leaks, so
 # the weak score equals the alone score: YuNet counts from 0.6, on its own.
 YUNET_SCALE = 2.0
+# Where the 2x pass runs. ``tiled``: on the whole picture (a 12 MP photo is searched as
+# 48 MP). ``adaptive``: YuNet first searches the whole picture at its own pixels and
+# coarser (the tiled search's other passes); every candidate there scoring
+# YUNET_SEED_SCORE or more whose long side is at most YUNET_SEED_FACE pixels (a face
+# small enough to need the zoom) opens a chip (its box grown by YUNET_CHIP_MARGIN, or half
+# its size, on each side; overlapping chips merged), and the 2x pass runs on the chips
+# only. The seeds are YuNet's own: the check stays independent of the job's CenterFace.
+# The seed score is far below any score the rules look at: a face that scores 0.6 at 2x
+# still leaves a faint trace at 1x (BENCHMARKS.md, "Cheaper verification of photos").
+YUNET_SEARCH = "adaptive"
+YUNET_SEED_SCORE = 0.1
+YUNET_SEED_FACE = 48.0
+YUNET_CHIP_MARGIN = 32.0
 YUNET_ALONE_SCORE = 0.6
 YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
@@ -171,7 +184,9 @@ class ResidualFinder:
 
     def __init__(self, made_with: ScanSettings | None = None, *, hog: bool = True,
                  yunet: bool = True, scanner: Scanner | None = None,
-                 rules: Rules | None = None, yunet_floor: float | None = None) -> None:
+                 rules: Rules | None = None, yunet_floor: float | None = None,
+                 yunet_search: str = YUNET_SEARCH,
+                 seed_score: float = YUNET_SEED_SCORE) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
         self.rules = rules or Rules()
@@ -181,14 +196,45 @@ class ResidualFinder:
 
             self._hog = dlib.get_frontal_face_detector()
         self.yunet: Scanner | None = None
+        self.yunet_search = yunet_search
+        self.seed_score = seed_score
         if yunet:
             floor = self.rules.yunet_weak if yunet_floor is None else yunet_floor
             self.yunet = Scanner(yunet_settings(made_with, floor))
+            if yunet_search == "adaptive":
+                # the whole-picture passes report the faint candidates that open chips
+                self.yunet.detector.floor = min(self.yunet.detector.floor, seed_score)
+            self.chips: ScanSettings = replace(
+                self.yunet.settings, chip_score=seed_score, chip_face=YUNET_SEED_FACE,
+                chip_margin=YUNET_CHIP_MARGIN, chip_full=1.0)
+
+    def yunet_parts(self, frame: np.ndarray) -> tuple[list[Detections], list[Chip]]:
+        """What each pass of the adaptive YuNet search finds (frame pixels), the passes
+        at the picture's own pixels and coarser on the whole picture, the finer ones on
+        the chips that their faint small candidates open; and those chips."""
+        assert self.yunet is not None
+        h, w = frame.shape[:2]
+        passes = self.yunet.passes(w, h)
+        whole = [p for p in passes if p.scale <= 1.0001]
+        zoomed = [p for p in passes if p.scale > 1.0001]
+        parts = [run_pass(self.yunet.detector, frame, p) for p in whole]
+        chips = plan_chips(parts, w, h, self.chips) if zoomed and whole else []
+        if not whole:  # a pass plan without a pass at the picture's pixels: all whole
+            return [run_pass(self.yunet.detector, frame, p) for p in zoomed], []
+        return parts + [run_pass_on_chips(self.yunet.detector, frame, p, chips)
+                        for p in zoomed], chips
+
+    def _yunet_adaptive(self, frame: np.ndarray) -> Detections:
+        assert self.yunet is not None
+        h, w = frame.shape[:2]
+        parts, _ = self.yunet_parts(frame)
+        return self.yunet.combine(parts, w, h)
 
     def _yunet(self, frame: np.ndarray) -> list[Candidate]:
         if self.yunet is None:
             return []
-        det = self.yunet.scan(frame)
+        det = (self._yunet_adaptive(frame) if self.yunet_search == "adaptive"
+               else self.yunet.scan(frame))
         return [Candidate(tuple(float(v) for v in b), float(s), "yunet")  # type: ignore[arg-type]
                 for b, s in zip(det.boxes, det.scores, strict=True)]
 
