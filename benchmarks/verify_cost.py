@@ -61,7 +61,8 @@ def make_jobs(items: list[Path], work: Path) -> dict[str, float]:
     return costs
 
 
-def compare_yunet(items: list[Path], work: Path, seeds: list[float]) -> dict[str, Any]:
+def compare_yunet(items: list[Path], work: Path, seeds: list[float],
+                  whole_scale: float | None = None) -> dict[str, Any]:
     """Whole 2x search against adaptive, per seed score (see the module's text)."""
     import numpy as np
 
@@ -70,7 +71,8 @@ def compare_yunet(items: list[Path], work: Path, seeds: list[float]) -> dict[str
     from veil.verify.residual import MIN_RESIDUAL_SIDE, ResidualFinder
 
     full = ResidualFinder(hog=False, yunet_floor=0.3, yunet_search="tiled")
-    ada = {s: ResidualFinder(hog=False, yunet_floor=0.3, seed_score=s) for s in seeds}
+    ada = {s: ResidualFinder(hog=False, yunet_floor=0.3, seed_score=s, whole_scale=whole_scale)
+           for s in seeds}
     assert full.yunet is not None
     total: dict[str, Any] = {"tiled_cpu_s": 0.0, "pictures": 0, "megapixels": 0.0,
                              **{f"seed {s}": {"cpu_s": 0.0, "chip_share": 0.0,
@@ -128,14 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--yunet", action="store_true",
                     help="compare YuNet's whole 2x search with the adaptive one instead")
     ap.add_argument("--seeds", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    ap.add_argument("--whole-scale", type=float, default=None,
+                    help="with --yunet: the adaptive search's finest whole pass (default 1)")
+    ap.add_argument("--yunet-search", choices=("adaptive", "tiled"), default=None,
+                    help="verify with this YuNet search (default: the shipped one)")
     args = ap.parse_args(argv)
+    if args.yunet_search:
+        from veil.verify import residual
+
+        residual.YUNET_SEARCH = args.yunet_search
     items = pictures(args.data)[: args.limit]
     if not items:
         ap.error(f"no pictures under {args.data}")
     args.work.mkdir(parents=True, exist_ok=True)
     job = make_jobs(items, args.work)
     if args.yunet:
-        result = compare_yunet(items, args.work, args.seeds)
+        result = compare_yunet(items, args.work, args.seeds, args.whole_scale)
         print(json.dumps({k: ({kk: vv for kk, vv in v.items() if not kk.startswith("lost")}
                               | {kk: len(vv) for kk, vv in v.items() if kk.startswith("lost")}
                               if isinstance(v, dict) else v) for k, v in result.items()}))

@@ -15,6 +15,7 @@ from veil.verify.residual import (
     CF_ALONE_SCORE,
     MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
+    YUNET_ADAPTIVE_FROM,
     YUNET_LARGE_SIDE,
     Candidate,
     ResidualFinder,
@@ -313,3 +314,18 @@ def test_yunet_adaptive_search_without_candidates_runs_no_zoom():
     parts, chips = finder.yunet_parts(flat)
     assert chips == [] and all(len(p) == 0 for p in parts)
     assert counter.pixels <= 1.1 * 900 * 1200 * 1.05  # padded tiles of the 1x pass only
+
+
+def test_a_small_picture_is_searched_whole_at_twice_its_pixels():
+    """Under YUNET_ADAPTIVE_FROM pixels the 2x pass runs on the whole picture (4x its
+    pixels, plus the 1x pass), a large one's only on chips."""
+    finder = ResidualFinder(ScanSettings(), hog=False)
+    assert finder.yunet is not None
+    counter = _Counting(finder.yunet.detector)
+    finder.yunet.detector = counter
+    small = np.full((600, 800, 3), 128, np.uint8)
+    assert small.shape[0] * small.shape[1] < YUNET_ADAPTIVE_FROM
+    assert not finder.adaptive(small)
+    finder._yunet(small)
+    assert counter.pixels >= 5 * 600 * 800
+    assert finder.adaptive(np.zeros((1512, 2016, 3), np.uint8))

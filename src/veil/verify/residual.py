@@ -2,9 +2,10 @@
 
 The output is scanned again with CenterFace at the job's base size and a lower threshold,
 with dlib's HOG frontal-face detector (large frontal faces), and with a second detector
-*family* that does not share the job's blind spots: YuNet-n, searching the output at twice
-its own pixels in overlapping tiles (the scanner's size-aware ``tiled`` search), so that a
-10 px face reaches it at 20 px whatever the picture's size. A face found there
+*family* that does not share the job's blind spots: YuNet-n, searching the output at its
+own pixels and coarser, and at twice its pixels around its own faint small candidates
+(``YUNET_SEARCH``), so that a 10 px face reaches it at 20 px whatever the picture's size
+without a 12 MP photo being searched as 48 MP. A face found there
 counts as *residual* unless at least ``MASKED_SHARE`` (0.8, METRICS.md's coverage for a
 face that is not leaked) of its box lies inside a masked region. Boxes under 8 px on the
 shorter side are ignored (METRICS.md does not count faces
@@ -33,7 +34,14 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import Chip, faces_on_crops, plan_chips, run_pass, run_pass_on_chips
+from veil.scan.scanner import (
+    Chip,
+    faces_on_crops,
+    plan_chips,
+    plan_tiled_passes,
+    run_pass,
+    run_pass_on_chips,
+)
 from veil.settings import ScanSettings
 
 # A face at least this much inside a masked region is masked (METRICS.md: a face is
@@ -66,16 +74,22 @@ AGREE_IOU = 0.3
 # the weak score equals the alone score: YuNet counts from 0.6, on its own.
 YUNET_SCALE = 2.0
 # Where the 2x pass runs. ``tiled``: on the whole picture (a 12 MP photo is searched as
-# 48 MP). ``adaptive``: YuNet first searches the whole picture at its own pixels and
-# coarser (the tiled search's other passes); every candidate there scoring
-# YUNET_SEED_SCORE or more whose long side is at most YUNET_SEED_FACE pixels (a face
-# small enough to need the zoom) opens a chip (its box grown by YUNET_CHIP_MARGIN, or half
-# its size, on each side; overlapping chips merged), and the 2x pass runs on the chips
-# only. The seeds are YuNet's own: the check stays independent of the job's CenterFace.
-# The seed score is far below any score the rules look at: a face that scores 0.6 at 2x
-# still leaves a faint trace at 1x (BENCHMARKS.md, "Cheaper verification of photos").
+# 48 MP). ``adaptive``: on a picture of YUNET_ADAPTIVE_FROM pixels or more, YuNet first
+# searches the whole picture at its own pixels and coarser (the tiled search's other
+# passes); every candidate there scoring YUNET_SEED_SCORE or more whose long side is at
+# most YUNET_SEED_FACE pixels (a face small enough to need the zoom) opens a chip (its box
+# grown by YUNET_CHIP_MARGIN, or half its size, on each side; overlapping chips merged),
+# and the 2x pass runs on the chips only. The seeds are YuNet's own: the check stays
+# independent of the job's CenterFace. A smaller picture is searched whole at 2x: there
+# the whole search costs little, and a face YuNet barely sees at 1x (a 12 px face scoring
+# 0.04 there and 0.83 at 2x, in the real misses of the odd dev half) is never skipped.
+# On the dev outputs, every candidate from 0.6 and under 64 px that the whole 2x search
+# finds, the adaptive one finds too (BENCHMARKS.md, "Cheaper verification of photos
+# (session 7)"; ``python -m benchmarks.verify_cost --yunet``).
 YUNET_SEARCH = "adaptive"
+YUNET_ADAPTIVE_FROM = 2_000_000
 YUNET_SEED_SCORE = 0.1
+YUNET_WHOLE_SCALE = 1.0
 YUNET_SEED_FACE = 48.0
 YUNET_CHIP_MARGIN = 32.0
 YUNET_ALONE_SCORE = 0.6
@@ -185,8 +199,10 @@ class ResidualFinder:
     def __init__(self, made_with: ScanSettings | None = None, *, hog: bool = True,
                  yunet: bool = True, scanner: Scanner | None = None,
                  rules: Rules | None = None, yunet_floor: float | None = None,
-                 yunet_search: str = YUNET_SEARCH,
-                 seed_score: float = YUNET_SEED_SCORE) -> None:
+                 yunet_search: str | None = None,
+                 seed_score: float | None = None,
+                 whole_scale: float | None = None,
+                 adaptive_from: int | None = None) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
         self.rules = rules or Rules()
@@ -196,8 +212,13 @@ class ResidualFinder:
 
             self._hog = dlib.get_frontal_face_detector()
         self.yunet: Scanner | None = None
+        # None: the module's settings, read when the finder is made
+        yunet_search = YUNET_SEARCH if yunet_search is None else yunet_search
+        seed_score = YUNET_SEED_SCORE if seed_score is None else seed_score
         self.yunet_search = yunet_search
         self.seed_score = seed_score
+        self.whole_scale = YUNET_WHOLE_SCALE if whole_scale is None else whole_scale
+        self.adaptive_from = YUNET_ADAPTIVE_FROM if adaptive_from is None else adaptive_from
         if yunet:
             floor = self.rules.yunet_weak if yunet_floor is None else yunet_floor
             self.yunet = Scanner(yunet_settings(made_with, floor))
@@ -208,19 +229,24 @@ class ResidualFinder:
                 self.yunet.settings, chip_score=seed_score, chip_face=YUNET_SEED_FACE,
                 chip_margin=YUNET_CHIP_MARGIN, chip_full=1.0)
 
+    def adaptive(self, frame: np.ndarray) -> bool:
+        """Whether YuNet's 2x pass runs on chips only in this frame (see YUNET_SEARCH)."""
+        h, w = frame.shape[:2]
+        return self.yunet_search == "adaptive" and h * w >= self.adaptive_from
+
     def yunet_parts(self, frame: np.ndarray) -> tuple[list[Detections], list[Chip]]:
-        """What each pass of the adaptive YuNet search finds (frame pixels), the passes
-        at the picture's own pixels and coarser on the whole picture, the finer ones on
-        the chips that their faint small candidates open; and those chips."""
+        """What each pass of the adaptive YuNet search finds (frame pixels): the passes at
+        ``whole_scale`` times the picture's pixels and coarser on the whole picture, the
+        finer ones (2x) on the chips that their faint small candidates open; and those
+        chips."""
         assert self.yunet is not None
         h, w = frame.shape[:2]
-        passes = self.yunet.passes(w, h)
-        whole = [p for p in passes if p.scale <= 1.0001]
-        zoomed = [p for p in passes if p.scale > 1.0001]
+        s = self.yunet.settings
+        whole = plan_tiled_passes(w, h, replace(s, native_scale=min(self.whole_scale,
+                                                                    s.native_scale)))
+        zoomed = [p for p in self.yunet.passes(w, h) if p.scale > self.whole_scale * 1.0001]
         parts = [run_pass(self.yunet.detector, frame, p) for p in whole]
-        chips = plan_chips(parts, w, h, self.chips) if zoomed and whole else []
-        if not whole:  # a pass plan without a pass at the picture's pixels: all whole
-            return [run_pass(self.yunet.detector, frame, p) for p in zoomed], []
+        chips = plan_chips(parts, w, h, self.chips) if zoomed else []
         return parts + [run_pass_on_chips(self.yunet.detector, frame, p, chips)
                         for p in zoomed], chips
 
@@ -233,7 +259,7 @@ class ResidualFinder:
     def _yunet(self, frame: np.ndarray) -> list[Candidate]:
         if self.yunet is None:
             return []
-        det = (self._yunet_adaptive(frame) if self.yunet_search == "adaptive"
+        det = (self._yunet_adaptive(frame) if self.adaptive(frame)
                else self.yunet.scan(frame))
         return [Candidate(tuple(float(v) for v in b), float(s), "yunet")  # type: ignore[arg-type]
                 for b, s in zip(det.boxes, det.scores, strict=True)]
