@@ -235,3 +235,46 @@ def test_a_video_frame_is_still_searched_whole_by_centerface(tmp_path, monkeypat
     src = write_video(tmp_path / "clip.mp4", [small] * 4)
     verify_pair(src, src, plan, reid=False, metadata=False)
     assert (256, 256) in seen
+
+
+def _three_faces() -> tuple[np.ndarray, np.ndarray]:
+    """A 1400x1800 picture with the astronaut three times: upright, turned 25 degrees,
+    and cut by the top edge; and her face's box in each."""
+    import cv2
+
+    face = astronaut()
+    canvas = np.full((1400, 1800, 3), 90, np.uint8)
+    canvas[700:1212, 100:612] = face
+    turn = cv2.warpAffine(face, cv2.getRotationMatrix2D((225.0, 118.0), 25, 1.0), (512, 512),
+                          borderValue=(90, 90, 90))
+    canvas[600:1112, 1000:1512] = turn
+    canvas[0:400, 1200:1712] = face[112:512]
+    w, h = FACE_BOX[2] - FACE_BOX[0], FACE_BOX[3] - FACE_BOX[1]
+    boxes = np.asarray([
+        [100 + FACE_BOX[0], 700 + FACE_BOX[1], 100 + FACE_BOX[2], 700 + FACE_BOX[3]],
+        [1225 - w / 2 - 12, 718 - h / 2 - 8, 1225 + w / 2 + 12, 718 + h / 2 + 8],
+        [1200 + FACE_BOX[0], 0, 1200 + FACE_BOX[2], FACE_BOX[3] - 112],
+    ], np.float32)
+    return canvas, boxes
+
+
+def test_solid_references_are_exact_where_the_chip_is_cut():
+    """The references of a frame's faces share one copy of the frame, exact inside each
+    chip's window: every face's reference distance is the one of a reference of the whole
+    picture, to the last bit (faces upright, turned, and at the picture's edge)."""
+    from veil.render.masks import coverage_mask
+    from veil.verify.check import _reference, _References
+    from veil.verify.recognition import reid_check
+
+    original, boxes = _three_faces()
+    shape = MaskSettings()
+    output = mask_regions(original, boxes[:2], MaskSettings(method="blur", blur_ratio=0.05,
+                                                              noise=0))
+    masked = coverage_mask(original.shape[:2], boxes[:2], shape)  # the third is not masked
+    shared = _References(original, masked, shape)
+    for box in boxes:
+        whole = reid_check(original, output, box, 10.0,
+                           lambda window, box=box: _reference(original, masked, box, shape))
+        windowed = reid_check(original, output, box, 10.0, lambda window, box=box:
+                              shared(box, window))
+        assert whole[1] is not None and whole == windowed

@@ -129,11 +129,37 @@ def reid_distances(original: np.ndarray, outputs: list[np.ndarray],
     return out
 
 
+#: dlib cuts the aligned chip from a square around the face (``padding`` 0.25 of it on each
+#: side) that may be rotated; the window that :func:`chip_window` gives holds that square
+#: at any angle, grown by this share of its half-diagonal and CHIP_WINDOW_PAD pixels (the
+#: interpolation's and anti-aliasing's reach).
+CHIP_WINDOW_GROW = 0.25
+CHIP_WINDOW_PAD = 8
+
+
+def chip_window(landmarks: Any, width: int, height: int) -> tuple[int, int, int, int]:
+    """``(x1, y1, x2, y2)``, end exclusive: the part of a ``width`` x ``height`` picture
+    that the aligned chip of these landmarks is cut from, with a margin. Pixels outside it
+    do not change the face's embedding."""
+    import math
+
+    import dlib
+
+    r = dlib.get_face_chip_details(landmarks, size=150, padding=0.25).rect
+    cx, cy = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
+    half = math.hypot(r.width(), r.height()) / 2 * (1 + CHIP_WINDOW_GROW) + CHIP_WINDOW_PAD
+    return (max(0, math.floor(cx - half)), max(0, math.floor(cy - half)),
+            min(width, math.ceil(cx + half) + 1), min(height, math.ceil(cy + half) + 1))
+
+
 def reid_check(original: np.ndarray, output: np.ndarray,
                box: tuple[float, float, float, float] | np.ndarray, threshold: float,
-               reference: Callable[[], np.ndarray]) -> tuple[float, float | None]:
+               reference: Callable[[tuple[int, int, int, int]], np.ndarray]
+               ) -> tuple[float, float | None]:
     """The re-id distance of one face and, only when it is under ``threshold``, the
-    distance of its solid reference (``reference()`` builds that picture on demand).
+    distance of its solid reference: ``reference(window)`` builds that picture on demand,
+    and need only be the reference inside ``window`` (:func:`chip_window`), the part of
+    the picture its chip is cut from.
 
     Returns ``(distance, reference_distance or None)``; the original's embedding is
     computed once.
@@ -149,8 +175,8 @@ def reid_check(original: np.ndarray, output: np.ndarray,
     d = float(np.linalg.norm(a - b))
     if d >= threshold:
         return d, None
-    r = np.asarray(resnet.compute_face_descriptor(_rgb(reference()), landmarks),
-                   dtype=np.float64)
+    ref = _rgb(reference(chip_window(landmarks, w, h)))
+    r = np.asarray(resnet.compute_face_descriptor(ref, landmarks), dtype=np.float64)
     return d, float(np.linalg.norm(a - r))
 
 
