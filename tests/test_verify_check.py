@@ -278,3 +278,29 @@ def test_solid_references_are_exact_where_the_chip_is_cut():
         windowed = reid_check(original, output, box, 10.0, lambda window, box=box:
                               shared(box, window))
         assert whole[1] is not None and whole == windowed
+
+
+def test_a_repair_round_does_not_embed_the_same_chips_again(files, monkeypatch):
+    """Verifying the same original again (a repair round) takes the embeddings of the chips
+    that did not change from the memo: the same distances, no new ResNet run; another
+    original starts afresh."""
+    from veil.verify import recognition
+
+    calls: list[int] = []
+    real = recognition._embed
+
+    def counting(resnet, chip):
+        calls.append(1)
+        return real(resnet, chip)
+
+    monkeypatch.setattr(recognition, "_embed", counting)
+    recognition.memo_for(object())  # start from an empty memo
+    first = verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    made = len(calls)
+    assert made >= 2 and first.reid
+    again = verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    assert len(calls) == made
+    assert [r.to_dict() for r in again.reid] == [r.to_dict() for r in first.reid]
+    recognition.memo_for("another original")
+    verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    assert len(calls) == 2 * made

@@ -38,6 +38,7 @@ from veil.verify.blackbox import black_box_mask
 from veil.verify.fidelity import FidelityCheck
 from veil.verify.recognition import (
     MIN_REID_SIDE,
+    memo_for,
     reference_margin,
     reid_check,
     reid_threshold,
@@ -401,6 +402,9 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     best: _Frame | None = None
     families = PHOTO_FAMILIES if kind == "image" else FAMILIES
 
+    # embeddings of this original's chips, kept for its repair rounds (recognition.memo_for)
+    memo = memo_for(plan.media.sha256 if plan is not None else str(original.resolve())) \
+        if threshold is not None else None
     fidelity = FidelityCheck() if kind == "video" else None
     pick = (reid_choice(plan)
             if threshold is not None and kind == "video" and plan is not None else None)
@@ -456,7 +460,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 if references is None:
                     references = _References(orig, masked, reference_shape)
                 d, ref = reid_check(orig, out, box, threshold,
-                                    functools.partial(references, box))
+                                    functools.partial(references, box), memo)
                 rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref,
                                 region=pos if plan is not None else None)
                 v.reid.append(rr)
