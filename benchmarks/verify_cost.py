@@ -153,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=1))
         return 0
-    # warm the models once (loading is a one-off per process, not a per-photo cost)
-    first = items[0]
-    verify_pair(first, args.work / f"0000{first.suffix.lower()}",
-                Plan.load(args.work / "0000.plan.json"))
+    # load the models once (a one-off per process, not a per-photo cost)
+    from veil.verify.check import _finder
+    from veil.verify.recognition import _models
+
+    _finder(Plan.load(args.work / "0000.plan.json").scan, True)
+    _models()
     prof = cProfile.Profile() if args.profile else None
     rows: list[dict[str, Any]] = []
     for k, src in enumerate(items):
