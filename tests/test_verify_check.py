@@ -304,3 +304,36 @@ def test_a_repair_round_does_not_embed_the_same_chips_again(files, monkeypatch):
     recognition.memo_for("another original")
     verify_pair(files["original"], files["weak"], image_plan(WEAK))
     assert len(calls) == 2 * made
+
+
+def test_a_repair_round_searches_only_what_changed(files, monkeypatch):
+    """YuNet's detections of a photo's tiles and chips are kept while that photo is
+    verified: verifying it again runs YuNet on no unchanged input; another photo does."""
+    from veil.verify.check import _finder
+
+    plan = image_plan()
+    finder = _finder(plan.scan, True)
+    assert finder.yunet is not None
+    remembering = finder.yunet.detector
+    inner = remembering.inner
+    shown: list[tuple[int, ...]] = []
+
+    class Counting:
+        floor = property(lambda self: inner.floor)
+
+        def detect(self, frame):
+            shown.append(frame.shape)
+            return inner.detect(frame)
+
+    monkeypatch.setattr(remembering, "inner", Counting())
+    finder.remember(object())
+    first = verify_pair(files["original"], files["masked"], plan)
+    runs = len(shown)
+    assert runs >= 1
+    again = verify_pair(files["original"], files["masked"], plan)
+    assert len(shown) == runs and again.to_dict()["residual_faces"] == \
+        first.to_dict()["residual_faces"]
+    other = image_plan()
+    other.media = MediaInfo("other.png", "1" * 64, "image", 512, 512)
+    verify_pair(files["original"], files["masked"], other)
+    assert len(shown) == 2 * runs

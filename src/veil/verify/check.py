@@ -399,6 +399,9 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     v.reid_threshold = threshold
     made_with = plan.scan if plan is not None else ScanSettings()
     finder = _finder(made_with, True) if residual else None
+    if finder is not None:  # a photo's repair round searches again only what changed
+        finder.remember((plan.media.sha256 if plan is not None else str(original.resolve()))
+                        if kind == "image" else None)
     best: _Frame | None = None
     families = PHOTO_FAMILIES if kind == "image" else FAMILIES
 

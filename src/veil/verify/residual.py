@@ -26,6 +26,7 @@ False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDE
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -193,6 +194,53 @@ class Candidate:
 HOG_MAX_SIDE = 1280
 
 
+#: At most this many YuNet inputs' detections are remembered (see ``_Remembering``).
+MEMO_INPUTS = 512
+
+
+class _Remembering:
+    """A detector that remembers what it found on each input (keyed by a hash of the
+    input's pixels, its shape and the score floor) while one photo is verified: a repair
+    round renders the photo again, and most of YuNet's tiles and chips are unchanged. The
+    same input gives the same detections, so nothing changes but the cost. Boxes and
+    scores only are kept, never pixels."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.memo: dict[bytes, Detections] = {}
+        self.scope: object = None
+        self.active = False
+
+    def __getattr__(self, name: str) -> Any:  # name, version, ... of the real detector
+        return getattr(self.inner, name)
+
+    @property
+    def floor(self) -> float:
+        return float(self.inner.floor)
+
+    @floor.setter
+    def floor(self, value: float) -> None:
+        self.inner.floor = value
+
+    def remember(self, scope: object) -> None:
+        """Remember for the photo ``scope`` names (None: remember nothing); another
+        scope forgets what was remembered."""
+        if scope != self.scope or scope is None or len(self.memo) > MEMO_INPUTS:
+            self.memo.clear()
+        self.scope, self.active = scope, scope is not None
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        if not self.active:
+            return self.inner.detect(frame)
+        h = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16)
+        h.update(repr((frame.shape, float(self.inner.floor))).encode())
+        key = h.digest()
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self.inner.detect(frame)
+        return found
+
+
 class ResidualFinder:
     """Both detector families at verification strength; reusable across frames."""
 
@@ -225,9 +273,17 @@ class ResidualFinder:
             if yunet_search == "adaptive":
                 # the whole-picture passes report the faint candidates that open chips
                 self.yunet.detector.floor = min(self.yunet.detector.floor, seed_score)
+            self.yunet.detector = _Remembering(self.yunet.detector)
             self.chips: ScanSettings = replace(
                 self.yunet.settings, chip_score=seed_score, chip_face=YUNET_SEED_FACE,
                 chip_margin=YUNET_CHIP_MARGIN, chip_full=1.0)
+
+    def remember(self, scope: object) -> None:
+        """Keep YuNet's detections of each tile and chip while the photo ``scope`` names
+        is verified (a repair round searches again only what changed); ``None``: keep
+        nothing (video frames)."""
+        if self.yunet is not None and isinstance(self.yunet.detector, _Remembering):
+            self.yunet.detector.remember(scope)
 
     def adaptive(self, frame: np.ndarray) -> bool:
         """Whether YuNet's 2x pass runs on chips only in this frame (see YUNET_SEARCH)."""
