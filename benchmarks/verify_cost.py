@@ -2,6 +2,7 @@
 
     python -m benchmarks.verify_cost [--data DIR] [--limit N] [--work bench-out/vcost]
         [--profile out.pstats] [--json out.json]
+    python -m benchmarks.verify_cost --repair [--no-memo] [--yunet-search tiled] ...
     python -m benchmarks.verify_cost --yunet [--seeds 0.05 0.1 0.2] ...
 
 Each picture (a WIDER root's ``images/``, or any folder of pictures) is made the way
@@ -10,7 +11,9 @@ under ``--work`` and reused by later runs, so that a change to verification is m
 the very same outputs. Then every output is verified with its plan, as the default run
 does. Costs are process CPU-seconds (``time.process_time``: user + system of every thread
 of this process), which stay meaningful on a shared machine where wall time does not;
-the ratio is verification's CPU-s over the job's. ``--profile`` writes a cProfile of the
+the ratio is verification's CPU-s over the job's. ``--repair`` runs what the default run
+runs after a job, verification with its repair rounds (on a copy of each output), and
+``--no-memo`` keeps nothing between a photo's rounds. ``--profile`` writes a cProfile of the
 verification phase only. Wall speed, on a quiet machine, is ``benchmarks.speed``'s
 (default against ``--no-verify``).
 
@@ -132,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     ap.add_argument("--whole-scale", type=float, default=None,
                     help="with --yunet: the adaptive search's finest whole pass (default 1)")
+    ap.add_argument("--repair", action="store_true",
+                    help="verify and repair as the default run does (a copy of each "
+                         "output): the CPU-s include the repair rounds")
+    ap.add_argument("--no-memo", action="store_true",
+                    help="keep nothing between verifications of the same photo (as "
+                         "before session 7)")
     ap.add_argument("--yunet-search", choices=("adaptive", "tiled"), default=None,
                     help="verify with this YuNet search (default: the shipped one)")
     args = ap.parse_args(argv)
@@ -139,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         from veil.verify import residual
 
         residual.YUNET_SEARCH = args.yunet_search
+    if args.no_memo:
+        from veil.verify import recognition, residual
+
+        recognition.MEMO_SIZE = -1
+        residual.MEMO_INPUTS = -1
     items = pictures(args.data)[: args.limit]
     if not items:
         ap.error(f"no pictures under {args.data}")
@@ -164,17 +178,35 @@ def main(argv: list[str] | None = None) -> int:
     for k, src in enumerate(items):
         out, plan = args.work / f"{k:04d}{src.suffix.lower()}", args.work / f"{k:04d}.plan.json"
         p = Plan.load(plan)
+        rounds = 0
+        if args.repair:  # as the default run does: verify, repair, verify again
+            import shutil
+
+            from veil.jobs.repair import verify_and_repair
+            from veil.jobs.result import FileResult
+
+            tmp = args.work / "repair" / out.name
+            tmp.parent.mkdir(exist_ok=True)
+            shutil.copyfile(out, tmp)
+            res = FileResult(source=src, output=tmp, plan=p)
         t0 = time.process_time()
         if prof is not None:
             prof.enable()
-        v = verify_pair(src, out, p)
+        if args.repair:
+            res, _ = verify_and_repair(res)
+            assert res.verification is not None and res.verification.verification is not None
+            v = res.verification.verification
+            rounds = int(res.verification.repair["rounds"])
+        else:
+            v = verify_pair(src, out, p)
         if prof is not None:
             prof.disable()
         cpu = time.process_time() - t0
         rows.append({"name": src.name, "job_cpu_s": round(job[str(k)], 3),
                      "verify_cpu_s": round(cpu, 3), "passed": v.passed,
                      "residual": len(v.residual_faces), "reid": len(v.reid),
-                     "reid_refs": sum(r.reference is not None for r in v.reid)})
+                     "reid_refs": sum(r.reference is not None for r in v.reid),
+                     "repair_rounds": rounds})
         print(f"[{k + 1}/{len(items)}] {src.name}: job {job[str(k)]:.2f} CPU-s, "
               f"verify {cpu:.2f} CPU-s, {'passed' if v.passed else 'FAILED'}",
               file=sys.stderr, flush=True)
@@ -186,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                "verify_cpu_s": round(ver_s, 2), "ratio": round(ver_s / max(job_s, 1e-9), 3),
                "failed": sum(not r["passed"] for r in rows),
                "reid_faces": sum(r["reid"] for r in rows),
-               "reid_refs": sum(r["reid_refs"] for r in rows)}
+               "reid_refs": sum(r["reid_refs"] for r in rows),
+               "repair_rounds": sum(r["repair_rounds"] for r in rows)}
     print(json.dumps(summary))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
