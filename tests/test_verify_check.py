@@ -337,3 +337,29 @@ def test_a_repair_round_searches_only_what_changed(files, monkeypatch):
     other.media = MediaInfo("other.png", "1" * 64, "image", 512, 512)
     verify_pair(files["original"], files["masked"], other)
     assert len(shown) == 2 * runs
+
+
+def test_a_large_face_s_solid_reference_is_exact_too():
+    """A face 3x the astronaut's (its chip shrunk from about 550 px to 150: dlib
+    anti-aliases): the windowed reference gives the whole-picture one's distance."""
+    import cv2
+
+    from veil.render.masks import coverage_mask
+    from veil.verify.check import _reference, _References
+    from veil.verify.recognition import reid_check
+
+    big = cv2.resize(astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
+    original = np.full((2200, 2600, 3), 90, np.uint8)
+    original[300:1836, 900:2436] = big
+    box = np.asarray([900 + 3 * FACE_BOX[0], 300 + 3 * FACE_BOX[1],
+                      900 + 3 * FACE_BOX[2], 300 + 3 * FACE_BOX[3]], np.float32)
+    other = np.asarray([100, 100, 300, 300], np.float32)
+    shape = MaskSettings()
+    boxes = np.stack([box, other])
+    output = mask_regions(original, boxes, MaskSettings(blur_ratio=0.05, noise=0))
+    masked = coverage_mask(original.shape[:2], boxes, shape)
+    whole = reid_check(original, output, box, 10.0,
+                       lambda window: _reference(original, masked, box, shape))
+    windowed = reid_check(original, output, box, 10.0,
+                          lambda window: _References(original, masked, shape)(box, window))
+    assert whole[1] is not None and whole == windowed
