@@ -84,9 +84,11 @@ YUNET_SCALE = 2.0
 # independent of the job's CenterFace. A smaller picture is searched whole at 2x: there
 # the whole search costs little, and a face YuNet barely sees at 1x (a 12 px face scoring
 # 0.04 there and 0.83 at 2x, in the real misses of the odd dev half) is never skipped.
-# On the dev outputs, every candidate from 0.6 and under 64 px that the whole 2x search
-# finds, the adaptive one finds too (BENCHMARKS.md, "Cheaper verification of photos
-# (session 7)"; ``python -m benchmarks.verify_cost --yunet``).
+# On the dev outputs and on their 12 MP mosaics, every unmasked candidate from 0.6 and
+# under 64 px that the whole 2x search finds, the adaptive one finds at the same place;
+# its score can move across 0.6 where a chip's 2x tiles are cut elsewhere than the whole
+# picture's (BENCHMARKS.md, "Cheaper verification of photos (session 7)";
+# ``python -m benchmarks.verify_cost --yunet``).
 YUNET_SEARCH = "adaptive"
 YUNET_ADAPTIVE_FROM = 2_000_000
 YUNET_SEED_SCORE = 0.1
