@@ -235,3 +235,131 @@ def test_a_video_frame_is_still_searched_whole_by_centerface(tmp_path, monkeypat
     src = write_video(tmp_path / "clip.mp4", [small] * 4)
     verify_pair(src, src, plan, reid=False, metadata=False)
     assert (256, 256) in seen
+
+
+def _three_faces() -> tuple[np.ndarray, np.ndarray]:
+    """A 1400x1800 picture with the astronaut three times: upright, turned 25 degrees,
+    and cut by the top edge; and her face's box in each."""
+    import cv2
+
+    face = astronaut()
+    canvas = np.full((1400, 1800, 3), 90, np.uint8)
+    canvas[700:1212, 100:612] = face
+    turn = cv2.warpAffine(face, cv2.getRotationMatrix2D((225.0, 118.0), 25, 1.0), (512, 512),
+                          borderValue=(90, 90, 90))
+    canvas[600:1112, 1000:1512] = turn
+    canvas[0:400, 1200:1712] = face[112:512]
+    w, h = FACE_BOX[2] - FACE_BOX[0], FACE_BOX[3] - FACE_BOX[1]
+    boxes = np.asarray([
+        [100 + FACE_BOX[0], 700 + FACE_BOX[1], 100 + FACE_BOX[2], 700 + FACE_BOX[3]],
+        [1225 - w / 2 - 12, 718 - h / 2 - 8, 1225 + w / 2 + 12, 718 + h / 2 + 8],
+        [1200 + FACE_BOX[0], 0, 1200 + FACE_BOX[2], FACE_BOX[3] - 112],
+    ], np.float32)
+    return canvas, boxes
+
+
+def test_solid_references_are_exact_where_the_chip_is_cut():
+    """The references of a frame's faces share one copy of the frame, exact inside each
+    chip's window: every face's reference distance is the one of a reference of the whole
+    picture, to the last bit (faces upright, turned, and at the picture's edge)."""
+    from veil.render.masks import coverage_mask
+    from veil.verify.check import _reference, _References
+    from veil.verify.recognition import reid_check
+
+    original, boxes = _three_faces()
+    shape = MaskSettings()
+    output = mask_regions(original, boxes[:2], MaskSettings(method="blur", blur_ratio=0.05,
+                                                              noise=0))
+    masked = coverage_mask(original.shape[:2], boxes[:2], shape)  # the third is not masked
+    shared = _References(original, masked, shape)
+    for box in boxes:
+        whole = reid_check(original, output, box, 10.0,
+                           lambda window, box=box: _reference(original, masked, box, shape))
+        windowed = reid_check(original, output, box, 10.0, lambda window, box=box:
+                              shared(box, window))
+        assert whole[1] is not None and whole == windowed
+
+
+def test_a_repair_round_does_not_embed_the_same_chips_again(files, monkeypatch):
+    """Verifying the same original again (a repair round) takes the embeddings of the chips
+    that did not change from the memo: the same distances, no new ResNet run; another
+    original starts afresh."""
+    from veil.verify import recognition
+
+    calls: list[int] = []
+    real = recognition._embed
+
+    def counting(resnet, chip):
+        calls.append(1)
+        return real(resnet, chip)
+
+    monkeypatch.setattr(recognition, "_embed", counting)
+    recognition.memo_for(object())  # start from an empty memo
+    first = verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    made = len(calls)
+    assert made >= 2 and first.reid
+    again = verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    assert len(calls) == made
+    assert [r.to_dict() for r in again.reid] == [r.to_dict() for r in first.reid]
+    recognition.memo_for("another original")
+    verify_pair(files["original"], files["weak"], image_plan(WEAK))
+    assert len(calls) == 2 * made
+
+
+def test_a_repair_round_searches_only_what_changed(files, monkeypatch):
+    """YuNet's detections of a photo's tiles and chips are kept while that photo is
+    verified: verifying it again runs YuNet on no unchanged input; another photo does."""
+    from veil.verify.check import _finder
+
+    plan = image_plan()
+    finder = _finder(plan.scan, True)
+    assert finder.yunet is not None
+    remembering = finder.yunet.detector
+    inner = remembering.inner
+    shown: list[tuple[int, ...]] = []
+
+    class Counting:
+        floor = property(lambda self: inner.floor)
+
+        def detect(self, frame):
+            shown.append(frame.shape)
+            return inner.detect(frame)
+
+    monkeypatch.setattr(remembering, "inner", Counting())
+    finder.remember(object())
+    first = verify_pair(files["original"], files["masked"], plan)
+    runs = len(shown)
+    assert runs >= 1
+    again = verify_pair(files["original"], files["masked"], plan)
+    assert len(shown) == runs and again.to_dict()["residual_faces"] == \
+        first.to_dict()["residual_faces"]
+    other = image_plan()
+    other.media = MediaInfo("other.png", "1" * 64, "image", 512, 512)
+    verify_pair(files["original"], files["masked"], other)
+    assert len(shown) == 2 * runs
+
+
+def test_a_large_face_s_solid_reference_is_exact_too():
+    """A face 3x the astronaut's (its chip shrunk from about 550 px to 150: dlib
+    anti-aliases): the windowed reference gives the whole-picture one's distance."""
+    import cv2
+
+    from veil.render.masks import coverage_mask
+    from veil.verify.check import _reference, _References
+    from veil.verify.recognition import reid_check
+
+    big = cv2.resize(astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
+    original = np.full((2200, 2600, 3), 90, np.uint8)
+    original[300:1836, 900:2436] = big
+    box = np.asarray([900 + 3 * FACE_BOX[0], 300 + 3 * FACE_BOX[1],
+                      900 + 3 * FACE_BOX[2], 300 + 3 * FACE_BOX[3]], np.float32)
+    other = np.asarray([100, 100, 300, 300], np.float32)
+    shape = MaskSettings()
+    boxes = np.stack([box, other])
+    output = mask_regions(original, boxes, MaskSettings(blur_ratio=0.05, noise=0))
+    masked = coverage_mask(original.shape[:2], boxes, shape)
+    whole = reid_check(original, output, box, 10.0,
+                       lambda window: _reference(original, masked, box, shape))
+    windowed = reid_check(original, output, box, 10.0,
+                          lambda window: _References(original, masked, shape)(box, window))
+    assert whole[1] is not None and whole == windowed

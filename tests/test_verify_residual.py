@@ -15,6 +15,7 @@ from veil.verify.residual import (
     CF_ALONE_SCORE,
     MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
+    YUNET_ADAPTIVE_FROM,
     YUNET_LARGE_SIDE,
     Candidate,
     ResidualFinder,
@@ -267,3 +268,64 @@ def test_a_large_face_only_yunet_sees_needs_centerface_on_a_close_crop():
     assert finder.judge([Candidate(suit, 0.75, "yunet")], img, nothing, original=img) == []
     found = finder.judge([Candidate(FACE_BOX, 0.75, "yunet")], img, nothing, original=img)
     assert [c.detector for c, _ in found] == ["yunet"]
+
+
+class _Counting:
+    """A detector that counts the pixels it is shown."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.pixels = inner, 0
+        self.floor = inner.floor
+
+    def detect(self, frame: np.ndarray):
+        self.pixels += frame.shape[0] * frame.shape[1]
+        return self.inner.detect(frame)
+
+
+@pytest.mark.slow
+def test_yunet_zooms_only_where_its_own_faint_candidates_are():
+    """A 6.75 MP picture with one 12 px face: the whole 2x search shows YuNet 27 MP and
+    more; the adaptive one searches the picture at its own pixels and coarser, then at 2x
+    only around its faint small candidates, and still flags the face (found at 2x)."""
+    canvas, box = _phone_picture(12.0)
+    nothing = np.zeros(canvas.shape[:2], bool)
+    finder = ResidualFinder(ScanSettings(), hog=False)
+    assert finder.yunet is not None and finder.yunet_search == "adaptive"
+    counter = _Counting(finder.yunet.detector)
+    finder.yunet.detector = counter
+    found = finder.judge(finder._yunet(canvas), canvas, nothing, original=canvas)
+    assert "yunet" in [c.detector for c in _near(found, box)]
+    whole = canvas.shape[0] * canvas.shape[1]
+    # the passes at 1x and coarser, in overlapping tiles, see about 1.8x the picture and
+    # the chips a little more; the whole 2x search shows YuNet about 7x
+    assert counter.pixels < 2.2 * whole
+    _, chips = finder.yunet_parts(canvas)
+    assert chips and any(c[0] <= box[0, 0] and c[1] <= box[0, 1] and c[2] >= box[0, 2]
+                         and c[3] >= box[0, 3] for c in chips)
+
+
+def test_yunet_adaptive_search_without_candidates_runs_no_zoom():
+    """A flat picture: no faint candidate, no chip, so no pass at 2x at all."""
+    flat = np.full((900, 1200, 3), 128, np.uint8)
+    finder = ResidualFinder(ScanSettings(), hog=False)
+    assert finder.yunet is not None
+    counter = _Counting(finder.yunet.detector)
+    finder.yunet.detector = counter
+    parts, chips = finder.yunet_parts(flat)
+    assert chips == [] and all(len(p) == 0 for p in parts)
+    assert counter.pixels <= 1.1 * 900 * 1200 * 1.05  # padded tiles of the 1x pass only
+
+
+def test_a_small_picture_is_searched_whole_at_twice_its_pixels():
+    """Under YUNET_ADAPTIVE_FROM pixels the 2x pass runs on the whole picture (4x its
+    pixels, plus the 1x pass), a large one's only on chips."""
+    finder = ResidualFinder(ScanSettings(), hog=False)
+    assert finder.yunet is not None
+    counter = _Counting(finder.yunet.detector)
+    finder.yunet.detector = counter
+    small = np.full((600, 800, 3), 128, np.uint8)
+    assert small.shape[0] * small.shape[1] < YUNET_ADAPTIVE_FROM
+    assert not finder.adaptive(small)
+    finder._yunet(small)
+    assert counter.pixels >= 5 * 600 * 800
+    assert finder.adaptive(np.zeros((1512, 2016, 3), np.uint8))

@@ -38,6 +38,7 @@ from veil.verify.blackbox import black_box_mask
 from veil.verify.fidelity import FidelityCheck
 from veil.verify.recognition import (
     MIN_REID_SIDE,
+    memo_for,
     reference_margin,
     reid_check,
     reid_threshold,
@@ -318,6 +319,54 @@ def _reference(original: np.ndarray, masked: np.ndarray, box: np.ndarray,
     return solid_reference(original, region)
 
 
+class _References:
+    """The solid references of one frame's faces (:func:`_reference`), each exact inside
+    the window its chip is cut from (:func:`veil.verify.recognition.chip_window`), which is
+    all its embedding reads. One copy of the frame serves every face: a 12 MP photo's
+    reference cost a copy of the whole picture and a mask of it per face (0.08 CPU-s each,
+    about a face descriptor's cost)."""
+
+    def __init__(self, original: np.ndarray, masked: np.ndarray, shape: MaskSettings
+                 ) -> None:
+        self.original, self.masked, self.shape = original, masked, shape
+        self._scratch: np.ndarray | None = None
+        self._dirty: tuple[slice, slice] | None = None
+        self._sum: np.ndarray | None = None
+        self._count = 0
+
+    def __call__(self, box: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+        original, masked = self.original, self.masked
+        if self._sum is None:  # the masked pixels' sum, once per frame
+            self._sum = original[masked].reshape(-1, 3).sum(axis=0, dtype=np.int64)
+            self._count = int(masked.sum())
+        total, count = self._sum.copy(), self._count
+        own = mask_windows(masked.shape, np.asarray([box], np.float32), self.shape)
+        for win, sel in own:  # the face's own shape where it is not masked already
+            extra = sel & ~masked[win]
+            total += original[win][extra].reshape(-1, 3).sum(axis=0, dtype=np.int64)
+            count += int(extra.sum())
+        if self._scratch is None:
+            self._scratch = original.copy()
+        elif self._dirty is not None:
+            self._scratch[self._dirty] = original[self._dirty]
+        x1, y1, x2, y2 = window
+        win = (slice(y1, y2), slice(x1, x2))
+        self._dirty = win
+        if count:
+            # the mean colour, as solid_reference computes it (integer sums are exact)
+            colour = (total / count).round().astype(np.uint8)
+            region = masked[win].copy()
+            for (wy, wx), sel in own:  # the face's shape, cut to the window
+                ys = slice(max(wy.start, y1), min(wy.stop, y2))
+                xs = slice(max(wx.start, x1), min(wx.stop, x2))
+                if ys.stop > ys.start and xs.stop > xs.start:
+                    region[ys.start - y1:ys.stop - y1, xs.start - x1:xs.stop - x1] |= \
+                        sel[ys.start - wy.start:ys.stop - wy.start,
+                            xs.start - wx.start:xs.stop - wx.start]
+            self._scratch[win][region] = colour
+        return self._scratch
+
+
 def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 reid: bool = True, residual: bool = True, metadata: bool = True,
                 video_stride: int | None = None,
@@ -350,9 +399,15 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     v.reid_threshold = threshold
     made_with = plan.scan if plan is not None else ScanSettings()
     finder = _finder(made_with, True) if residual else None
+    if finder is not None:  # a photo's repair round searches again only what changed
+        finder.remember((plan.media.sha256 if plan is not None else str(original.resolve()))
+                        if kind == "image" else None)
     best: _Frame | None = None
     families = PHOTO_FAMILIES if kind == "image" else FAMILIES
 
+    # embeddings of this original's chips, kept for its repair rounds (recognition.memo_for)
+    memo = memo_for(plan.media.sha256 if plan is not None else str(original.resolve())) \
+        if threshold is not None else None
     fidelity = FidelityCheck() if kind == "video" else None
     pick = (reid_choice(plan)
             if threshold is not None and kind == "video" and plan is not None else None)
@@ -397,6 +452,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                 v.residual_faces.append(rf)
                 alerts.append(rf.box)
         if threshold is not None:
+            references: _References | None = None
             inner = nested_boxes(faces)
             for pos, box in enumerate(faces):
                 if shorter_side(box) < MIN_REID_SIDE or inner[pos] or not sure[pos]:
@@ -404,8 +460,10 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
                     #           not known to be a face (see confirmed_face)
                 if pick is not None and pos not in pick.get(index, ()):
                     continue  # this track is re-identified where it was detected largest
-                reference = functools.partial(_reference, orig, masked, box, reference_shape)
-                d, ref = reid_check(orig, out, box, threshold, reference)
+                if references is None:
+                    references = _References(orig, masked, reference_shape)
+                d, ref = reid_check(orig, out, box, threshold,
+                                    functools.partial(references, box), memo)
                 rr = ReidResult(index, _box(box), d, reidentifiable(d, ref, threshold), ref,
                                 region=pos if plan is not None else None)
                 v.reid.append(rr)

@@ -1,9 +1,12 @@
 """Re-identification distance: the dlib ResNet embedding of a face and of its masked version.
 
 Protection, never identification: an embedding is only ever compared with the embedding
-of the *same* face's original, inside one call, and then dropped. Nothing here stores,
-prints or returns an embedding to callers outside verify; there are no galleries and no
-search.
+of the *same* face's original. Nothing here stores, prints or returns an embedding to
+callers outside verify; there are no galleries and no search. While one original is
+being verified (:func:`memo_for`), the embeddings of its aligned chips stay in this
+process's memory, keyed by a hash of the chip's pixels, so that a repair round (the same
+original, its output rendered again) does not compute again what did not change; they are
+dropped as soon as another original is verified, and never written anywhere.
 
 Alignment follows METRICS.md: the 5 landmarks are found on the ORIGINAL (dlib's 5-point
 shape predictor inside the original face box) and the very same landmark set is used to
@@ -17,8 +20,10 @@ folder is found with :func:`importlib.util.find_spec`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -129,14 +134,84 @@ def reid_distances(original: np.ndarray, outputs: list[np.ndarray],
     return out
 
 
+#: dlib cuts the aligned chip from a square around the face (``padding`` 0.25 of it on each
+#: side) that may be rotated; the window that :func:`chip_window` gives holds that square
+#: at any angle, grown by this share of its half-diagonal and CHIP_WINDOW_PAD pixels (the
+#: interpolation's and anti-aliasing's reach).
+CHIP_WINDOW_GROW = 0.25
+CHIP_WINDOW_PAD = 8
+
+
+def chip_window(landmarks: Any, width: int, height: int) -> tuple[int, int, int, int]:
+    """``(x1, y1, x2, y2)``, end exclusive: the part of a ``width`` x ``height`` picture
+    that the aligned chip of these landmarks is cut from, with a margin. Pixels outside it
+    do not change the face's embedding."""
+    import math
+
+    import dlib
+
+    r = dlib.get_face_chip_details(landmarks, size=150, padding=0.25).rect
+    cx, cy = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
+    half = math.hypot(r.width(), r.height()) / 2 * (1 + CHIP_WINDOW_GROW) + CHIP_WINDOW_PAD
+    return (max(0, math.floor(cx - half)), max(0, math.floor(cy - half)),
+            min(width, math.ceil(cx + half) + 1), min(height, math.ceil(cy + half) + 1))
+
+
+#: The embeddings of the chips of the original being verified (see the module's text).
+_MEMO: dict[bytes, np.ndarray] = {}
+_MEMO_SCOPE: list[object] = [None]
+_MEMO_LOCK = threading.Lock()
+#: At most this many embeddings are kept (1 KB each); beyond it the memo starts afresh.
+MEMO_SIZE = 4096
+
+
+def memo_for(scope: object) -> dict[bytes, np.ndarray]:
+    """The embedding memo of the original ``scope`` names (its SHA-256, or its path): the
+    one of the previous call when the scope is the same, else an empty one (the previous
+    original's embeddings are dropped)."""
+    with _MEMO_LOCK:
+        if _MEMO_SCOPE[0] != scope or len(_MEMO) > MEMO_SIZE:
+            _MEMO.clear()
+            _MEMO_SCOPE[0] = scope
+        return _MEMO
+
+
+def _embed(resnet: Any, chip: np.ndarray) -> np.ndarray:
+    """The ResNet embedding of one aligned 150x150 chip."""
+    return np.asarray(resnet.compute_face_descriptor(chip), dtype=np.float64)
+
+
+def _embedding(resnet: Any, image: np.ndarray, landmarks: Any,
+               memo: dict[bytes, np.ndarray] | None) -> np.ndarray:
+    """The embedding of the chip these landmarks cut from ``image`` (the very chip and
+    embedding ``compute_face_descriptor(image, landmarks)`` makes), from ``memo`` when the
+    same chip was embedded before."""
+    import dlib
+
+    chip = dlib.get_face_chip(image, landmarks, size=150, padding=0.25)
+    if memo is None:
+        return _embed(resnet, chip)
+    key = hashlib.blake2b(chip.tobytes(), digest_size=16).digest()
+    with _MEMO_LOCK:
+        hit = memo.get(key)
+    if hit is None:
+        hit = _embed(resnet, chip)
+        with _MEMO_LOCK:
+            memo[key] = hit
+    return hit
+
+
 def reid_check(original: np.ndarray, output: np.ndarray,
                box: tuple[float, float, float, float] | np.ndarray, threshold: float,
-               reference: Callable[[], np.ndarray]) -> tuple[float, float | None]:
+               reference: Callable[[tuple[int, int, int, int]], np.ndarray],
+               memo: dict[bytes, np.ndarray] | None = None) -> tuple[float, float | None]:
     """The re-id distance of one face and, only when it is under ``threshold``, the
-    distance of its solid reference (``reference()`` builds that picture on demand).
+    distance of its solid reference: ``reference(window)`` builds that picture on demand,
+    and need only be the reference inside ``window`` (:func:`chip_window`), the part of
+    the picture its chip is cut from.
 
     Returns ``(distance, reference_distance or None)``; the original's embedding is
-    computed once.
+    computed once. ``memo`` (:func:`memo_for`): embeddings of chips met before.
     """
     original, output = _rgb(original), _rgb(output)
     if original.shape != output.shape:
@@ -144,13 +219,13 @@ def reid_check(original: np.ndarray, output: np.ndarray,
     shape_predictor, resnet = _models()
     h, w = original.shape[:2]
     landmarks = shape_predictor(original, _rectangle(box, w, h))
-    a = np.asarray(resnet.compute_face_descriptor(original, landmarks), dtype=np.float64)
-    b = np.asarray(resnet.compute_face_descriptor(output, landmarks), dtype=np.float64)
+    a = _embedding(resnet, original, landmarks, memo)
+    b = _embedding(resnet, output, landmarks, memo)
     d = float(np.linalg.norm(a - b))
     if d >= threshold:
         return d, None
-    r = np.asarray(resnet.compute_face_descriptor(_rgb(reference()), landmarks),
-                   dtype=np.float64)
+    ref = _rgb(reference(chip_window(landmarks, w, h)))
+    r = _embedding(resnet, ref, landmarks, memo)
     return d, float(np.linalg.norm(a - r))
 
 

@@ -2,9 +2,10 @@
 
 The output is scanned again with CenterFace at the job's base size and a lower threshold,
 with dlib's HOG frontal-face detector (large frontal faces), and with a second detector
-*family* that does not share the job's blind spots: YuNet-n, searching the output at twice
-its own pixels in overlapping tiles (the scanner's size-aware ``tiled`` search), so that a
-10 px face reaches it at 20 px whatever the picture's size. A face found there
+*family* that does not share the job's blind spots: YuNet-n, searching the output at its
+own pixels and coarser, and at twice its pixels around its own faint small candidates
+(``YUNET_SEARCH``), so that a 10 px face reaches it at 20 px whatever the picture's size
+without a 12 MP photo being searched as 48 MP. A face found there
 counts as *residual* unless at least ``MASKED_SHARE`` (0.8, METRICS.md's coverage for a
 face that is not leaked) of its box lies inside a masked region. Boxes under 8 px on the
 shorter side are ignored (METRICS.md does not count faces
@@ -25,7 +26,8 @@ False alarms are kept rare by two rules, tuned on veil's own outputs of the WIDE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -33,7 +35,14 @@ import numpy as np
 
 from veil.detections import Detections, box_iou
 from veil.scan import Scanner
-from veil.scan.scanner import faces_on_crops
+from veil.scan.scanner import (
+    Chip,
+    faces_on_crops,
+    plan_chips,
+    plan_tiled_passes,
+    run_pass,
+    run_pass_on_chips,
+)
 from veil.settings import ScanSettings
 
 # A face at least this much inside a masked region is masked (METRICS.md: a face is
@@ -65,6 +74,27 @@ AGREE_IOU = 0.3
 # sub-10 px faces, textures CenterFace also scores faintly) than they caught leaks, so
 # the weak score equals the alone score: YuNet counts from 0.6, on its own.
 YUNET_SCALE = 2.0
+# Where the 2x pass runs. ``tiled``: on the whole picture (a 12 MP photo is searched as
+# 48 MP). ``adaptive``: on a picture of YUNET_ADAPTIVE_FROM pixels or more, YuNet first
+# searches the whole picture at its own pixels and coarser (the tiled search's other
+# passes); every candidate there scoring YUNET_SEED_SCORE or more whose long side is at
+# most YUNET_SEED_FACE pixels (a face small enough to need the zoom) opens a chip (its box
+# grown by YUNET_CHIP_MARGIN, or half its size, on each side; overlapping chips merged),
+# and the 2x pass runs on the chips only. The seeds are YuNet's own: the check stays
+# independent of the job's CenterFace. A smaller picture is searched whole at 2x: there
+# the whole search costs little, and a face YuNet barely sees at 1x (a 12 px face scoring
+# 0.04 there and 0.83 at 2x, in the real misses of the odd dev half) is never skipped.
+# On the dev outputs and on their 12 MP mosaics, every unmasked candidate from 0.6 and
+# under 64 px that the whole 2x search finds, the adaptive one finds at the same place;
+# its score can move across 0.6 where a chip's 2x tiles are cut elsewhere than the whole
+# picture's (BENCHMARKS.md, "Cheaper verification of photos (session 7)";
+# ``python -m benchmarks.verify_cost --yunet``).
+YUNET_SEARCH = "adaptive"
+YUNET_ADAPTIVE_FROM = 2_000_000
+YUNET_SEED_SCORE = 0.1
+YUNET_WHOLE_SCALE = 1.0
+YUNET_SEED_FACE = 48.0
+YUNET_CHIP_MARGIN = 32.0
 YUNET_ALONE_SCORE = 0.6
 YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
@@ -166,12 +196,63 @@ class Candidate:
 HOG_MAX_SIDE = 1280
 
 
+#: At most this many YuNet inputs' detections are remembered (see ``_Remembering``).
+MEMO_INPUTS = 512
+
+
+class _Remembering:
+    """A detector that remembers what it found on each input (keyed by a hash of the
+    input's pixels, its shape and the score floor) while one photo is verified: a repair
+    round renders the photo again, and most of YuNet's tiles and chips are unchanged. The
+    same input gives the same detections, so nothing changes but the cost. Boxes and
+    scores only are kept, never pixels."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.memo: dict[bytes, Detections] = {}
+        self.scope: object = None
+        self.active = False
+
+    def __getattr__(self, name: str) -> Any:  # name, version, ... of the real detector
+        return getattr(self.inner, name)
+
+    @property
+    def floor(self) -> float:
+        return float(self.inner.floor)
+
+    @floor.setter
+    def floor(self, value: float) -> None:
+        self.inner.floor = value
+
+    def remember(self, scope: object) -> None:
+        """Remember for the photo ``scope`` names (None: remember nothing); another
+        scope forgets what was remembered."""
+        if scope != self.scope or scope is None or len(self.memo) > MEMO_INPUTS:
+            self.memo.clear()
+        self.scope, self.active = scope, scope is not None
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        if not self.active:
+            return self.inner.detect(frame)
+        h = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16)
+        h.update(repr((frame.shape, float(self.inner.floor))).encode())
+        key = h.digest()
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self.inner.detect(frame)
+        return found
+
+
 class ResidualFinder:
     """Both detector families at verification strength; reusable across frames."""
 
     def __init__(self, made_with: ScanSettings | None = None, *, hog: bool = True,
                  yunet: bool = True, scanner: Scanner | None = None,
-                 rules: Rules | None = None, yunet_floor: float | None = None) -> None:
+                 rules: Rules | None = None, yunet_floor: float | None = None,
+                 yunet_search: str | None = None,
+                 seed_score: float | None = None,
+                 whole_scale: float | None = None,
+                 adaptive_from: int | None = None) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
         self.rules = rules or Rules()
@@ -181,14 +262,63 @@ class ResidualFinder:
 
             self._hog = dlib.get_frontal_face_detector()
         self.yunet: Scanner | None = None
+        # None: the module's settings, read when the finder is made
+        yunet_search = YUNET_SEARCH if yunet_search is None else yunet_search
+        seed_score = YUNET_SEED_SCORE if seed_score is None else seed_score
+        self.yunet_search = yunet_search
+        self.seed_score = seed_score
+        self.whole_scale = YUNET_WHOLE_SCALE if whole_scale is None else whole_scale
+        self.adaptive_from = YUNET_ADAPTIVE_FROM if adaptive_from is None else adaptive_from
         if yunet:
             floor = self.rules.yunet_weak if yunet_floor is None else yunet_floor
             self.yunet = Scanner(yunet_settings(made_with, floor))
+            if yunet_search == "adaptive":
+                # the whole-picture passes report the faint candidates that open chips
+                self.yunet.detector.floor = min(self.yunet.detector.floor, seed_score)
+            self.yunet.detector = _Remembering(self.yunet.detector)
+            self.chips: ScanSettings = replace(
+                self.yunet.settings, chip_score=seed_score, chip_face=YUNET_SEED_FACE,
+                chip_margin=YUNET_CHIP_MARGIN, chip_full=1.0)
+
+    def remember(self, scope: object) -> None:
+        """Keep YuNet's detections of each tile and chip while the photo ``scope`` names
+        is verified (a repair round searches again only what changed); ``None``: keep
+        nothing (video frames)."""
+        if self.yunet is not None and isinstance(self.yunet.detector, _Remembering):
+            self.yunet.detector.remember(scope)
+
+    def adaptive(self, frame: np.ndarray) -> bool:
+        """Whether YuNet's 2x pass runs on chips only in this frame (see YUNET_SEARCH)."""
+        h, w = frame.shape[:2]
+        return self.yunet_search == "adaptive" and h * w >= self.adaptive_from
+
+    def yunet_parts(self, frame: np.ndarray) -> tuple[list[Detections], list[Chip]]:
+        """What each pass of the adaptive YuNet search finds (frame pixels): the passes at
+        ``whole_scale`` times the picture's pixels and coarser on the whole picture, the
+        finer ones (2x) on the chips that their faint small candidates open; and those
+        chips."""
+        assert self.yunet is not None
+        h, w = frame.shape[:2]
+        s = self.yunet.settings
+        whole = plan_tiled_passes(w, h, replace(s, native_scale=min(self.whole_scale,
+                                                                    s.native_scale)))
+        zoomed = [p for p in self.yunet.passes(w, h) if p.scale > self.whole_scale * 1.0001]
+        parts = [run_pass(self.yunet.detector, frame, p) for p in whole]
+        chips = plan_chips(parts, w, h, self.chips) if zoomed else []
+        return parts + [run_pass_on_chips(self.yunet.detector, frame, p, chips)
+                        for p in zoomed], chips
+
+    def _yunet_adaptive(self, frame: np.ndarray) -> Detections:
+        assert self.yunet is not None
+        h, w = frame.shape[:2]
+        parts, _ = self.yunet_parts(frame)
+        return self.yunet.combine(parts, w, h)
 
     def _yunet(self, frame: np.ndarray) -> list[Candidate]:
         if self.yunet is None:
             return []
-        det = self.yunet.scan(frame)
+        det = (self._yunet_adaptive(frame) if self.adaptive(frame)
+               else self.yunet.scan(frame))
         return [Candidate(tuple(float(v) for v in b), float(s), "yunet")  # type: ignore[arg-type]
                 for b, s in zip(det.boxes, det.scores, strict=True)]
 
