@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,35 +215,72 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[str, Any],
-                 tool_version: str, skipped: list[tuple[str, str]] | None = None
-                 ) -> tuple[Path, Path]:
+def write_report(entries: Sequence[ReportEntry], out_dir: Path, *, settings: dict[str, Any],
+                 tool_version: str, skipped: list[tuple[str, str]] | None = None,
+                 inline_max: int | None = None) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.html`` into ``out_dir`` (each atomically).
 
-    Returns their paths. The HTML embeds each file's output thumbnail (never the original).
+    Returns their paths. The HTML shows each file's output thumbnail (never the original):
+    embedded, for up to ``inline_max`` files (default
+    :data:`veil.report.html_report.INLINE_THUMBNAILS_MAX`); above it, as files in
+    ``out_dir/report-thumbnails/`` that the page refers to by relative path. A
+    thumbnail folder left by an earlier report in ``out_dir`` is replaced or removed.
     """
-    from veil.report.html_report import render_html
+    from veil.report import html_report
 
     out_dir = Path(out_dir)
-    report = build_report(entries, settings=settings, tool_version=tool_version,
+    limit = html_report.INLINE_THUMBNAILS_MAX if inline_max is None else inline_max
+    report = build_report(list(entries), settings=settings, tool_version=tool_version,
                           skipped=skipped)
     thumbs = _Thumbnails(entries)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1, ensure_ascii=False)
+            f.write("\n")
         _readable(tmp)
-    with atomic_path(html_path) as tmp:
-        tmp.write_text(render_html(report, thumbs), encoding="utf-8")
-        _readable(tmp)
+    folder = out_dir / html_report.THUMBNAIL_FOLDER
+    staged = None
+    if len(entries) > limit:
+        staged = Path(tempfile.mkdtemp(prefix=".report-thumbnails.", dir=out_dir))
+    try:
+        with atomic_path(html_path) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                html_report.write_html(report, thumbs, f, folder=staged)
+            _readable(tmp)
+            _replace_folder(folder, staged)
+            staged = None
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
     return json_path, html_path
+
+
+def _replace_folder(folder: Path, new: Path | None) -> None:
+    """Put ``new`` (a staged folder, or nothing) where ``folder`` is."""
+    old = None
+    if folder.is_dir() and not folder.is_symlink():
+        old = folder.with_name(f".{folder.name}.old.{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+    elif folder.is_symlink() or folder.exists():
+        folder.unlink()
+    if new is not None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(new, 0o777 & ~umask)  # mkdtemp makes it 0700
+        for p in new.iterdir():
+            os.chmod(p, 0o666 & ~umask)
+        new.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 class _Thumbnails(Sequence["bytes | None"]):
     """The entries' output thumbnails, read one at a time as the HTML asks for them (a
     batch may have spooled them to disk: :mod:`veil.report.spool`)."""
 
-    def __init__(self, entries: list[ReportEntry]) -> None:
+    def __init__(self, entries: Sequence[ReportEntry]) -> None:
         self.entries = entries
 
     def __len__(self) -> int:
