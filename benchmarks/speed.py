@@ -111,7 +111,8 @@ class ProcPeak:
     trace: list[tuple[float, int]] = field(default_factory=list)  # (s, RSS KiB), every ~2 s
 
     def to_dict(self) -> dict[str, object]:
-        return {"pid": self.pid, "role": self.role, "peak_rss_mib": round(self.peak_rss_kb / 1024, 1),
+        return {"pid": self.pid, "role": self.role,
+                "peak_rss_mib": round(self.peak_rss_kb / 1024, 1),
                 "hwm_mib": round(self.hwm_kb / 1024, 1),
                 "at_tree_peak_mib": round(self.at_tree_peak_kb / 1024, 1),
                 "seconds": [round(self.first_s, 1), round(self.last_s, 1)],
