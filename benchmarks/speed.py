@@ -151,6 +151,8 @@ def run_measured(cmd: list[str]) -> tuple[float, int, float]:
                 p = procs.get(pid)
                 if p is None:
                     p = procs[pid] = ProcPeak(pid, role(pid, proc.pid), first_s=now)
+                elif p.role == "other":  # a child between fork and exec: named later
+                    p.role = role(pid, proc.pid)
                 p.peak_rss_kb = max(p.peak_rss_kb, rss)
                 p.hwm_kb = max(p.hwm_kb, _hwm_kb(pid))
                 p.last_s = now

@@ -250,13 +250,13 @@ def upload_report(outcomes: Sequence[Outcome], folder: rfs.Uri, *, settings: dic
 
 def run_remote_batch(collected: RemoteCollected, options: JobOptions, *, runner: Any,
                      on_done: Callable[[Task, Outcome], None] | None = None,
-                     keep_plans: bool = False) -> list[Outcome]:
+                     keep_plans: bool = False) -> Sequence[Outcome]:
     """Run the collected tasks; the refused inputs first, then the outcomes in the
-    order of the tasks."""
-    from veil.jobs.runners import run_all
+    order of the tasks (spooled unless ``keep_plans``: read back as asked)."""
+    from veil.jobs.runners import join_outcomes, run_all
 
     new = run_all(runner, collected.tasks, options, on_done=on_done, keep_plans=keep_plans)
-    return [*collected.failures, *new]
+    return join_outcomes(collected.failures, new)
 
 
 def _summary(outcomes: Sequence[Outcome], collected: RemoteCollected, seconds: float,
@@ -285,7 +285,7 @@ def protect_remote(inputs: Sequence[str], outdir: str, options: JobOptions, *, w
     import click
 
     from veil import __version__
-    from veil.jobs.runners import BatchInterrupted, make_runner, require_ray
+    from veil.jobs.runners import BatchInterrupted, join_outcomes, make_runner, require_ray
 
     require_ray()
     t0 = time.perf_counter()
@@ -320,7 +320,7 @@ def protect_remote(inputs: Sequence[str], outdir: str, options: JobOptions, *, w
         click.echo(f"veil: {failure.source}: {failure.error}", err=True)
     todo = RemoteCollected(tasks=resumed.todo)
     stopped: BatchInterrupted | None = None
-    new: list[Outcome] = []
+    new: Sequence[Outcome] = []
     try:
         if todo.tasks:
             runner = make_runner(max(1, min(workers, len(todo.tasks))), engine="ray",
@@ -331,7 +331,7 @@ def protect_remote(inputs: Sequence[str], outdir: str, options: JobOptions, *, w
         stopped, new = exc, exc.outcomes
         click.echo(f"veil: {exc.signal_name}: {len(exc.outcomes)} of "
                    f"{len(todo.tasks)} files finished", err=True)
-    outcomes = [*collected.failures, *resumed.merged(collected.tasks, new)]
+    outcomes = join_outcomes(collected.failures, resumed.merged(collected.tasks, new))
     report = None
     if report_at is not None:
         report = upload_report(outcomes, report_at, settings=settings, command=command,

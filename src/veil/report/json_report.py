@@ -283,7 +283,7 @@ def _replace_folder(folder: Path, new: Path | None) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-class _LazyFiles(list):  # type: ignore[type-arg]
+class _LazyFiles(list):
     """The ``files`` of a report, each entry's dict made as it is iterated. A list to
     :mod:`json` (which writes it like any list, byte for byte) and to the HTML writer;
     it holds no file's dict."""
@@ -298,7 +298,7 @@ class _LazyFiles(list):  # type: ignore[type-arg]
     def __bool__(self) -> bool:
         return len(self.entries) > 0
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         return (e.to_dict() for e in self.entries)
 
 
