@@ -9,8 +9,11 @@ Each tool runs as a whole process (start-up included) on one flat folder holding
 images (``--repeat K``: K copies of each, ``rep<k>__<name>``), one run after the other,
 tools alternating within each round; the figure is the median images per second. Peak
 memory is the largest sum of resident memory over the process and all its children
-(sampled from ``/proc`` every 50 ms), so a pool of workers counts whole; CPU-seconds are
-user + system time of the process and its descendants.
+(sampled from ``/proc`` every 50 ms), so a pool of workers counts whole; each process's
+own peak is recorded too (its largest sampled RSS, its ``VmHWM``, its RSS at the tree's
+peak, and its RSS every 2 s: ``processes`` in ``--json``, one line each on stderr), named
+by role (the batch process, a pool worker, multiprocessing's resource tracker). CPU-seconds
+are user + system time of the process and its descendants.
 ``--cores`` pins every run with ``taskset -c``. Nothing is scored here; protection is
 ``benchmarks.leak``'s job.
 """
