@@ -154,18 +154,18 @@ def _trim() -> None:
 _malloc_trim: Callable[[int], int] | bool | None = None
 
 
-#: Files a pool worker takes before it is replaced by a fresh one (``--workers`` > 1):
-#: what its allocators and onnxruntime's arena hold then depends on the last few dozen
-#: files, not on every file of a long batch. A new worker loads its models again: its
-#: first photo costs about 0.9 CPU-seconds more than the next (1.35 against 0.44 on a
-#: dev photo), about 3% of 50 photos' work at the default settings.
-RECYCLE_AFTER = 50
+#: Files a pool worker takes before it is replaced by a fresh one (``None``: never, the
+#: default). Measured on 1,030 photos (BENCHMARKS.md, session 7): workers replaced after
+#: 50 files peaked at 564-612 MB each against 581-586 MB for two workers kept all along
+#: (a fresh worker's onnxruntime arena grows along its own path), and cost about 0.9
+#: CPU-seconds each to load their models again; so a worker is kept.
+RECYCLE_AFTER: int | None = None
 
 
 class PoolRunner:
     """Tasks in a local pool of ``workers`` spawned processes (no forked onnxruntime
-    thread pools), each with its own scanner, each replaced by a fresh process after
-    ``recycle`` files (:data:`RECYCLE_AFTER`; ``None``: never). When interrupted
+    thread pools), each with its own scanner (replaced by a fresh process after
+    ``recycle`` files when given; :data:`RECYCLE_AFTER`). When interrupted
     (Ctrl-C, SIGTERM, or the consumer stops), the workers are stopped at once and each
     removes its partial and unverified files before this returns."""
 
