@@ -9,8 +9,11 @@ Each tool runs as a whole process (start-up included) on one flat folder holding
 images (``--repeat K``: K copies of each, ``rep<k>__<name>``), one run after the other,
 tools alternating within each round; the figure is the median images per second. Peak
 memory is the largest sum of resident memory over the process and all its children
-(sampled from ``/proc`` every 50 ms), so a pool of workers counts whole; CPU-seconds are
-user + system time of the process and its descendants.
+(sampled from ``/proc`` every 50 ms), so a pool of workers counts whole; each process's
+own peak is recorded too (its largest sampled RSS, its ``VmHWM``, its RSS at the tree's
+peak, and its RSS every 2 s: ``processes`` in ``--json``, one line each on stderr), named
+by role (the batch process, a pool worker, multiprocessing's resource tracker). CPU-seconds
+are user + system time of the process and its descendants.
 ``--cores`` pins every run with ``taskset -c``. Nothing is scored here; protection is
 ``benchmarks.leak``'s job.
 """
@@ -54,12 +57,69 @@ def _rss_kb(pid: int) -> int:
 
 def tree_rss_kb(root: int) -> int:
     """Resident memory of a process and all its descendants, in KiB."""
-    total, stack = 0, [root]
+    return sum(_rss_kb(pid) for pid in tree_pids(root))
+
+
+def tree_pids(root: int) -> list[int]:
+    """A process and all its descendants."""
+    pids, stack = [], [root]
     while stack:
         pid = stack.pop()
-        total += _rss_kb(pid)
+        pids.append(pid)
         stack.extend(_children(pid))
-    return total
+    return pids
+
+
+def _hwm_kb(pid: int) -> int:
+    """The process's own peak resident memory so far (VmHWM), in KiB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def role(pid: int, root: int) -> str:
+    """What a process of veil's tree is: the batch process, a pool worker, the
+    resource tracker (read from its command line)."""
+    if pid == root:
+        return "batch"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    if "resource_tracker" in cmd:
+        return "resource tracker"
+    if "spawn_main" in cmd or "forkserver" in cmd:
+        return "worker"
+    return "other"
+
+
+@dataclass
+class ProcPeak:
+    """One process of the measured tree: its role, its largest sampled RSS, its VmHWM as
+    last read before it ended, its RSS at the tree's peak, and its RSS over time."""
+
+    pid: int
+    role: str
+    peak_rss_kb: int = 0
+    hwm_kb: int = 0
+    at_tree_peak_kb: int = 0
+    first_s: float = 0.0
+    last_s: float = 0.0
+    trace: list[tuple[float, int]] = field(default_factory=list)  # (s, RSS KiB), every ~2 s
+
+    def to_dict(self) -> dict[str, object]:
+        return {"pid": self.pid, "role": self.role,
+                "peak_rss_mib": round(self.peak_rss_kb / 1024, 1),
+                "hwm_mib": round(self.hwm_kb / 1024, 1),
+                "at_tree_peak_mib": round(self.at_tree_peak_kb / 1024, 1),
+                "seconds": [round(self.first_s, 1), round(self.last_s, 1)],
+                "trace_mib": [[round(t, 1), round(kb / 1024, 1)] for t, kb in self.trace]}
 
 
 def _children_cpu() -> float:
@@ -67,18 +127,45 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+#: the processes of the last :func:`run_measured`, each with its own peak
+LAST_PROCESSES: list[ProcPeak] = []
+
+
 def run_measured(cmd: list[str]) -> tuple[float, int, float]:
     """Run a command to completion; return (wall seconds, peak tree RSS in MiB, CPU
-    seconds of the process and its waited-for descendants)."""
+    seconds of the process and its waited-for descendants). Each process's own peak
+    (sampled RSS, and VmHWM read while it lives) is left in :data:`LAST_PROCESSES`."""
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = [0]
+    procs: dict[int, ProcPeak] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss_kb(proc.pid))
+            now = time.perf_counter() - t0
+            sizes = {}
+            for pid in tree_pids(proc.pid):
+                rss = _rss_kb(pid)
+                if not rss:
+                    continue
+                sizes[pid] = rss
+                p = procs.get(pid)
+                if p is None:
+                    p = procs[pid] = ProcPeak(pid, role(pid, proc.pid), first_s=now)
+                elif p.role == "other":  # a child between fork and exec: named later
+                    p.role = role(pid, proc.pid)
+                p.peak_rss_kb = max(p.peak_rss_kb, rss)
+                p.hwm_kb = max(p.hwm_kb, _hwm_kb(pid))
+                p.last_s = now
+                if not p.trace or now - p.trace[-1][0] >= 2.0:
+                    p.trace.append((now, rss))
+            total = sum(sizes.values())
+            if total > peak[0]:
+                peak[0] = total
+                for p in procs.values():
+                    p.at_tree_peak_kb = sizes.get(p.pid, 0)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -87,10 +174,20 @@ def run_measured(cmd: list[str]) -> tuple[float, int, float]:
     seconds = time.perf_counter() - t0
     done.set()
     sampler.join()
+    LAST_PROCESSES[:] = sorted(procs.values(), key=lambda p: (p.first_s, p.pid))
     if proc.returncode != 0:
         tail = err.strip().splitlines()[-3:]
         raise RuntimeError(f"{shlex.join(cmd[:4])}... exited {proc.returncode}: {' | '.join(tail)}")
     return seconds, peak[0] // 1024, _children_cpu() - cpu0
+
+
+def print_processes(processes: list[ProcPeak]) -> None:
+    """Each process's own peak, to stderr."""
+    for p in processes:
+        print(f"    {p.role:16} pid {p.pid}: peak RSS {p.peak_rss_kb / 1024:.0f} MiB, "
+              f"VmHWM {p.hwm_kb / 1024:.0f} MiB, at the tree's peak "
+              f"{p.at_tree_peak_kb / 1024:.0f} MiB, alive {p.first_s:.0f}-{p.last_s:.0f} s",
+              file=sys.stderr)
 
 
 def make_folder(images: Path, dest: Path, repeat: int) -> int:
@@ -120,13 +217,14 @@ class Tool:
     seconds: list[float] = field(default_factory=list)
     peak_mib: list[int] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)
+    processes: list[list[dict[str, object]]] = field(default_factory=list)  # per run
 
     def row(self, n: int) -> dict[str, object]:
         med = statistics.median(self.seconds)
         return {"tool": self.name, "images": n, "images_per_s": round(n / med, 2),
                 "seconds": [round(s, 1) for s in self.seconds],
                 "cpu_s": round(statistics.median(self.cpu_s), 1),
-                "peak_mib": max(self.peak_mib)}
+                "peak_mib": max(self.peak_mib), "processes": self.processes}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             tool.seconds.append(seconds)
             tool.peak_mib.append(peak)
             tool.cpu_s.append(cpu)
+            tool.processes.append([p.to_dict() for p in LAST_PROCESSES])
             print(f"run {r + 1}: {tool.name}: {seconds:.1f} s, {n / seconds:.2f} images/s, "
                   f"CPU {cpu:.1f} s, peak {peak} MiB", file=sys.stderr)
+            print_processes(LAST_PROCESSES)
     rows = [t.row(n) for t in tools]
     print("| tool | images | images/s (median) | seconds per run | CPU-s (median) "
           "| peak memory (MiB) |")

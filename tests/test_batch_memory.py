@@ -56,21 +56,29 @@ def test_run_all_keeps_no_plans_when_asked(tmp_path: Path, astronaut: np.ndarray
     assert all(o.result.plan is not None for o in kept)  # the default keeps them (the API)
 
 
-def test_a_batch_spools_the_thumbnails_and_its_report_shows_them(tmp_path: Path,
-                                                                  astronaut: np.ndarray) -> None:
-    """The thumbnail is most of what a batch holds for a finished photo (about 15 of
-    16 KB): with ``keep_plans=False`` it waits in a temporary file, and the HTML report
-    is the same as when the batch held it."""
+def test_a_batch_spools_its_outcomes_and_its_report_shows_them(tmp_path: Path,
+                                                                astronaut: np.ndarray) -> None:
+    """With ``keep_plans=False`` each finished file's outcome (report entry, verification,
+    thumbnail: about 16 KB for a photo) waits in a temporary file, and the report is the
+    same as when the batch held them."""
     from veil.jobs.report import write_run_report
-    from veil.report.spool import SpooledBytes
+    from veil.jobs.runners import SpooledOutcomes
 
     light = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "out"), JobOptions(verify=True),
                     keep_plans=False)
     held = run_all(SerialRunner(), _tasks(tmp_path, astronaut, "out2"), JobOptions(verify=True))
+    assert isinstance(light, SpooledOutcomes) and isinstance(held, list)
     for o, h in zip(light, held, strict=True):
         v = o.report_entry().verification
-        assert v is not None and isinstance(v.thumbnail_jpeg, SpooledBytes)
+        assert v is not None and v.thumbnail()
         assert v.thumbnail() == h.report_entry().verification.thumbnail()  # type: ignore[union-attr]
+        light_entry = o.report_entry().to_dict()
+        held_entry = h.report_entry().to_dict()
+        for e in (light_entry, held_entry):
+            e.pop("output")
+            e.pop("timings")
+            e["verification"].pop("seconds")
+        assert light_entry == held_entry
     pages = []
     for name, outcomes in (("light", light), ("held", held)):
         json_path = write_run_report(outcomes, tmp_path / name, tool_version="test")
@@ -79,6 +87,34 @@ def test_a_batch_spools_the_thumbnails_and_its_report_shows_them(tmp_path: Path,
     # the same thumbnails (the pages differ only in paths and times)
     thumbs = [sorted(p.split("data:image/jpeg;base64,")[1:]) for p in pages]
     assert [t.split("'")[0] for t in thumbs[0]] == [t.split("'")[0] for t in thumbs[1]]
+
+
+def test_a_batch_holds_no_finished_outcome_in_memory(tmp_path: Path,
+                                                     astronaut: np.ndarray) -> None:
+    """Once a file's outcome is spooled, the batch's process keeps no object of it
+    (no outcome, result, entry or verification): only where it is in the spool. What
+    it holds per file is then a few dozen bytes however many files the batch has."""
+    import gc
+
+    from veil.jobs.pipeline import Outcome
+    from veil.jobs.result import FileResult
+    from veil.report.json_report import ReportEntry
+    from veil.verify.check import Verification
+
+    def alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, Outcome | FileResult | ReportEntry | Verification)
+                   for o in gc.get_objects())
+
+    before = alive()
+    tasks = _tasks(tmp_path, astronaut, "out")
+    outcomes = run_all(SerialRunner(), tasks, JobOptions(verify=True), keep_plans=False)
+    assert alive() == before
+    assert [o.ok for o in outcomes] == [True, True]  # read back on demand...
+    first = outcomes[0]
+    assert first is not outcomes[0]  # ...as a new object, not one held
+    del first
+    assert alive() == before
 
 
 def test_thumbnail_spool_gives_back_what_was_put() -> None:

@@ -199,9 +199,80 @@ def test_ray_reads_and_writes_s3(tmp_path: Path, small_astronaut: np.ndarray,
     assert [f["input"].split("?")[0] for f in failures["failures"]] == ["s3://bucket/in/bad.png"]
     everything = rfs.list_files("s3://bucket" + s3)
     assert not [k for k in everything if rfs.PARTIAL_PREFIX in k or ".veil-unverified" in k]
-    # Fail closed on a re-run: the outputs exist, nothing is redone without --overwrite.
-    code, err = cli(f"s3://bucket/in{s3}", "-o", out, "--engine", "ray")
-    assert code == 2 and "already exists" in err
+    # Each published file has a done record beside OUTDIR (never in it).
+    assert rfs.list_files(f"s3://bucket/out.veil/done{s3}") == [
+        "a.png.json", "clip.mp4.json", "sub/b.jpg.json"]
+
+
+def _cli_out(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@needs_ray
+def test_ray_s3_batch_resumes_retries_and_prints_json(tmp_path: Path,
+                                                      small_astronaut: np.ndarray,
+                                                      s3: str) -> None:
+    """A remote batch behaves like a local folder: a re-run skips the files whose output
+    and plan are current, a changed input is redone, --retry-failed takes the report's
+    URI, --json prints the batch's document; an output veil has no record of is refused.
+    (Its own folder in the bucket: moto's state outlives a server in this process.)"""
+    from veil.jobs import remote as rfs
+
+    src = _inputs(tmp_path / "in", small_astronaut)
+    for rel, data in _files(src).items():
+        rfs.write_bytes(f"s3://bucket/r/in/{rel}{s3}", data)
+    inp, out = f"s3://bucket/r/in{s3}", f"s3://bucket/r/out{s3}"
+    report = f"s3://bucket/r/out.veil/report{s3}"
+    code, err = cli(inp, "-o", out, "--engine", "ray", "--workers", "2")
+    assert code == 1, err
+    first = {rel: rfs.read_bytes(join(out, rel)) for rel in rfs.list_files(out)}
+    assert sorted(first) == ["a.png", "sub/b.jpg"]
+    # A killed run's temporary upload is removed; nothing done is redone.
+    rfs.write_bytes(join(out, rfs.PARTIAL_PREFIX + "1234abcd.c.png"), b"partial")
+    code, out_json, err = _cli_out(inp, "-o", out, "--engine", "ray", "--json")
+    assert code == 1, err
+    # (bad.png failed: it is done again, as in a local batch)
+    assert "resuming: 2 of 3 files are already done" in err and "1 to do" in err
+    doc = json.loads(out_json)
+    assert doc["summary"]["resumed"] == 2 and doc["summary"]["files"] == 3
+    assert doc["summary"]["failed"] == 1
+    assert sorted(f["input"].split("?")[0] for f in doc["files"]) == [
+        "s3://bucket/r/in/a.png", "s3://bucket/r/in/bad.png", "s3://bucket/r/in/sub/b.jpg"]
+    assert sorted(rfs.list_files(out)) == ["a.png", "sub/b.jpg"]
+    assert {rel: rfs.read_bytes(join(out, rel)) for rel in first} == first
+    rep = json.loads(rfs.read_bytes(join(report, "report.json")))
+    assert rep["summary"]["pass"] == 2 and rep["summary"]["error"] == 1
+    # A changed input is redone, the others skipped (--json lists the new one's faces).
+    changed = np.roll(small_astronaut, 31, axis=0)
+    save(changed, tmp_path / "changed.png")
+    rfs.write_bytes(f"s3://bucket/r/in/a.png{s3}", (tmp_path / "changed.png").read_bytes())
+    code, out_json, err = _cli_out(inp, "-o", out, "--engine", "ray", "--json")
+    assert code == 1, err
+    assert "resuming: 1 of 3 files are already done" in err and "2 to do" in err
+    doc = json.loads(out_json)
+    assert doc["summary"]["resumed"] == 1
+    new_a = [f for f in doc["files"] if f["input"].startswith("s3://bucket/r/in/a.png")][0]
+    assert new_a["faces"] and new_a["error"] is None
+    assert rfs.read_bytes(join(out, "a.png")) != first["a.png"]
+    assert rfs.read_bytes(join(out, "sub/b.jpg")) == first["sub/b.jpg"]
+    # The failed file, fixed, retried from the report's URI: only it is processed.
+    rfs.write_bytes(f"s3://bucket/r/in/bad.png{s3}", (tmp_path / "changed.png").read_bytes())
+    code, err = cli("--retry-failed", report)
+    assert code == 0, err
+    assert "resuming: 2 of 3 files are already done" in err and "1 to do" in err
+    rep = json.loads(rfs.read_bytes(join(report, "report.json")))
+    assert rep["summary"]["pass"] == 3 and rep["summary"]["files"] == 3
+    assert json.loads(rfs.read_bytes(join(report, "failures.json")))["failures"] == []
+    assert sorted(rfs.list_files(out)) == ["a.png", "bad.png", "sub/b.jpg"]
+    everything = rfs.list_files("s3://bucket/r" + s3)
+    assert not [k for k in everything if rfs.PARTIAL_PREFIX in k or ".veil-unverified" in k]
+    # Fail closed: an output veil has no record of is not replaced without --overwrite.
+    other = f"s3://bucket/r/other{s3}"
+    rfs.write_bytes(join(other, "a.png"), b"someone else's file")
+    code, err = cli(inp, "-o", other, "--engine", "ray")
+    assert code == 2 and "already exists" in err and "no record" in err
+    assert rfs.read_bytes(join(other, "a.png")) == b"someone else's file"
 
 
 def test_uris_need_the_ray_engine(tmp_path: Path) -> None:

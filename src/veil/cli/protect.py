@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import click
 
@@ -29,6 +30,7 @@ from veil.jobs.batch import (
 )
 from veil.jobs.image import shared_scanner
 from veil.jobs.report import report_folder, write_run_report
+from veil.jobs.result import FileResult
 from veil.jobs.resume import (
     Recorder,
     check_report_replaceable,
@@ -36,7 +38,14 @@ from veil.jobs.resume import (
     resume,
     write_failures,
 )
-from veil.jobs.runners import ENGINES, default_workers, make_runner, require_ray, run_all
+from veil.jobs.runners import (
+    ENGINES,
+    default_workers,
+    join_outcomes,
+    make_runner,
+    require_ray,
+    run_all,
+)
 from veil.scan.centerface import DEVICES, resolve_device
 from veil.settings import (
     FAST_THRESHOLD,
@@ -102,11 +111,11 @@ from veil.settings import (
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Files processed in parallel (local processes)  [default: the cores this "
               "process may use; each worker's detector gets cores/workers threads].")
-@click.option("--retry-failed", "retry_dir", type=click.Path(path_type=Path, file_okay=False,
-              exists=True), default=None, metavar="REPORTDIR",
+@click.option("--retry-failed", "retry_dir", default=None, metavar="REPORTDIR",
               help="Process again only the files that failed in the run whose report is in "
-              "REPORTDIR (its failures.json), with that run's inputs, output folder and "
-              "settings; no INPUT or -o then.")
+              "REPORTDIR (its failures.json; a folder, or the URI of a remote batch's "
+              "report folder), with that run's inputs, output folder and settings; no INPUT "
+              "or -o then.")
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
               help="Where files are processed: local processes, or a Ray cluster (needs "
               "veil[ray]; a local Ray instance unless RAY_ADDRESS or --ray-address is set).")
@@ -136,7 +145,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             margin: float,
             threshold: float | None, fast: bool, passes: str | None, full_search: bool,
             keep_icc: bool, quality: int, no_audio: bool, crf: int,
-            plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: Path | None,
+            plan_dir: Path | None, overwrite: bool, workers: int | None, retry_dir: str | None,
             engine: str, ray_address: str | None, ray_gpus: float | None, as_json: bool,
             no_verify: bool, report_dir: Path | None, include_hidden: bool,
             quiet: bool, device: str) -> None:
@@ -147,38 +156,49 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
     and verified) and does the rest; the report covers them all."""
     from veil.jobs.remote import is_uri
 
-    remote = any(is_uri(p) for p in (*raw_inputs, raw_outdir))
-    if remote and engine != "ray":
-        raise click.UsageError("URIs (s3://..., gs://...) need --engine ray")
-    if remote and (retry_dir is not None or as_json):
-        raise click.UsageError("--retry-failed and --json do not take URIs yet")
-    inputs = tuple(Path(p) for p in raw_inputs)
-    outdir: Path | None = None if raw_outdir is None else Path(raw_outdir)
     retry: set[str] | None = None
     if retry_dir is not None:
-        if inputs or outdir is not None:
+        if raw_inputs or raw_outdir is not None:
             raise click.UsageError("--retry-failed takes the inputs and -o of the earlier run; "
                                    "give no INPUT or -o with it")
         try:
-            doc = read_failures(retry_dir)
+            if is_uri(retry_dir):
+                from veil.jobs.remote_batch import read_remote_failures
+
+                doc = read_remote_failures(retry_dir)
+            elif not Path(retry_dir).is_dir():
+                raise click.BadParameter(f"{retry_dir}: no such folder",
+                                         param_hint="--retry-failed")
+            else:
+                doc = read_failures(Path(retry_dir))
         except UsageError as exc:
             raise click.UsageError(str(exc)) from exc
         cmd = doc["command"]
-        retry = {str(Path(f["input"]).resolve()) for f in doc["failures"]}
+        raw_inputs = tuple(str(p) for p in cmd["inputs"])
+        raw_outdir = str(cmd["outdir"])
+        retry = {str(f["input"]) for f in doc["failures"]}
         if not retry:
             click.echo(f"veil: {retry_dir}: the run had no failed files; nothing to retry",
                        err=True)
             click.get_current_context().exit(0)
-        inputs = tuple(Path(p) for p in cmd["inputs"])
-        outdir = Path(cmd["outdir"])
         method, shape, margin = cmd["method"], cmd["shape"], float(cmd["margin"])
         threshold, fast, keep_icc = cmd["threshold"], bool(cmd["fast"]), bool(cmd["keep_icc"])
         passes, full_search = cmd.get("passes"), bool(cmd.get("full_search", False))
         quality, no_audio, crf = int(cmd["quality"]), bool(cmd["no_audio"]), int(cmd["crf"])
         plan_dir = None if cmd["plan_dir"] is None else Path(cmd["plan_dir"])
-        report_dir = Path(retry_dir)
         no_verify, include_hidden = bool(cmd["no_verify"]), bool(cmd["include_hidden"])
         device = device if device != "auto" else cmd["device"]
+    remote = any(is_uri(p) for p in (*raw_inputs, raw_outdir))
+    if remote and retry_dir is not None:
+        engine = "ray"  # the earlier run was one (URIs need it)
+    if remote and engine != "ray":
+        raise click.UsageError("URIs (s3://..., gs://...) need --engine ray")
+    if retry_dir is not None and not remote:
+        assert retry is not None
+        report_dir = Path(retry_dir)
+        retry = {str(Path(p).resolve()) for p in retry}
+    inputs = tuple(Path(p) for p in raw_inputs)
+    outdir: Path | None = None if raw_outdir is None else Path(raw_outdir)
     if not inputs:
         raise click.UsageError("Missing argument 'INPUT...'.")
     if outdir is None:
@@ -228,8 +248,9 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             code = protect_remote(
                 raw_inputs, str(raw_outdir), options, workers=workers, ray_address=ray_address,
                 ray_gpus=ray_gpus, plan_dir=None if plan_dir is None else str(plan_dir),
-                report_dir=None if report_dir is None else str(report_dir),
-                include_hidden=include_hidden, quiet=quiet,
+                report_dir=(retry_dir if retry_dir is not None
+                            else None if report_dir is None else str(report_dir)),
+                include_hidden=include_hidden, quiet=quiet, retry=retry, as_json=as_json,
                 settings={"scan": scan.to_dict(), "mask": mask.to_dict(), "keep_icc": keep_icc,
                           "quality": quality, "device": device_used}, command=command)
         except UsageError as exc:
@@ -289,7 +310,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
                                 "keep_icc": keep_icc, "quality": quality,
                                 "device": device_used}
     print_after_run(new, display.print_error)
-    every = [*collected.failures, *outcomes]
+    every = join_outcomes(collected.failures, outcomes)  # still spooled, read as needed
     report = None
     if report_at is not None:
         try:
@@ -299,19 +320,17 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         except OSError as exc:
             display.print_error(report_at, f"cannot write the report ({exc.strerror or exc})")
             click.get_current_context().exit(1)
-    results = [o.result for o in outcomes]
-    all_results = [o.result for o in every]
-    summary = batch_summary(all_results, collected, time.perf_counter() - t0)
+    summary = batch_summary(_Results(every), collected, time.perf_counter() - t0)
     summary.report = report
     summary.resumed = len(resumed.done)
-    if any(r.plan_path for r in results):
+    if any(r.plan_path for r in _Results(outcomes)):
         summary.plans = plan_dir or default_plan_dir(outdir)
     if interrupted is not None:
         summary.interrupted = interrupted.signal_name
         # Always said, even with -q: the run did not do what was asked.
         display.print_line(interrupted_line(summary, outdir, len(collected.tasks)))
         if as_json:
-            click.echo(batch_json(all_results, summary, outdir=outdir, settings=settings,
+            click.echo(batch_json(list(_Results(every)), summary, outdir=outdir, settings=settings,
                                   version=__version__))
         click.get_current_context().exit(interrupted.code)
     display.summary(summary, outdir)
@@ -320,9 +339,30 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         display.print_error("verification", f"{unverified} output(s) failed verification; "
                             "see the lines above and the report")
     if as_json:
-        click.echo(batch_json(all_results, summary, outdir=outdir, settings=settings,
+        click.echo(batch_json(list(_Results(every)), summary, outdir=outdir, settings=settings,
                               version=__version__))
     click.get_current_context().exit(1 if summary.failed or unverified else 0)
+
+
+class _Results(Sequence[FileResult]):
+    """The outcomes' results, each read (back from the batch's spool) when asked."""
+
+    def __init__(self, outcomes: Sequence[Outcome]) -> None:
+        self.outcomes = outcomes
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    @overload
+    def __getitem__(self, i: int) -> FileResult: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[FileResult]: ...
+
+    def __getitem__(self, i: int | slice) -> FileResult | list[FileResult]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        return self.outcomes[i].result
 
 
 

@@ -188,7 +188,7 @@ def run_batch(tasks: Sequence[Task], options: JobOptions, *, workers: int = 1,
     """
     runner = make_runner(workers if len(tasks) > 1 else 1, frame_progress=frame_progress,
                          phase_progress=phase_progress)
-    return run_all(runner, tasks, options, on_start=on_start, on_done=on_done)
+    return list(run_all(runner, tasks, options, on_start=on_start, on_done=on_done))
 
 
 @dataclass
@@ -253,18 +253,27 @@ def batch_summary(results: Sequence[FileResult], collected: Collected, seconds: 
     one per face per frame). An output that failed verification counts as done (it was
     written, under its ``.verification-failed`` name) and in ``verification_failed``.
     """
-    ok = [r for r in results if r.ok]
-    videos = [r for r in ok if r.kind == "video"]
-    checked = [r for r in ok if r.verification is not None]
-    passed = sum(r.verification is not None and r.verification.passed for r in checked)
-    return Summary(files=len(results), done=len(ok), failed=len(results) - len(ok),
-                   faces=sum(r.faces for r in ok), skipped_hidden=collected.skipped_hidden,
+    n = done = videos = frames = faces = regions = checked = passed = 0
+    input_bytes = output_bytes = 0
+    for r in results:  # one pass: a big batch's results are read back one at a time
+        n += 1
+        if not r.ok:
+            continue
+        done += 1
+        if r.kind == "video":
+            videos += 1
+            frames += r.frames
+        faces += r.faces
+        regions += r.faces if r.regions is None else r.regions
+        if r.verification is not None:
+            checked += 1
+            passed += bool(r.verification.passed)
+        input_bytes += r.input_bytes
+        output_bytes += r.output_bytes
+    return Summary(files=n, done=done, failed=n - done, faces=faces,
+                   skipped_hidden=collected.skipped_hidden,
                    skipped_other=collected.skipped_other, seconds=seconds,
-                   images=len(ok) - len(videos), videos=len(videos),
-                   video_frames=sum(r.frames for r in videos),
-                   regions=sum(r.faces if r.regions is None else r.regions for r in ok),
-                   verified=passed, verification_failed=len(checked) - passed,
-                   unverified=len(ok) - len(checked),
-                   input_bytes=sum(r.input_bytes for r in ok),
-                   output_bytes=sum(r.output_bytes for r in ok),
-                   skipped=list(collected.skipped))
+                   images=done - videos, videos=videos, video_frames=frames,
+                   regions=regions, verified=passed, verification_failed=checked - passed,
+                   unverified=done - checked, input_bytes=input_bytes,
+                   output_bytes=output_bytes, skipped=list(collected.skipped))

@@ -153,3 +153,19 @@ def delete(uri: str) -> None:
     fs, path = resolve(uri)
     with contextlib.suppress(OSError):
         fs.delete_file(path)
+
+
+def sha256(uri: str) -> str | None:
+    """The SHA-256 of the file at ``uri`` (read in pieces), or ``None`` when it is not
+    there or cannot be read."""
+    import hashlib
+
+    fs, path = resolve(uri)
+    digest = hashlib.sha256()
+    try:
+        with fs.open_input_stream(path) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()

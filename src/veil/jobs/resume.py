@@ -115,16 +115,18 @@ class Recorder:
         self.options = options
         self.key = settings_key(options)
 
-    def write(self, outcome: Outcome) -> None:
+    def record(self, outcome: Outcome) -> dict[str, Any] | None:
+        """The done record of a finished file, or ``None`` when it gets none (it failed,
+        failed verification, or was not verified when verifying)."""
         result = outcome.result
         if not result.ok or result.output is None or outcome.failed_verification:
-            return
+            return None
         if self.options.verify and result.verification is None:
-            return
+            return None
         entry = outcome.report_entry().to_dict()
         if not entry.get("output_sha256") or not entry.get("input_sha256"):
-            return
-        record = {
+            return None
+        return {
             "format": RECORD_FORMAT, "settings_key": self.key,
             "settings": output_settings(self.options),
             "verified": result.verification is not None,
@@ -135,6 +137,11 @@ class Recorder:
                        "output_bytes": result.output_bytes},
             "entry": entry,
         }
+
+    def write(self, outcome: Outcome) -> None:
+        record = self.record(outcome)
+        if record is None:
+            return
         from veil.media.atomic import atomic_path
 
         try:
@@ -145,12 +152,20 @@ class Recorder:
             pass  # no record: a re-run redoes this file, nothing worse
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def parse_record(text: str | bytes) -> dict[str, Any] | None:
+    """A done record's content, or ``None`` when it is not one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(text)
+    except ValueError:
         return None
     return data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return parse_record(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
 
 
 def _sha(path: Path) -> str | None:
@@ -162,26 +177,39 @@ def _sha(path: Path) -> str | None:
         return None
 
 
-def _current(record: dict[str, Any], task: Task, options: JobOptions, key: str) -> bool:
+def _read_text(path: Path) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def is_current(record: dict[str, Any], task: Task, options: JobOptions, key: str, *,
+               sha: Callable[[Path], str | None] = _sha,
+               read: Callable[[Path], str | bytes] = _read_text) -> bool:
+    """Whether ``task``'s done ``record`` is current (see the module's rules): same
+    settings ``key``, verified when verifying, the output's and the input's SHA-256 the
+    recorded ones, and its plan made for this input. ``sha`` and ``read`` read the files
+    (local ones by default; a remote batch passes its filesystem's)."""
     if record.get("settings_key") != key:
         return False
     if options.verify and not record.get("verified"):
         return False
-    if _sha(task.output) != record.get("output_sha256"):
+    if sha(task.output) != record.get("output_sha256"):
         return False
-    input_sha = _sha(task.source)
+    input_sha = sha(task.source)
     if input_sha is None or input_sha != record.get("input_sha256"):
         return False
     if task.plan_path is not None:
         try:
-            plan = json.loads(Path(task.plan_path).read_text(encoding="utf-8"))
-            return plan["media"]["sha256"] == input_sha
+            plan = json.loads(read(task.plan_path))
+            return bool(plan["media"]["sha256"] == input_sha)
         except (OSError, ValueError, KeyError, TypeError):
             return False
     return True
 
 
-def _resumed_outcome(task: Task, record: dict[str, Any]) -> Outcome:
+_current = is_current
+
+
+def resumed_outcome(task: Task, record: dict[str, Any]) -> Outcome:
     res = record.get("result", {})
     result = FileResult(source=task.source, output=task.output, kind=res.get("kind", task.kind),
                         faces=int(res.get("faces", 0)), frames=int(res.get("frames", 1)),
@@ -203,9 +231,18 @@ class Resumption:
     done: list[Outcome] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
 
-    def merged(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> list[Outcome]:
-        """The done and the new outcomes, in the order of ``tasks``."""
+    def merged(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> Sequence[Outcome]:
+        """The done and the new outcomes, in the order of ``tasks`` (still spooled, when
+        ``outcomes`` are: :class:`veil.jobs.runners.SpooledOutcomes`)."""
+        from veil.jobs.runners import SpooledOutcomes
+
         # by output (unique in a batch): an outcome from a worker process carries a copy
+        if isinstance(outcomes, SpooledOutcomes):
+            items: dict[Path, tuple[Task, Outcome | int]] = {
+                o.task.output: (o.task, o) for o in self.done}
+            items.update({t.output: (t, held) for t, held in outcomes.items})
+            return SpooledOutcomes(outcomes.spool, [items[t.output] for t in tasks
+                                                    if t.output in items])
         by_output = {o.task.output: o for o in self.done}
         by_output.update({o.task.output: o for o in outcomes})
         return [by_output[t.output] for t in tasks if t.output in by_output]
@@ -249,7 +286,7 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
     for task in tasks:
         record = _read(record_path(outdir, task.output))
         if record is not None and _current(record, task, options, key):
-            found.done.append(_resumed_outcome(task, record))
+            found.done.append(resumed_outcome(task, record))
             continue
         if only is not None and not only(task):
             continue
@@ -268,19 +305,29 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
     return found
 
 
-def check_report_replaceable(folder: Path | None, inputs: Sequence[Path], *,
-                             overwrite: bool) -> None:
+def check_report_replaceable(folder: Any, inputs: Sequence[Any], *,
+                             overwrite: bool, read: Callable[[Any], str | bytes] | None = None
+                             ) -> None:
     """Refuse (before any work) to replace an earlier report unless this run covers every
     file it lists (a re-run of the same command, resumed) or ``overwrite``: a report is
-    the only record of what that run did."""
+    the only record of what that run did. ``read`` reads a remote folder's report
+    (``FileNotFoundError``: none)."""
     if folder is None or overwrite:
         return
-    existing = Path(folder) / REPORT_NAME
-    if not existing.exists():
-        return
+    existing = folder / REPORT_NAME
+    if read is None:
+        if not Path(existing).exists():
+            return
+        read = _read_text
     try:
-        listed = {f["input"] for f in json.loads(existing.read_text(encoding="utf-8"))["files"]}
-    except (OSError, ValueError, KeyError, TypeError):
+        text = read(existing)
+    except FileNotFoundError:
+        return
+    except OSError:
+        text = None
+    try:
+        listed = None if text is None else {f["input"] for f in json.loads(text)["files"]}
+    except (ValueError, KeyError, TypeError):
         listed = None
     if listed is not None and listed <= {str(p) for p in inputs}:
         return
@@ -310,11 +357,13 @@ def write_failures(folder: Path, outcomes: Sequence[Outcome], command: dict[str,
     return path
 
 
-def read_failures(folder: Path) -> dict[str, Any]:
-    """``failures.json`` of a report folder; :class:`UsageError` when missing or bad."""
-    path = Path(folder) / FAILURES_NAME
+def read_failures(folder: Path, *, read: Callable[[Any], str | bytes] = _read_text,
+                  path: Any = None) -> dict[str, Any]:
+    """``failures.json`` of a report folder; :class:`UsageError` when missing or bad.
+    ``read`` and ``path`` read it elsewhere (a remote report folder's ``failures.json``)."""
+    path = Path(folder) / FAILURES_NAME if path is None else path
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read(path))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file (is {folder} a report folder of veil?)") from None
     except (OSError, ValueError) as exc:

@@ -30,12 +30,12 @@ import os
 import sys
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Protocol
+from typing import Protocol, overload
 
 from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
 from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
-from veil.report.spool import ThumbnailSpool
+from veil.report.spool import OutcomeSpool, ThumbnailSpool
 from veil.scan.base import available_cores
 
 OnStart = Callable[[Task], None]
@@ -131,20 +131,51 @@ def _run_in_worker(task: Task, options: JobOptions) -> Outcome:
         os._exit(INTERRUPTED_EXIT)  # Ctrl-C reaches the workers too (same process group)
     result = outcome.result
     result.plan = None if result.kind == "video" else result.plan  # video plans are large
+    _trim()
     return outcome
+
+
+def _trim() -> None:
+    """Give the C heap's free pages back to the system after a file (glibc's
+    ``malloc_trim``; elsewhere nothing): a worker's resident memory then stays near
+    what the next file needs instead of what the largest one left free."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            with contextlib.suppress(OSError, AttributeError):
+                _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+    if callable(_malloc_trim):
+        _malloc_trim(0)
+
+
+_malloc_trim: Callable[[int], int] | bool | None = None
+
+
+#: Files a pool worker takes before it is replaced by a fresh one (``None``: never, the
+#: default). Measured on 1,030 photos (BENCHMARKS.md, session 7): workers replaced after
+#: 50 files peaked at 564-612 MB each against 581-586 MB for two workers kept all along
+#: (a fresh worker's onnxruntime arena grows along its own path), and cost about 0.9
+#: CPU-seconds each to load their models again; so a worker is kept.
+RECYCLE_AFTER: int | None = None
 
 
 class PoolRunner:
     """Tasks in a local pool of ``workers`` spawned processes (no forked onnxruntime
-    thread pools), each with its own scanner. When interrupted (Ctrl-C, SIGTERM, or the
-    consumer stops), the workers are stopped at once and each removes its partial and
-    unverified files before this returns."""
+    thread pools), each with its own scanner (replaced by a fresh process after
+    ``recycle`` files when given; :data:`RECYCLE_AFTER`). When interrupted
+    (Ctrl-C, SIGTERM, or the consumer stops), the workers are stopped at once and each
+    removes its partial and unverified files before this returns."""
 
-    def __init__(self, workers: int, *, queue: int | None = None) -> None:
+    def __init__(self, workers: int, *, queue: int | None = None,
+                 recycle: int | None = RECYCLE_AFTER) -> None:
         self.workers = max(1, workers)
         #: tasks handed to the pool at once (running + waiting): bounded, so that memory
         #: stays flat however many files the batch has
         self.queue = max(self.workers, queue or 2 * self.workers)
+        self.recycle = recycle
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
             on_start: OnStart | None = None) -> Stream:
@@ -156,7 +187,8 @@ class PoolRunner:
         workers = min(self.workers, len(tasks))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                    initializer=_init_worker,
-                                   initargs=(threads_per_worker(workers), os.getpid()))
+                                   initargs=(threads_per_worker(workers), os.getpid()),
+                                   max_tasks_per_child=self.recycle)
         try:
             futures: dict[Future[Outcome], Task] = {}
             pending = iter(tasks)
@@ -227,7 +259,7 @@ class BatchInterrupted(BaseException):
     and staged files.
     """
 
-    def __init__(self, outcomes: list[Outcome], code: int, signal_name: str) -> None:
+    def __init__(self, outcomes: Sequence[Outcome], code: int, signal_name: str) -> None:
         super().__init__(signal_name)
         self.outcomes = outcomes
         self.code = code
@@ -261,34 +293,88 @@ def lighten(outcome: Outcome, spool: ThumbnailSpool | None = None) -> Outcome:
     return outcome
 
 
+class SpooledOutcomes(Sequence[Outcome]):
+    """A batch's outcomes, most of them waiting on disk in an :class:`OutcomeSpool`:
+    each item is ``(task, outcome)`` held in memory or ``(task, number in the spool)``;
+    reading an item reads a spooled outcome back (a new object each time: nothing of it
+    stays in memory once the caller lets it go)."""
+
+    def __init__(self, spool: OutcomeSpool, items: list[tuple[Task, Outcome | int]]) -> None:
+        self.spool = spool
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, i: int) -> Outcome: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Outcome]: ...
+
+    def __getitem__(self, i: int | slice) -> Outcome | list[Outcome]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        held = self.items[i][1]
+        return held if isinstance(held, Outcome) else self.spool.get(held)
+
+    def task(self, i: int) -> Task:
+        return self.items[i][0]
+
+
+def join_outcomes(*parts: Sequence[Outcome]) -> Sequence[Outcome]:
+    """``parts`` one after the other: a list, or (when one is spooled) a
+    :class:`SpooledOutcomes` that reads the spooled ones back as asked."""
+    spooled = [p for p in parts if isinstance(p, SpooledOutcomes)]
+    if not spooled:
+        return [o for p in parts for o in p]
+    items: list[tuple[Task, Outcome | int]] = []
+    for p in parts:
+        if isinstance(p, SpooledOutcomes):
+            assert p.spool is spooled[0].spool, "one spool per batch"
+            items.extend(p.items)
+        else:
+            items.extend((o.task, o) for o in p)
+    return SpooledOutcomes(spooled[0].spool, items)
+
+
 def run_all(runner: Runner, tasks: Sequence[Task], options: JobOptions, *,
             on_start: OnStart | None = None,
             on_done: Callable[[Task, Outcome], None] | None = None,
-            keep_plans: bool = True) -> list[Outcome]:
+            keep_plans: bool = True) -> Sequence[Outcome]:
     """Run every task with ``runner``; return the outcomes in the order of ``tasks``.
 
     ``on_done(task, outcome)`` is called in this process as each finishes. With
     ``keep_plans=False`` each outcome is then :func:`lighten`-ed (its plan dropped, its
-    report entry made), so that what a batch holds until its report grows by a few KB a
-    file (the entry; the thumbnails go to a temporary file), not by the plans of every
-    picture. Ctrl-C or
-    SIGTERM raise :class:`BatchInterrupted` with the outcomes finished before it.
+    report entry made) and written to a temporary file (:class:`OutcomeSpool`): what
+    the batch holds until its report is then a few dozen bytes a file, and the result is
+    a :class:`SpooledOutcomes` that reads each back when asked. Ctrl-C or SIGTERM raise
+    :class:`BatchInterrupted` with the outcomes finished before it.
     """
     index = {id(task): i for i, task in enumerate(tasks)}
-    outcomes: list[Outcome | None] = [None] * len(tasks)
-    spool = None if keep_plans else ThumbnailSpool()
+    held: list[Outcome | int | None] = [None] * len(tasks)
+    spool = None if keep_plans else OutcomeSpool()
     stream = runner.run(tasks, options, on_start=on_start)
+
+    def finished() -> Sequence[Outcome]:
+        if spool is None:
+            return [o for o in held if isinstance(o, Outcome)]
+        return SpooledOutcomes(spool, [(t, o) for t, o in zip(tasks, held, strict=True)
+                                       if o is not None])
+
     try:
         for task, outcome in stream:
-            outcomes[index[id(task)]] = outcome
+            i = index[id(task)]
+            held[i] = outcome
             if on_done:
                 on_done(task, outcome)
-            if not keep_plans:
-                lighten(outcome, spool)
+            if spool is not None:
+                held[i] = spool.put(lighten(outcome))
+            del outcome
     except (KeyboardInterrupt, SystemExit) as exc:
         stream.close()  # a pool stops its workers (they remove their files)
         how = _interruption(exc)
         if how is None:
             raise
-        raise BatchInterrupted([o for o in outcomes if o is not None], *how) from None
-    return [o for o in outcomes if o is not None]
+        raise BatchInterrupted(finished(), *how) from None
+    return finished()

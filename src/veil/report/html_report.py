@@ -5,6 +5,11 @@ pictures as ``data:`` URIs, and the letters ``http`` appear nowhere in the file 
 contains them is written with a character reference; base64 data is broken by a newline,
 which URL parsing drops). The only pictures are thumbnails of the OUTPUT files, with the
 masked regions outlined and any face still visible covered.
+
+A big batch's page would hold every thumbnail (about 20 KB of base64 a photo: 2 GB for
+100,000 photos). Above :data:`INLINE_THUMBNAILS_MAX` files the thumbnails are files in
+:data:`THUMBNAIL_FOLDER` beside ``report.html`` instead, referenced by relative path
+(:func:`write_html`): the page stays small and still fetches nothing from anywhere else.
 """
 
 from __future__ import annotations
@@ -12,10 +17,19 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
 
 _HTTP = re.compile("(h)(ttp)", re.IGNORECASE)
+
+#: Up to this many files, ``report.html`` embeds every thumbnail (one self-contained file);
+#: above it, the thumbnails are files in :data:`THUMBNAIL_FOLDER` beside it. 500 photos
+#: embed about 10 MB, which a browser still opens at once.
+INLINE_THUMBNAILS_MAX = 500
+#: The folder beside ``report.html`` that holds a big batch's thumbnails.
+THUMBNAIL_FOLDER = "report-thumbnails"
+#: What the page's ``<img src>`` is for file ``i`` (``None``: no picture).
+ThumbnailSource = Callable[[int], "str | None"]
 
 _CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;padding:0 1em;color:#222}
@@ -119,12 +133,17 @@ def _names(names: list[str]) -> str:
     return ", ".join(f"<code>{_t(n)}</code>" for n in names) if names else "none"
 
 
-def _section(i: int, e: dict[str, Any], thumb: bytes | None) -> str:
+def thumbnail_name(i: int) -> str:
+    """The file of entry ``i``'s thumbnail inside :data:`THUMBNAIL_FOLDER`."""
+    return f"{i:06d}.jpg"
+
+
+def _section(i: int, e: dict[str, Any], src: str | None) -> str:
     ver = e.get("verification")
     parts = [f"<section id='f{i}'>"]
-    if thumb:
+    if src:
         parts.append(f"<img alt='output thumbnail, masked regions outlined' "
-                     f"src='{_data_uri(thumb)}'>")
+                     f"src='{_t(src)}' loading='lazy'>")
     parts.append(f"<h2><span class='s s-{e['status']}'>{_t(e['status'])}</span> "
                  f"{_t(e['input'])}</h2>")
     parts.append(f"<p>Output: {_t(e['output'] or 'none')}<br>"
@@ -252,18 +271,51 @@ def account_line(summary: dict[str, Any]) -> str:
 
 def render_html(report: dict[str, Any], thumbnails: Sequence[bytes | None]) -> str:
     """The page for a report dict (as :func:`veil.report.json_report.build_report` makes it);
-    ``thumbnails[i]`` is the JPEG thumbnail of file ``i``'s output, or ``None``."""
+    ``thumbnails[i]`` is the JPEG thumbnail of file ``i``'s output, or ``None``; each is
+    embedded as a ``data:`` URI."""
+
+    def inline(i: int) -> str | None:
+        thumb = thumbnails[i] if i < len(thumbnails) else None
+        return _data_uri(thumb) if thumb else None
+
+    return "".join(html_parts(report, inline))
+
+
+def write_html(report: dict[str, Any], thumbnails: Sequence[bytes | None], out: IO[str], *,
+               folder: Any = None) -> int:
+    """Write the page to ``out`` piece by piece (never the whole page in memory). With
+    ``folder`` (a :class:`pathlib.Path`, made by the caller), each thumbnail is written
+    there as :func:`thumbnail_name` and the page refers to it by the relative path
+    ``THUMBNAIL_FOLDER/NAME``; without, each is embedded. Returns the thumbnails written."""
+    written = 0
+
+    def source(i: int) -> str | None:
+        nonlocal written
+        thumb = thumbnails[i] if i < len(thumbnails) else None
+        if not thumb:
+            return None
+        if folder is None:
+            return _data_uri(thumb)
+        (folder / thumbnail_name(i)).write_bytes(thumb)
+        written += 1
+        return f"{THUMBNAIL_FOLDER}/{thumbnail_name(i)}"
+
+    for part in html_parts(report, source):
+        out.write(part)
+    return written
+
+
+def html_parts(report: dict[str, Any], source: ThumbnailSource) -> Iterator[str]:
+    """The page in pieces: the head and files table, one section per file (its picture
+    from ``source(i)``), the foot."""
     s = report["summary"]
     verdict = s["verdict"]
     words, todo = plain_verdict(report)
     detail = (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
               f"{s['unverified']} not verified")
     cal = report.get("reid_calibration") or {}
-    rows = "".join(_row(i, e) for i, e in enumerate(report["files"]))
-    sections = "".join(_section(i, e, thumbnails[i] if i < len(thumbnails) else None)
-                       for i, e in enumerate(report["files"]))
     tool = report["tool"]
-    return (
+    yield (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>veil report: {_t(verdict)}</title><style>{_CSS}</style></head><body>"
@@ -276,8 +328,14 @@ def render_html(report: dict[str, Any], thumbnails: Sequence[bytes | None]) -> s
         f"<table class='files'><colgroup>{_COLS}</colgroup>"
         "<tr><th>status</th><th>input</th><th>output</th><th>kind</th>"
         "<th>faces masked</th><th>faces still visible</th><th>closest distance</th>"
-        "<th>identifying metadata</th><th>structural fields</th><th>time</th></tr>"
-        f"{rows}</table>{sections}</div>"
+        "<th>identifying metadata</th><th>structural fields</th><th>time</th></tr>")
+    for i, e in enumerate(report["files"]):
+        yield _row(i, e)
+    yield "</table>"
+    for i, e in enumerate(report["files"]):
+        yield _section(i, e, source(i))
+    yield (
+        "</div>"
         f"<p class='muted'>Recognition threshold {_t(cal.get('threshold'))}, calibrated on "
         f"{_t(cal.get('different_pairs'))} pairs of different people (false-match rate "
         f"{_t(cal.get('false_match_rate_at_threshold'))}). Faces are compared only with "

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -162,20 +164,25 @@ class ReportEntry:
         }
 
 
-def summarize(entries: list[ReportEntry]) -> dict[str, Any]:
-    """Counts by status and the overall verdict (``pass`` only when every file passed)."""
-    counts = {s: sum(e.status == s for e in entries) for s in STATUSES}
+def summarize(entries: Sequence[ReportEntry]) -> dict[str, Any]:
+    """Counts by status and the overall verdict (``pass`` only when every file passed).
+    One pass over ``entries`` (a big batch's are read back from disk one at a time)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    totals = dict.fromkeys(("faces_masked", "released", "deleted"), 0)
+    metadata_left = files = 0
+    for e in entries:
+        files += 1
+        counts[e.status] += 1
+        for k, v in e.account().items():
+            totals[k] += v
+        metadata_left += bool(e.verification and e.verification.metadata_flagged)
     if counts["fail"] or counts["error"]:
         verdict = "fail"
-    elif counts["unverified"] or not entries:
+    elif counts["unverified"] or not files:
         verdict = "unverified"
     else:
         verdict = "pass"
-    totals = {k: sum(e.account()[k] for e in entries)
-              for k in ("faces_masked", "released", "deleted")}
-    metadata_left = sum(bool(e.verification and e.verification.metadata_flagged)
-                        for e in entries)
-    return {"verdict": verdict, "files": len(entries), **counts, **totals,
+    return {"verdict": verdict, "files": files, **counts, **totals,
             "files_with_identifying_metadata": metadata_left}
 
 
@@ -187,11 +194,13 @@ def _calibration_summary() -> dict[str, Any]:
     return {k: data.get(k) for k in keys}
 
 
-def build_report(entries: list[ReportEntry], *, settings: dict[str, Any],
-                 tool_version: str, skipped: list[tuple[str, str]] | None = None
-                 ) -> dict[str, Any]:
+def build_report(entries: Sequence[ReportEntry], *, settings: dict[str, Any],
+                 tool_version: str, skipped: list[tuple[str, str]] | None = None,
+                 lazy: bool = False) -> dict[str, Any]:
     """The whole report as one JSON-friendly dict (``skipped``: the ``(path, reason)``
-    of the files a batch skipped inside folders, listed only when given)."""
+    of the files a batch skipped inside folders, listed only when given). ``lazy``: its
+    ``files`` make each file's dict as they are iterated (:class:`_LazyFiles`), for
+    writing a big batch's report without holding them all."""
     report: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "tool": {"name": "veil", "version": tool_version},
@@ -199,7 +208,7 @@ def build_report(entries: list[ReportEntry], *, settings: dict[str, Any],
         "settings": settings,
         "reid_calibration": _calibration_summary(),
         "summary": summarize(entries),
-        "files": [e.to_dict() for e in entries],
+        "files": _LazyFiles(entries) if lazy else [e.to_dict() for e in entries],
     }
     if skipped is not None:
         report["skipped"] = [{"path": p, "reason": why} for p, why in skipped]
@@ -213,35 +222,91 @@ def _readable(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def write_report(entries: list[ReportEntry], out_dir: Path, *, settings: dict[str, Any],
-                 tool_version: str, skipped: list[tuple[str, str]] | None = None
-                 ) -> tuple[Path, Path]:
+def write_report(entries: Sequence[ReportEntry], out_dir: Path, *, settings: dict[str, Any],
+                 tool_version: str, skipped: list[tuple[str, str]] | None = None,
+                 inline_max: int | None = None) -> tuple[Path, Path]:
     """Write ``report.json`` and ``report.html`` into ``out_dir`` (each atomically).
 
-    Returns their paths. The HTML embeds each file's output thumbnail (never the original).
+    Returns their paths. The HTML shows each file's output thumbnail (never the original):
+    embedded, for up to ``inline_max`` files (default
+    :data:`veil.report.html_report.INLINE_THUMBNAILS_MAX`); above it, as files in
+    ``out_dir/report-thumbnails/`` that the page refers to by relative path. A
+    thumbnail folder left by an earlier report in ``out_dir`` is replaced or removed.
     """
-    from veil.report.html_report import render_html
+    from veil.report import html_report
 
     out_dir = Path(out_dir)
+    limit = html_report.INLINE_THUMBNAILS_MAX if inline_max is None else inline_max
     report = build_report(entries, settings=settings, tool_version=tool_version,
-                          skipped=skipped)
+                          skipped=skipped, lazy=True)
     thumbs = _Thumbnails(entries)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1, ensure_ascii=False)
+            f.write("\n")
         _readable(tmp)
-    with atomic_path(html_path) as tmp:
-        tmp.write_text(render_html(report, thumbs), encoding="utf-8")
-        _readable(tmp)
+    folder = out_dir / html_report.THUMBNAIL_FOLDER
+    staged = None
+    if len(entries) > limit:
+        staged = Path(tempfile.mkdtemp(prefix=".report-thumbnails.", dir=out_dir))
+    try:
+        with atomic_path(html_path) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                html_report.write_html(report, thumbs, f, folder=staged)
+            _readable(tmp)
+            _replace_folder(folder, staged)
+            staged = None
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
     return json_path, html_path
+
+
+def _replace_folder(folder: Path, new: Path | None) -> None:
+    """Put ``new`` (a staged folder, or nothing) where ``folder`` is."""
+    old = None
+    if folder.is_dir() and not folder.is_symlink():
+        old = folder.with_name(f".{folder.name}.old.{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+    elif folder.is_symlink() or folder.exists():
+        folder.unlink()
+    if new is not None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(new, 0o777 & ~umask)  # mkdtemp makes it 0700
+        for p in new.iterdir():
+            os.chmod(p, 0o666 & ~umask)
+        new.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _LazyFiles(list):
+    """The ``files`` of a report, each entry's dict made as it is iterated. A list to
+    :mod:`json` (which writes it like any list, byte for byte) and to the HTML writer;
+    it holds no file's dict."""
+
+    def __init__(self, entries: Sequence[ReportEntry]) -> None:
+        super().__init__()
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __bool__(self) -> bool:
+        return len(self.entries) > 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (e.to_dict() for e in self.entries)
 
 
 class _Thumbnails(Sequence["bytes | None"]):
     """The entries' output thumbnails, read one at a time as the HTML asks for them (a
     batch may have spooled them to disk: :mod:`veil.report.spool`)."""
 
-    def __init__(self, entries: list[ReportEntry]) -> None:
+    def __init__(self, entries: Sequence[ReportEntry]) -> None:
         self.entries = entries
 
     def __len__(self) -> int:
