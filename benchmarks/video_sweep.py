@@ -124,7 +124,12 @@ def _motion_grid() -> dict[str, VideoSetting]:
         "camera motion, fast from 0.01": replace(d, track=replace(t, coast_fast=0.01)),
         "camera motion, fast from 0.04": replace(d, track=replace(t, coast_fast=0.04)),
         "camera motion, no own velocity": replace(d, track=replace(t, own_velocity=0.0)),
-        "camera motion, own velocity 1.0": replace(d, track=replace(t, own_velocity=1.0)),
+        "camera motion, own velocity 0.5": replace(d, track=replace(t, own_velocity=0.5)),
+        "camera motion, own velocity 0.25": replace(d, track=replace(t, own_velocity=0.25)),
+        "camera motion, no own velocity, fast from 0.01": replace(
+            d, track=replace(t, own_velocity=0.0, coast_fast=0.01)),
+        "camera motion, no own velocity, camera widening 0.5": replace(
+            d, track=replace(t, own_velocity=0.0, camera_widen=0.5)),
         "camera motion, camera widening 0.5": replace(d, track=replace(t, camera_widen=0.5)),
         "camera motion, camera widening 0": replace(d, track=replace(t, camera_widen=0.0)),
         "camera motion, motion widening 0.5": replace(d, track=replace(t, motion_widen=0.5)),

@@ -336,7 +336,7 @@ class TrackSettings:
     confirm_score: float | None = None
     faint_max_size: float | None = 0.125
     camera_motion: bool = True
-    own_velocity: float = 0.5
+    own_velocity: float = 1.0
     camera_widen: float = 1.0
     coast_fast: float = 0.02
     coast_max: int = 15

@@ -53,7 +53,7 @@ class Track:
         return (self.boxes[-1] - self.boxes[-2]) / max(dt, 1)
 
     def predict(self, frame: int, camera: Sequence[Affine | None] | None = None,
-                own: float = 0.5) -> np.ndarray:
+                own: float = 1.0) -> np.ndarray:
         """Where the box is expected in ``frame``: moved by the camera's motion since the
         last detection plus ``own`` times the face's own velocity in the scene (when the
         camera motion is known on the way), otherwise at the track's constant velocity."""
