@@ -378,10 +378,16 @@ def main(argv: list[str] | None = None) -> int:
           f"from index {a.first}), {a.frames} frames each, {w}x{h}. Camera motion: "
           f"{mcpu * 1000:.1f} CPU-ms per frame.\n")
     if a.sources:
-        print("| masks of tracks | collateral |")
-        print("|---|---|")
-        for kind, value in collateral_sources(cache, VideoSetting()).items():
-            print(f"| {kind} | {value:.2f} |")
+        # the default's, or with --only those of the grid's settings that match it
+        picked = ({k: v for k, v in grid.items() if a.only in k} if a.only
+                  else {"default": VideoSetting()})
+        parts = {name: collateral_sources(cache, v) for name, v in picked.items()}
+        kinds = sorted({k for p in parts.values() for k in p})
+        print("| masks of tracks | " + " | ".join(parts) + " |")
+        print("|---|" + "---|" * len(parts))
+        for kind in kinds:
+            print(f"| {kind} | " + " | ".join(f"{p.get(kind, 0.0):.2f}"
+                                             for p in parts.values()) + " |")
         return 0
     if a.only:
         grid = {k: v for k, v in grid.items() if a.only in k}
