@@ -356,7 +356,7 @@ def track_regions(tracks: Sequence[Track], frame_count: int, scene_cuts: Sequenc
                         break
                     coasted += 1
                 held = accumulate(cam, end, g) if cam is not None else None
-                if held is None:
+                if held is None or cam is None:
                     if d > plain:
                         break
                     box = _grow(_widen(box0, m0 * (d + 1), s), d, s)
