@@ -179,3 +179,21 @@ def test_track_settings_of_earlier_plans_read_without_camera_motion() -> None:
                         "coast_max")}
     assert TrackSettings.from_dict(old).camera_motion is False
     assert TrackSettings.from_dict(TrackSettings().to_dict()) == TrackSettings()
+
+
+def test_a_video_plan_with_camera_motion_matches_the_published_schema() -> None:
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema", reason="the dev extra installs jsonschema")
+    from conftest import REPO
+
+    schema = json.loads((REPO / "docs" / "plan-schema.json").read_text(encoding="utf-8"))
+    media = MediaInfo(name="c.mp4", sha256="0" * 64, kind="video", width=W, height=H,
+                      frame_count=3, fps=25.0)
+    step = np.array([[1.0, 0.0, -5.0], [0.0, 1.0, 0.0]])
+    dets = [Detections([[10, 10, 40, 40]], [0.9])] * 3
+    plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings(),
+                            camera=[None, step, step])
+    record = plan.to_dict()
+    assert record["track"]["camera_motion"] is True
+    assert not list(jsonschema.Draft202012Validator(schema).iter_errors(record))
