@@ -5,6 +5,7 @@
     python -m benchmarks.video_sweep --gen b               # videogen_b's camera motion
     python -m benchmarks.video_sweep --scales 1.0,1.5      # cache only what the default needs
     python -m benchmarks.video_sweep --size 1280x720 --clips 6   # size-aware zoom options
+    python -m benchmarks.video_sweep --gen b --grid motion       # camera-motion tracking
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
@@ -20,6 +21,10 @@ the plan's regions are scored as the mask a solid fill would draw, with METRICS.
 per-face rules (frame leak, track leak, collateral). This is a simulation: encoding
 and the black-box mask are left out, so ``python -m benchmarks.video_leak`` gives the
 final figures of the chosen defaults.
+
+The camera's motion (:class:`veil.plan.motion.CameraMotion`, as the job measures it) is
+cached next to the candidates (``<work>/motion``, with its CPU seconds); a setting with
+``camera=False`` builds its plan without it (the tracker of session 6 and before).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from benchmarks.video_leak import clip_frames
 from benchmarks.videogen import DEFAULT_DATA
 from veil.detections import Detections, box_iou
 from veil.jobs.video import VIDEO_BASE_SIDE, VIDEO_KEEP_WEAK, VIDEO_ZOOM, VIDEO_ZOOM_EVERY
+from veil.plan.motion import CameraMotion
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
@@ -71,6 +77,7 @@ class VideoSetting:
     threshold: float = 0.25
     track: TrackSettings = field(default_factory=TrackSettings)
     mask: MaskSettings = field(default_factory=MaskSettings)
+    camera: bool = True                   # give the plan the cached camera motion
 
 
 def _grid() -> dict[str, VideoSetting]:
@@ -102,6 +109,53 @@ def _grid() -> dict[str, VideoSetting]:
         "faint tracks up to 0.15 of the long side": replace(
             d, track=replace(d.track, faint_max_size=0.15)),
     }
+
+
+def _motion_grid() -> dict[str, VideoSetting]:
+    """Camera-motion tracking (session 7): the tracker before it, and its settings."""
+    d = VideoSetting()
+    t = d.track
+    return {
+        "before: no camera motion (session 6 tracker)": replace(d, camera=False),
+        "camera motion (default)": d,
+        "camera motion, no coasting": replace(d, track=replace(t, coast_max=0)),
+        "camera motion, coast up to 8": replace(d, track=replace(t, coast_max=8)),
+        "camera motion, coast up to 25": replace(d, track=replace(t, coast_max=25)),
+        "camera motion, fast from 0.01": replace(d, track=replace(t, coast_fast=0.01)),
+        "camera motion, fast from 0.04": replace(d, track=replace(t, coast_fast=0.04)),
+        "camera motion, no own velocity": replace(d, track=replace(t, own_velocity=0.0)),
+        "camera motion, own velocity 0.5": replace(d, track=replace(t, own_velocity=0.5)),
+        "camera motion, own velocity 0.25": replace(d, track=replace(t, own_velocity=0.25)),
+        "camera motion, no own velocity, fast from 0.01": replace(
+            d, track=replace(t, own_velocity=0.0, coast_fast=0.01)),
+        "camera motion, no own velocity, camera widening 0.5": replace(
+            d, track=replace(t, own_velocity=0.0, camera_widen=0.5)),
+        "camera motion, camera widening 0.5": replace(d, track=replace(t, camera_widen=0.5)),
+        "camera motion, camera widening 0": replace(d, track=replace(t, camera_widen=0.0)),
+        "camera motion, motion widening 0.5": replace(d, track=replace(t, motion_widen=0.5)),
+        "camera motion, extend 2 before / 4 after": replace(
+            d, track=replace(t, extend_before=2, extend_after=4)),
+        "camera motion, growth 0.01": replace(d, track=replace(t, uncertain_grow=0.01)),
+    }
+
+
+def cache_motion(clips: list[Path], work: Path) -> dict[str, Any]:
+    """The camera motion of every frame of each clip, as the video job measures it
+    (cached under ``work / "motion"``), with its CPU seconds (``cpu``) and frames."""
+    out: dict[str, Any] = {}
+    for clip in clips:
+        cached = work / "motion" / (clip.name + ".pkl")
+        if cached.is_file():
+            out[str(clip)] = pickle.loads(cached.read_bytes())
+            continue
+        est = CameraMotion()
+        for t, rgb in enumerate(clip_frames(clip)):
+            est.update(t, rgb)
+        entry = {"motion": est.motion, "cpu": est.cpu_seconds, "frames": len(est.motion)}
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(pickle.dumps(entry))
+        out[str(clip)] = entry
+    return out
 
 
 def _key(scale: float) -> float:
@@ -177,8 +231,9 @@ def _plans(cache: dict[str, Any], v: VideoSetting) -> Iterator[tuple[Plan, dict[
             dets.append(scanner.combine(parts, w, h))
         media = MediaInfo(name=Path(clip).name, sha256="", kind="video", width=w, height=h,
                           frame_count=len(dets))
+        camera = entry.get("motion") if v.camera else None
         yield build_video_plan(dets, media, scan=scan, mask=v.mask, scene_cuts=entry["cuts"],
-                               track=v.track), gt
+                               track=v.track, camera=camera), gt
 
 
 def _gt_rows(gt: dict[str, Any], t: int) -> np.ndarray:
@@ -286,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="640x360",
                     help="frame size of the clips (as benchmarks.video_leak --size); "
                          "other than 640x360 the grid is the zoom schedules of size_grid")
+    ap.add_argument("--grid", choices=("default", "motion"), default="default",
+                    help="motion: camera-motion tracking settings (640x360 only)")
+    ap.add_argument("--only", default=None,
+                    help="score only the settings whose name contains this text")
     ap.add_argument("--sources", action="store_true",
                     help="instead of the grid: the default's collateral by kind of track")
     a = ap.parse_args(argv)
@@ -298,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         work = a.work / "gen-b" if a.gen == "b" else a.work
         clips = gen.make_clips(a.data, work / "clips", count=a.clips, frames=a.frames,
                                seed=a.seed, first=a.first)
-        grid, folder = _grid(), "candidates"
+        grid, folder = (_motion_grid() if a.grid == "motion" else _grid()), "candidates"
         scales = SCALES
     else:  # the clips of benchmarks.video_leak --size, in its folder layout
         work, tag = a.work, f"{a.gen}-{w}x{h}"
@@ -310,14 +369,28 @@ def main(argv: list[str] | None = None) -> int:
     if a.scales:
         scales = tuple(_key(float(v)) for v in a.scales.split(","))
     cache = cache_candidates(clips, work, scales, folder)
+    motion = cache_motion(clips, work)
+    for clip, entry in cache.items():
+        entry["motion"] = motion[clip]["motion"]
+    mcpu = sum(m["cpu"] for m in motion.values()) / max(sum(m["frames"] for m in
+                                                            motion.values()), 1)
     print(f"Simulated on {len(clips)} clips of generator {a.gen.upper()} (WIDER dev images "
-          f"from index {a.first}), {a.frames} frames each, {w}x{h}.\n")
+          f"from index {a.first}), {a.frames} frames each, {w}x{h}. Camera motion: "
+          f"{mcpu * 1000:.1f} CPU-ms per frame.\n")
     if a.sources:
-        print("| masks of tracks | collateral |")
-        print("|---|---|")
-        for kind, value in collateral_sources(cache, VideoSetting()).items():
-            print(f"| {kind} | {value:.2f} |")
+        # the default's, or with --only those of the grid's settings that match it
+        picked = ({k: v for k, v in grid.items() if a.only in k} if a.only
+                  else {"default": VideoSetting()})
+        parts = {name: collateral_sources(cache, v) for name, v in picked.items()}
+        kinds = sorted({k for p in parts.values() for k in p})
+        print("| masks of tracks | " + " | ".join(parts) + " |")
+        print("|---|" + "---|" * len(parts))
+        for kind in kinds:
+            print(f"| {kind} | " + " | ".join(f"{p.get(kind, 0.0):.2f}"
+                                             for p in parts.values()) + " |")
         return 0
+    if a.only:
+        grid = {k: v for k, v in grid.items() if a.only in k}
     print("| setting | frame leak | track leak | collateral | detector CPU-s per frame |")
     print("|---|---|---|---|---|")
     have = {_key(s) for s in scales}

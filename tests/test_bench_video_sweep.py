@@ -46,3 +46,26 @@ def test_collateral_is_split_by_the_kind_of_track(tmp_path: Path) -> None:
     parts = collateral_sources(cache, VideoSetting())
     assert set(parts) == {"face, confirmed", "not a face, confirmed"}
     assert parts["not a face, confirmed"] > parts["face, confirmed"] >= 0.0
+
+
+def test_the_cached_camera_motion_reaches_the_plan(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    # A face carried 20 px a frame by a pan, lost by the detector for 14 frames.
+    n, lost = 40, range(12, 26)
+    xs = [100.0 + 20.0 * max(0, min(t, 26) - 11) for t in range(n)]
+    clip = tmp_path / "c.mp4"
+    gt = [[[x, 100.0, 40.0, 40.0, 0]] for x in xs]
+    (tmp_path / "c.mp4.gt.json").write_text(json.dumps({"frames": gt}))
+    frames = []
+    for t, x in enumerate(xs):
+        box = np.array([[x, 100, x + 40, 140]], np.float32)
+        s = np.array([0.9 if t not in lost else 0.0], np.float32)
+        frames.append({k: (box, s) if t not in lost else (box[:0], s[:0]) for k in SCALES})
+    motion = [None] + [np.array([[1.0, 0.0, xs[t] - xs[t - 1]], [0.0, 1.0, 0.0]])
+                       for t in range(1, n)]
+    cache = {str(clip): {"frames": frames, "cuts": [], "shape": (360, 640),
+                         "motion": motion}}
+    with_camera, _, _ = score_setting(cache, VideoSetting())
+    without, _, _ = score_setting(cache, replace(VideoSetting(), camera=False))
+    assert with_camera.leaked == 0 < without.leaked

@@ -307,6 +307,20 @@ class TrackSettings:
         faces; a large box at a faint score is a texture the detector half-likes (a
         plant, a curtain), since a face that large is seen clearly. ``None``: no limit
         (plans made before this setting existed are read so).
+    camera_motion: follow the camera's motion, when the scan measured it
+        (:mod:`veil.plan.motion`): predictions, gap filling and extensions are carried
+        through it. ``False``: the track's own constant velocity, as before.
+    own_velocity: with the camera's motion, the prediction adds this fraction of the
+        face's own velocity in the scene (what the camera does not explain).
+    camera_widen: with the camera's motion, the share of the motion the camera explains
+        that still widens a box (the smear of a fast pan); the face's own motion widens
+        it in full, as ``motion_widen`` says.
+    coast_fast / coast_max: a frame into which the camera moved more than ``coast_fast``
+        of the frame's long side (or whose motion is unknown) is "fast": a detector loses
+        faces in such frames (smear, defocus). Fast frames do not count against
+        ``max_gap``, and a track's extension continues through them along the camera's
+        motion, up to ``coast_max`` frames beyond ``extend_before`` / ``extend_after``,
+        until its box leaves the picture.
     """
 
     max_gap: int = 10
@@ -321,8 +335,13 @@ class TrackSettings:
     min_detections: int = 3
     confirm_score: float | None = None
     faint_max_size: float | None = 0.125
+    camera_motion: bool = True
+    own_velocity: float = 1.0
+    camera_widen: float = 1.0
+    coast_fast: float = 0.02
+    coast_max: int = 15
 
-    def to_dict(self) -> dict[str, float | int | None]:
+    def to_dict(self) -> dict[str, float | int | bool | None]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
     @classmethod
@@ -331,5 +350,6 @@ class TrackSettings:
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"unknown track setting {unknown[0]!r}")
-        # A record without the faint size limit was made before it existed: no limit.
-        return cls(**{"faint_max_size": None, **data})
+        # A record without the faint size limit was made before it existed: no limit;
+        # one without camera_motion was made without the camera's motion.
+        return cls(**{"faint_max_size": None, "camera_motion": False, **data})

@@ -23,6 +23,7 @@ from veil.jobs.result import FileResult, Progress
 from veil.media.fingerprint import file_sha256
 from veil.media.kinds import VIDEO_SUFFIXES
 from veil.media.video import DecodedFrame, VideoReader, prefetch, probe_video
+from veil.plan.motion import CameraMotion
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
@@ -55,14 +56,15 @@ def _with_pixels(frames: Iterator[DecodedFrame]) -> Iterator[tuple[DecodedFrame,
 
 
 def scan_video(src: Path, scanner: Scanner | VideoScanner, *, progress: Progress | None = None,
-               progress_total: int | None = None
+               progress_total: int | None = None, motion: CameraMotion | None = None
                ) -> tuple[list[Detections], list[int], list[int]]:
     """Pass 1: detections of every frame, the frames that begin a new shot, bad frames.
 
     Frames are decoded (and converted to RGB) in a background thread while the
     current one is scanned; none is kept. A frame the decoder flags as corrupt, or
     that the scanner fails on, is listed as bad (masked whole later). Raises
-    :class:`MediaError` on a truncated or unreadable file.
+    :class:`MediaError` on a truncated or unreadable file. ``motion``, when given, is
+    fed every frame (the camera's motion, for the tracker).
     """
     detections: list[Detections] = []
     bad: list[int] = []
@@ -71,6 +73,8 @@ def scan_video(src: Path, scanner: Scanner | VideoScanner, *, progress: Progress
     with VideoReader(src) as reader, contextlib.closing(
             prefetch(_with_pixels(reader.frames()))) as items:
         for item, rgb in items:
+            if motion is not None:
+                motion.update(item.index, None if item.corrupt else rgb)
             if item.corrupt:
                 bad.append(item.index)
                 detections.append(empty)
@@ -114,12 +118,14 @@ def plan_video(src: Path, *, scan: ScanSettings, mask: MaskSettings,
         frame_scanner = scanner or Scanner(scan)
     total = passes * info.frame_count if info.frame_count else None
     sha = file_sha256(src)
+    motion = CameraMotion()
     detections, cuts, bad = scan_video(src, frame_scanner, progress=progress,
-                                       progress_total=total)
+                                       progress_total=total, motion=motion)
     media = MediaInfo(name=src.name, sha256=sha, kind="video", width=info.width,
                       height=info.height, frame_count=len(detections), fps=info.fps)
     plan = build_video_plan(detections, media, scan=scan, mask=mask, scene_cuts=cuts,
-                            bad_frames=bad, track=track, tool=tool_name())
+                            bad_frames=bad, track=track, tool=tool_name(),
+                            camera=motion.motion)
     return plan, cuts, bad
 
 

@@ -6,6 +6,14 @@ frame to frame (IoU with a constant-velocity prediction, or centre distance for
 small, fast faces), gaps inside a track are filled with interpolated boxes, each
 track is extended a few frames before it starts and after it ends, boxes are
 widened by the track's recent motion, and no track crosses a scene cut.
+
+When the scan measured the camera's motion (:class:`veil.plan.motion.CameraMotion`),
+a track's box is carried through it: the prediction used to associate detections is
+the last box moved by the camera (plus the face's own motion in the scene), gaps are
+filled along the camera's path instead of a straight line, extensions follow the camera
+instead of standing still, and a track is kept alive (and masked) through the frames of
+a fast camera move where the detector loses the face, up to ``TrackSettings.coast_max``
+frames, until its box leaves the picture.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veil.detections import Detections, box_iou
+from veil.plan.motion import Affine, accumulate, motion_size, warp_box
 from veil.plan.record import Provenance
 from veil.settings import TrackSettings
 
@@ -43,8 +52,28 @@ class Track:
         dt = self.frames[-1] - self.frames[-2]
         return (self.boxes[-1] - self.boxes[-2]) / max(dt, 1)
 
-    def predict(self, frame: int) -> np.ndarray:
+    def predict(self, frame: int, camera: Sequence[Affine | None] | None = None,
+                own: float = 1.0) -> np.ndarray:
+        """Where the box is expected in ``frame``: moved by the camera's motion since the
+        last detection plus ``own`` times the face's own velocity in the scene (when the
+        camera motion is known on the way), otherwise at the track's constant velocity."""
+        if camera is not None:
+            cam = accumulate(camera, self.last_frame, frame)
+            if cam is not None:
+                box = warp_box(self.boxes[-1], cam)
+                return box + own * self.own_velocity(camera) * (frame - self.last_frame)
         return self.boxes[-1] + self.velocity() * (frame - self.last_frame)
+
+    def own_velocity(self, camera: Sequence[Affine | None]) -> np.ndarray:
+        """Per-frame change of the box that the camera does not explain (from the last
+        two detections; zero when the camera's motion between them is unknown)."""
+        if len(self.frames) < 2:
+            return np.zeros(4, dtype=np.float32)
+        f0, f1 = self.frames[-2], self.frames[-1]
+        cam = accumulate(camera, f0, f1)
+        if cam is None:
+            return np.zeros(4, dtype=np.float32)
+        return (self.boxes[-1] - warp_box(self.boxes[-2], cam)) / max(f1 - f0, 1)
 
 
 @dataclass
@@ -101,25 +130,70 @@ def _assign(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
         return pairs
 
 
+def fast_frames(camera: Sequence[Affine | None] | None, frame_size: tuple[int, int] | None,
+                settings: TrackSettings) -> np.ndarray:
+    """Per frame: True where the camera moved fast into it (more than
+    ``settings.coast_fast`` of the frame's long side) or its motion is unknown."""
+    if camera is None or frame_size is None or not settings.camera_motion:
+        return np.zeros(0, dtype=bool)
+    limit = settings.coast_fast * max(frame_size)
+    out = np.array([motion_size(m, frame_size) > limit for m in camera], dtype=bool)
+    if len(out):
+        out[0] = False
+    return out
+
+
+def _camera(camera: Sequence[Affine | None] | None,
+            s: TrackSettings) -> Sequence[Affine | None] | None:
+    return camera if camera is not None and s.camera_motion else None
+
+
+def _outside(box: np.ndarray, frame_size: tuple[int, int] | None) -> bool:
+    if frame_size is None:
+        return False
+    w, h = frame_size
+    return bool(box[2] <= 0 or box[3] <= 0 or box[0] >= w or box[1] >= h)
+
+
 def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = (),
-                settings: TrackSettings | None = None) -> list[Track]:
+                settings: TrackSettings | None = None,
+                camera: Sequence[Affine | None] | None = None,
+                frame_size: tuple[int, int] | None = None) -> list[Track]:
     """Associate detections frame by frame into tracks.
 
     ``detections[i]`` are the faces of frame ``i``; ``scene_cuts`` are the indices of
-    frames that begin a new shot (every open track ends before them).
+    frames that begin a new shot (every open track ends before them). ``camera[i]``,
+    when given, is the camera's motion into frame ``i`` (:mod:`veil.plan.motion`) and
+    ``frame_size`` the picture's width and height: predictions then follow the camera,
+    and frames of fast camera motion do not count against ``max_gap`` (up to
+    ``coast_max`` of them).
     """
     s = settings or TrackSettings()
+    cam = _camera(camera, s)
+    fast = fast_frames(cam, frame_size, s)
+    fast_sum = np.concatenate([[0], np.cumsum(fast)]) if len(fast) else None
     cuts = set(int(c) for c in scene_cuts)
     tracks: list[Track] = []
     active: list[Track] = []
+
+    def alive(tr: Track, t: int) -> bool:
+        gap = t - tr.last_frame
+        if gap <= s.max_gap + 1:
+            return True
+        if fast_sum is None or t >= len(fast_sum):
+            return False
+        n_fast = min(int(fast_sum[t] - fast_sum[tr.last_frame + 1]), s.coast_max)
+        return gap - n_fast <= s.max_gap + 1
+
     for t, dets in enumerate(detections):
         if t in cuts:
             active = []
-        active = [tr for tr in active if t - tr.last_frame <= s.max_gap + 1]
+        active = [tr for tr in active if alive(tr, t)]
         boxes = dets.boxes
         matched: set[int] = set()
         if len(active) and len(boxes):
-            pred = np.stack([tr.predict(t) for tr in active]).astype(np.float32)
+            pred = np.stack([tr.predict(t, cam, s.own_velocity)
+                             for tr in active]).astype(np.float32)
             iou = box_iou(pred, boxes)
             dist = _centre_dist(pred, boxes)
             ratio = _size_ratio(pred, boxes)
@@ -199,16 +273,39 @@ def _centre_motion(boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return out
 
 
+def _camera_step(camera: Sequence[Affine | None], g: int, box: np.ndarray) -> np.ndarray:
+    """|dx|, |dy| by which the camera moved the centre of ``box`` into frame ``g``."""
+    m = camera[g] if 0 < g < len(camera) else None
+    if m is None:
+        return np.zeros(2, dtype=np.float32)
+    moved = warp_box(box, m)
+    return np.abs((moved[:2] + moved[2:]) / 2 - (box[:2] + box[2:]) / 2).astype(np.float32)
+
+
 def track_regions(tracks: Sequence[Track], frame_count: int, scene_cuts: Sequence[int] = (),
-                  settings: TrackSettings | None = None) -> list[TrackedRegion]:
-    """Regions to mask for every track: detected, gap-filled, extended, motion-widened."""
+                  settings: TrackSettings | None = None,
+                  camera: Sequence[Affine | None] | None = None,
+                  frame_size: tuple[int, int] | None = None) -> list[TrackedRegion]:
+    """Regions to mask for every track: detected, gap-filled, extended, motion-widened.
+
+    With ``camera`` (and ``frame_size``), gaps are filled and ends extended along the
+    camera's motion, and an end is extended further while the camera moves fast (up to
+    ``coast_max`` frames), until the box leaves the picture.
+    """
     s = settings or TrackSettings()
+    cam = _camera(camera, s)
+    fast = fast_frames(cam, frame_size, s)
     cuts = np.asarray(sorted(set(int(c) for c in scene_cuts)), dtype=np.int64)
     out: list[TrackedRegion] = []
     for tr in tracks:
         frames = np.asarray(tr.frames, dtype=np.int64)
         boxes = np.stack(tr.boxes).astype(np.float32)
         motion = _centre_motion(boxes, frames)
+        if cam is not None:
+            # The face's smear is what the picture moved by: its own motion in the scene
+            # (what the camera does not explain) is all the tracker could not follow.
+            own = _own_motion(boxes, frames, cam)
+            motion = own + s.camera_widen * np.maximum(motion - own, 0.0)
         tid = tr.track_id
         for i, f in enumerate(frames):
             out.append(TrackedRegion(int(f), _widen(boxes[i], motion[i], s),
@@ -217,30 +314,83 @@ def track_regions(tracks: Sequence[Track], frame_count: int, scene_cuts: Sequenc
                 f2 = int(frames[i + 1])
                 m = np.maximum(motion[i], motion[i + 1])
                 score = min(tr.scores[i], tr.scores[i + 1])
+                fwd = accumulate(cam, int(f), f2) if cam is not None else None
                 for g in range(int(f) + 1, f2):
                     a = (g - f) / (f2 - f)
-                    box = boxes[i] * (1 - a) + boxes[i + 1] * a
-                    box = _grow(_widen(box, m, s), min(g - int(f), f2 - g), s)
+                    if fwd is not None and cam is not None:
+                        # along the camera's path, from both ends, blended
+                        ma = accumulate(cam, int(f), g)
+                        mb = accumulate(cam, f2, g)
+                        assert ma is not None and mb is not None
+                        box = warp_box(boxes[i], ma) * (1 - a) + warp_box(boxes[i + 1], mb) * a
+                        step = np.maximum(m, _camera_step(cam, g, box) * s.camera_widen)
+                        box = _grow(_widen(box, step, s), min(g - int(f), f2 - g), s)
+                    else:
+                        box = boxes[i] * (1 - a) + boxes[i + 1] * a
+                        box = _grow(_widen(box, m, s), min(g - int(f), f2 - g), s)
                     out.append(TrackedRegion(g, box, score, "interpolated", tid))
-        # Extension: hold the end boxes, widened by the motion accumulated meanwhile;
-        # never beyond the shot (cuts) or the video.
+        # Extension: hold the end boxes (or carry them with the camera), widened by the
+        # motion accumulated meanwhile; never beyond the shot (cuts) or the video.
         first, last = int(frames[0]), int(frames[-1])
         shot_start = int(cuts[cuts <= first].max()) if (cuts <= first).any() else 0
         later = cuts[cuts > last]
         shot_end = int(later.min()) - 1 if len(later) else frame_count - 1
-        for d in range(1, s.extend_before + 1):
-            g = first - d
-            if g < shot_start:
-                break
-            box = _grow(_widen(boxes[0], motion[0] * (d + 1), s), d, s)
-            out.append(TrackedRegion(g, box, tr.scores[0], "extended", tid))
-        for d in range(1, s.extend_after + 1):
-            g = last + d
-            if g > shot_end:
-                break
-            box = _grow(_widen(boxes[-1], motion[-1] * (d + 1), s), d, s)
-            out.append(TrackedRegion(g, box, tr.scores[-1], "extended", tid))
+        for direction in (-1, 1):
+            end = first if direction < 0 else last
+            box0 = boxes[0] if direction < 0 else boxes[-1]
+            m0 = motion[0] if direction < 0 else motion[-1]
+            score = tr.scores[0] if direction < 0 else tr.scores[-1]
+            plain = s.extend_before if direction < 0 else s.extend_after
+            coasted = 0
+            d = 0
+            while True:
+                d += 1
+                g = end + direction * d
+                if g < shot_start or g > shot_end:
+                    break
+                # the frame's own camera step: the one into g (after) or out of g (before)
+                step_frame = g if direction > 0 else g + 1
+                if d > plain:
+                    if (len(fast) == 0 or step_frame >= len(fast) or not fast[step_frame]
+                            or coasted >= s.coast_max):
+                        break
+                    coasted += 1
+                held = accumulate(cam, end, g) if cam is not None else None
+                if held is None or cam is None:
+                    if d > plain:
+                        break
+                    box = _grow(_widen(box0, m0 * (d + 1), s), d, s)
+                else:
+                    box = warp_box(box0, held)
+                    if _outside(box, frame_size):
+                        break
+                    step = np.maximum(m0, _camera_step(cam, step_frame, box)
+                                      * s.camera_widen)
+                    box = _grow(_widen(box, step, s), min(d, plain) if plain else d, s)
+                out.append(TrackedRegion(g, box, score, "extended", tid))
     out.sort(key=lambda r: (r.frame, r.track_id))
+    return out
+
+
+def _own_motion(boxes: np.ndarray, frames: np.ndarray,
+                camera: Sequence[Affine | None]) -> np.ndarray:
+    """Like :func:`_centre_motion`, but of the motion the camera does not explain (the
+    whole motion where the camera's is unknown)."""
+    n = len(frames)
+    out = np.zeros((n, 2), dtype=np.float32)
+    if n < 2:
+        return out
+    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+    steps = np.zeros((n - 1, 2), dtype=np.float32)
+    for i in range(n - 1):
+        f0, f1 = int(frames[i]), int(frames[i + 1])
+        cam = accumulate(camera, f0, f1)
+        start = centres[i]
+        if cam is not None:
+            start = cam[:, :2] @ centres[i] + cam[:, 2]
+        steps[i] = np.abs(centres[i + 1] - start) / max(f1 - f0, 1)
+    out[1:] = steps
+    out[:-1] = np.maximum(out[:-1], steps)
     return out
 
 
