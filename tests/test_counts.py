@@ -56,3 +56,23 @@ def test_summary_counts_faces_and_says_regions(tmp_path: Path) -> None:
     assert "1 face masked (282 regions over 282 video frames)" in line
     assert "652 KB in, 700 KB out" in line
     assert summary.to_dict()["faces"] == 1 and summary.to_dict()["regions"] == 282
+
+
+def test_report_counts_faces_as_the_summary_does(tmp_path: Path) -> None:
+    """The report's faces_masked is the summary's count (it counted a picture's regions
+    and each loose video region apart: 10 faces in the report, 7 on the terminal)."""
+    from veil.report.json_report import ReportEntry, plan_account
+
+    photo = _plan()
+    for box in ((100, 100, 200, 220), (120, 130, 150, 160), (104, 102, 204, 224),
+                (400, 100, 460, 170)):
+        photo.add_region(0, Region(box))
+    video = _plan("video", frames=30)
+    for i in range(30):
+        video.add_region(i, Region((10, 10, 60, 70), track_id=1))
+    for i in range(20, 25):  # added by verification, outside any track: one face
+        video.add_region(i, Region((500, 300, 560, 380), provenance="detected"))
+    for plan in (photo, video):
+        entry = ReportEntry.for_files(tmp_path / "in", None, plan=plan)
+        assert entry.faces_masked == plan_counts(plan)[0] == plan_account(plan)["faces_masked"]
+        assert entry.faces_masked == 2

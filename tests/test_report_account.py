@@ -154,6 +154,20 @@ def test_html_leads_with_a_plain_verdict() -> None:
     assert page.index("class='verdict") < page.index("<table")  # engineering detail below
 
 
+def test_a_file_that_could_not_be_read_gets_no_advice_about_masks() -> None:
+    """A text file named .jpg has no output, plan or face: the verdict says it could not be
+    processed and how to retry, not how to re-render a failed output."""
+    ok = _entry("a.mp4", STRUCTURAL, [], True)
+    unreadable = ReportEntry(input=Path("notes.jpg"), error="not an image file")
+    page = render_html(_report([ok, unreadable]), [None, None])
+    lead = page.split("class='verdict")[1].split("</div>")[0]
+    assert "Do not publish yet: 1 of 2 files could not be processed." in lead
+    assert "--retry-failed" in lead and "The 1 file that passed is safe to publish." in lead
+    for wrong in ("render it again", "verification-failed", "failed the check"):
+        assert wrong not in lead
+    assert "1 error," in page and "1 errors" not in page
+
+
 def test_long_paths_stay_inside_1280_px(tmp_path: Path) -> None:
     """Laid out by a real browser (Debian's chromium, headless): the page is no wider than
     a 1280 px window. A probe script is added to a copy of the page (the report itself

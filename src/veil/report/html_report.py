@@ -246,13 +246,27 @@ def plain_verdict(report: dict[str, Any]) -> tuple[str, str]:
                     "identifying metadata")
     if s["error"]:
         what.append(f"{_plural(s['error'], 'file')} could not be processed")
-    which = "The file failed" if n == 1 else f"{bad} of {n} files failed"
-    head = (f"Do not publish yet: {which} the check"
-            f"{' (' + '; '.join(what) + ')' if what else ''}.{kept}")
-    todo = ("Look at each failed file below. A failed output is kept as "
-            "NAME.verification-failed, never under the name you would publish. Mask the "
-            "face in the plan (or mark a face meant to stay visible as released) and "
-            "render it again with veil render, or use a stronger mask (--method solid).")
+    if s["fail"]:
+        which = "The file failed" if n == 1 else f"{bad} of {n} files failed"
+        head = (f"Do not publish yet: {which} the check"
+                f"{' (' + '; '.join(what) + ')' if what else ''}.{kept}")
+    else:  # nothing was made of these files: there is no output, plan or face to speak of
+        which = ("The file" if n == 1 else f"{bad} of {n} files") + " could not be processed"
+        head = f"Do not publish yet: {which}.{kept}"
+    todos = []
+    if s["fail"]:
+        todos.append("Look at each failed file below. A failed output is kept as "
+                     "NAME.verification-failed, never under the name you would publish. Mask "
+                     "the face in the plan (or mark a face meant to stay visible as released) "
+                     "and render it again with veil render, or use a stronger mask "
+                     "(--method solid).")
+    if s["error"]:
+        todos.append(f"The reason each file could not be processed is given below (a damaged "
+                     f"file, or one that is not a picture or video); no output was written for "
+                     f"{'it' if s['error'] == 1 else 'them'}. Replace or repair "
+                     f"{'it' if s['error'] == 1 else 'them'} and run veil --retry-failed with "
+                     f"this report's folder.")
+    todo = " ".join(todos)
     if s["pass"]:
         todo += (f" The {_plural(s['pass'], 'file')} that passed "
                  f"{'is' if s['pass'] == 1 else 'are'} safe to publish.")
@@ -311,7 +325,7 @@ def html_parts(report: dict[str, Any], source: ThumbnailSource) -> Iterator[str]
     s = report["summary"]
     verdict = s["verdict"]
     words, todo = plain_verdict(report)
-    detail = (f"{s['pass']} passed, {s['fail']} failed, {s['error']} errors, "
+    detail = (f"{s['pass']} passed, {s['fail']} failed, {_plural(s['error'], 'error')}, "
               f"{s['unverified']} not verified")
     cal = report.get("reid_calibration") or {}
     tool = report["tool"]

@@ -20,6 +20,7 @@ from typing import Any, overload
 
 from veil.media.atomic import atomic_path
 from veil.media.fingerprint import file_sha256
+from veil.plan.counts import plan_counts
 from veil.plan.record import PROVENANCES, Plan, Region
 from veil.verify.check import Verification
 
@@ -74,15 +75,11 @@ def _deleted(r: Region) -> bool:
     return r.provenance == "deleted"
 
 
-def _masked(r: Region) -> bool:
-    return r.masked
-
-
 def plan_account(plan: Plan) -> dict[str, int]:
     """How many faces ``plan`` masks (video: tracks), leaves visible on purpose
     (``released``) and records as deleted by a person: for summary lines such as
     "2 faces masked, 1 left visible on purpose"."""
-    return {"faces_masked": len(region_groups(plan, _masked)),
+    return {"faces_masked": plan_counts(plan)[0],
             "released": len(region_groups(plan, _released)),
             "deleted": len(region_groups(plan, _deleted))}
 
@@ -101,7 +98,7 @@ class ReportEntry:
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     repair: dict[str, Any] | None = None  # self-repair rounds (veil's own jobs), see schema
-    faces_masked: int = 0  # faces masked: tracks in a video, regions in a picture
+    faces_masked: int = 0  # faces masked, counted as veil.plan.counts counts them
     released: list[dict[str, Any]] = field(default_factory=list)  # left visible on purpose
     deleted: list[dict[str, Any]] = field(default_factory=list)   # removed by a person
     notes: list[str] = field(default_factory=list)  # what the user should know (one line)
@@ -118,7 +115,7 @@ class ReportEntry:
                     verification=verification, timings=dict(timings or {}), error=error)
         if plan is not None:
             entry.faces_by_provenance = plan.counts_by_provenance(masked_only=True)
-            entry.faces_masked = len(region_groups(plan, _masked))
+            entry.faces_masked = plan_counts(plan)[0]
             entry.released = region_groups(plan, _released)
             entry.deleted = region_groups(plan, _deleted)
         for attr, path in (("input_sha256", entry.input), ("output_sha256", entry.output)):
