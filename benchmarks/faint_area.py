@@ -36,6 +36,7 @@ import numpy as np
 from benchmarks.videogen import DEFAULT_DATA
 from veil.detections import Detections
 from veil.media.video import VideoReader, probe_video
+from veil.plan.motion import Affine, CameraMotion
 from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
@@ -54,6 +55,7 @@ class Scanned:
     width: int
     height: int
     scan: ScanSettings
+    camera: list[Affine | None] | None = None  # the camera's motion into each frame
 
 
 def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScanner]
@@ -69,6 +71,7 @@ def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScan
     dets: list[Detections] = []
     bad: list[int] = []
     cuts = SceneCutDetector()
+    motion = CameraMotion()  # as the video job measures it, for the tracker
     with VideoReader(path) as reader:
         for item in reader.frames():
             if frames is not None and item.index >= frames:
@@ -76,17 +79,20 @@ def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScan
             if item.corrupt:
                 bad.append(item.index)
                 dets.append(Detections.empty())
+                motion.update(item.index, None)
                 continue
             rgb = item.rgb()
+            motion.update(item.index, rgb)
             d = scanner.scan(rgb, item.index)
             dets.append(Detections(d.boxes, d.scores) if len(d) else Detections.empty())
             cuts.update(item.index, rgb)
-    return Scanned(dets, list(cuts.cuts), bad, info.width, info.height, scan)
+    return Scanned(dets, list(cuts.cuts), bad, info.width, info.height, scan, motion.motion)
 
 
 def cached_scan(path: Path, frames: int | None, work: Path,
                 scanner_cache: dict[str, VideoScanner]) -> Scanned:
-    name = f"{path.name}.{path.stat().st_size}.{frames or 'all'}.pkl"
+    # "m": caches made before the camera's motion was kept have none, and are not used
+    name = f"{path.name}.{path.stat().st_size}.{frames or 'all'}.m.pkl"
     cached = work / "faint-area" / name
     if cached.is_file():
         out: Scanned = pickle.loads(cached.read_bytes())
@@ -103,7 +109,7 @@ def make_plan(s: Scanned, name: str, track: TrackSettings, mask: MaskSettings) -
     media = MediaInfo(name=name, sha256="", kind="video", width=s.width, height=s.height,
                       frame_count=len(s.detections))
     return build_video_plan(s.detections, media, scan=s.scan, mask=mask, scene_cuts=s.cuts,
-                            bad_frames=s.bad, track=track)
+                            bad_frames=s.bad, track=track, camera=s.camera)
 
 
 def faint_figures(plan: Plan, mask: MaskSettings) -> dict[str, Any]:
