@@ -151,12 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leak", default="",
                     help="instead of one pass: veil's search on these sets, comma-separated")
     ap.add_argument("--thresholds", default="", help="more thresholds for the int8 graph")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="also keep the int8 graph here (e.g. for benchmarks.video_sweep "
+                         "--centerface); outside the repository")
     args = ap.parse_args(argv)
     pictures = sorted((args.data / "images").rglob("*.jpg"))
     if not pictures:
         ap.error(f"no JPEGs under {args.data / 'images'}")
     with tempfile.TemporaryDirectory() as tmp:
         int8 = quantise(pictures[1::2][:args.calibrate], Path(tmp), args.per_channel)
+        if args.save is not None:
+            args.save.parent.mkdir(parents=True, exist_ok=True)
+            args.save.write_bytes(int8.read_bytes())
         if args.leak:
             leak(int8, args.leak.split(","),
                  [float(t) for t in args.thresholds.split(",") if t], args.data, args.mosaics)

@@ -164,10 +164,12 @@ def _key(scale: float) -> float:
 
 def cache_candidates(clips: list[Path], work: Path,
                      scales: tuple[float, ...] = SCALES,
-                     folder: str = "candidates") -> dict[str, Any]:
+                     folder: str = "candidates",
+                     model: Path | None = None) -> dict[str, Any]:
     """Candidates of every frame at every scale in ``scales`` (cached on disk under
     ``work / folder``; a cached clip that lacks one of them is scanned again), and the
-    detector's CPU seconds at each scale (``cpu``)."""
+    detector's CPU seconds at each scale (``cpu``). ``model``: another CenterFace graph
+    (such as ``benchmarks.int8 --save``'s) in place of veil's."""
     from veil.scan.centerface import CenterFace
 
     out: dict[str, Any] = {}
@@ -180,7 +182,7 @@ def cache_candidates(clips: list[Path], work: Path,
             if all(k in per for per in entry["frames"] for k in keys):
                 out[str(clip)] = entry
                 continue
-        detector = detector or CenterFace(floor=FLOOR)
+        detector = detector or CenterFace(model, floor=FLOOR)
         cuts = SceneCutDetector()
         frames: list[dict[float, tuple[np.ndarray, np.ndarray]]] = []
         cpu = dict.fromkeys(keys, 0.0)
@@ -341,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="640x360",
                     help="frame size of the clips (as benchmarks.video_leak --size); "
                          "other than 640x360 the grid is the zoom schedules of size_grid")
+    ap.add_argument("--centerface", type=Path, default=None, metavar="ONNX",
+                    help="another CenterFace graph (e.g. benchmarks.int8 --save's), its "
+                         "candidates cached apart")
     ap.add_argument("--grid", choices=("default", "motion"), default="default",
                     help="motion: camera-motion tracking settings (640x360 only)")
     ap.add_argument("--only", default=None,
@@ -368,7 +373,11 @@ def main(argv: list[str] | None = None) -> int:
                                for s in (v.base, v.zoom) if s is not None}))
     if a.scales:
         scales = tuple(_key(float(v)) for v in a.scales.split(","))
-    cache = cache_candidates(clips, work, scales, folder)
+    if a.centerface is not None:
+        import hashlib
+
+        folder += "-" + hashlib.sha256(a.centerface.read_bytes()).hexdigest()[:12]
+    cache = cache_candidates(clips, work, scales, folder, a.centerface)
     motion = cache_motion(clips, work)
     for clip, entry in cache.items():
         entry["motion"] = motion[clip]["motion"]
