@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import click
 
@@ -46,6 +46,7 @@ from veil.jobs.runners import (
     require_ray,
     run_all,
 )
+from veil.report.spool import Mapped
 from veil.scan.centerface import DEVICES, resolve_device
 from veil.settings import (
     FAST_THRESHOLD,
@@ -320,17 +321,17 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         except OSError as exc:
             display.print_error(report_at, f"cannot write the report ({exc.strerror or exc})")
             click.get_current_context().exit(1)
-    summary = batch_summary(_Results(every), collected, time.perf_counter() - t0)
+    summary = batch_summary(_results(every), collected, time.perf_counter() - t0)
     summary.report = report
     summary.resumed = len(resumed.done)
-    if any(r.plan_path for r in _Results(outcomes)):
+    if any(r.plan_path for r in _results(outcomes)):
         summary.plans = plan_dir or default_plan_dir(outdir)
     if interrupted is not None:
         summary.interrupted = interrupted.signal_name
         # Always said, even with -q: the run did not do what was asked.
         display.print_line(interrupted_line(summary, outdir, len(collected.tasks)))
         if as_json:
-            click.echo(batch_json(list(_Results(every)), summary, outdir=outdir, settings=settings,
+            click.echo(batch_json(list(_results(every)), summary, outdir=outdir, settings=settings,
                                   version=__version__))
         click.get_current_context().exit(interrupted.code)
     display.summary(summary, outdir)
@@ -339,30 +340,18 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         display.print_error("verification", f"{unverified} output(s) failed verification; "
                             "see the lines above and the report")
     if as_json:
-        click.echo(batch_json(list(_Results(every)), summary, outdir=outdir, settings=settings,
+        click.echo(batch_json(list(_results(every)), summary, outdir=outdir, settings=settings,
                               version=__version__))
     click.get_current_context().exit(1 if summary.failed or unverified else 0)
 
 
-class _Results(Sequence[FileResult]):
+def _results(outcomes: Sequence[Outcome]) -> Mapped[Outcome, FileResult]:
     """The outcomes' results, each read (back from the batch's spool) when asked."""
+    return Mapped(outcomes, _result)
 
-    def __init__(self, outcomes: Sequence[Outcome]) -> None:
-        self.outcomes = outcomes
 
-    def __len__(self) -> int:
-        return len(self.outcomes)
-
-    @overload
-    def __getitem__(self, i: int) -> FileResult: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[FileResult]: ...
-
-    def __getitem__(self, i: int | slice) -> FileResult | list[FileResult]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(len(self))[i]]
-        return self.outcomes[i].result
+def _result(outcome: Outcome) -> FileResult:
+    return outcome.result
 
 
 

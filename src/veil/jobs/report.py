@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from veil.errors import UsageError
 from veil.jobs.pipeline import Outcome
-from veil.report.json_report import ReportEntry, write_report
+from veil.report.json_report import write_report
+from veil.report.spool import Mapped
 
 REPORT_NAME = "report.json"
 #: The folder beside OUTDIR that holds what must not be published with the outputs:
@@ -77,29 +78,7 @@ def write_run_report(outcomes: Sequence[Outcome], folder: Path, *,
     of folder entries skipped (listed by name). Returns the path of ``report.json``."""
     if tool_version is None:
         from veil import __version__ as tool_version
-    json_path, _ = write_report(_Entries(outcomes), Path(folder),
+    json_path, _ = write_report(Mapped(outcomes, Outcome.report_entry), Path(folder),
                                 settings=dict(settings or {}), tool_version=str(tool_version),
                                 skipped=[(str(p), why) for p, why in skipped])
     return json_path
-
-
-class _Entries(Sequence[ReportEntry]):
-    """The outcomes' report entries, each made (or read back from a spool) when asked:
-    the report of a big batch never holds them all."""
-
-    def __init__(self, outcomes: Sequence[Outcome]) -> None:
-        self.outcomes = outcomes
-
-    def __len__(self) -> int:
-        return len(self.outcomes)
-
-    @overload
-    def __getitem__(self, i: int) -> ReportEntry: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[ReportEntry]: ...
-
-    def __getitem__(self, i: int | slice) -> ReportEntry | list[ReportEntry]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(len(self))[i]]
-        return self.outcomes[i].report_entry()

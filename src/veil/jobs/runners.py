@@ -30,12 +30,12 @@ import os
 import sys
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Protocol, overload
+from typing import Protocol
 
 from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
 from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
-from veil.report.spool import OutcomeSpool, ThumbnailSpool
+from veil.report.spool import Mapped, OutcomeSpool, ThumbnailSpool
 from veil.scan.base import available_cores
 
 OnStart = Callable[[Task], None]
@@ -293,29 +293,19 @@ def lighten(outcome: Outcome, spool: ThumbnailSpool | None = None) -> Outcome:
     return outcome
 
 
-class SpooledOutcomes(Sequence[Outcome]):
+class SpooledOutcomes(Mapped[tuple[Task, "Outcome | int"], Outcome]):
     """A batch's outcomes, most of them waiting on disk in an :class:`OutcomeSpool`:
     each item is ``(task, outcome)`` held in memory or ``(task, number in the spool)``;
     reading an item reads a spooled outcome back (a new object each time: nothing of it
     stays in memory once the caller lets it go)."""
 
     def __init__(self, spool: OutcomeSpool, items: list[tuple[Task, Outcome | int]]) -> None:
+        super().__init__(items, self._read)
         self.spool = spool
-        self.items = items
+        self.items: list[tuple[Task, Outcome | int]] = items
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @overload
-    def __getitem__(self, i: int) -> Outcome: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Outcome]: ...
-
-    def __getitem__(self, i: int | slice) -> Outcome | list[Outcome]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(len(self))[i]]
-        held = self.items[i][1]
+    def _read(self, item: tuple[Task, Outcome | int]) -> Outcome:
+        held = item[1]
         return held if isinstance(held, Outcome) else self.spool.get(held)
 
     def task(self, i: int) -> Task:

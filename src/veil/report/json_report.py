@@ -16,12 +16,13 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from veil.media.atomic import atomic_path
 from veil.media.fingerprint import file_sha256
 from veil.plan.counts import plan_counts
 from veil.plan.record import PROVENANCES, Plan, Region
+from veil.report.spool import Mapped
 from veil.verify.check import Verification
 
 REPORT_FORMAT = "veil-report/1"
@@ -236,7 +237,7 @@ def write_report(entries: Sequence[ReportEntry], out_dir: Path, *, settings: dic
     limit = html_report.INLINE_THUMBNAILS_MAX if inline_max is None else inline_max
     report = build_report(entries, settings=settings, tool_version=tool_version,
                           skipped=skipped, lazy=True)
-    thumbs = _Thumbnails(entries)
+    thumbs = Mapped(entries, _thumbnail)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     with atomic_path(json_path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -299,24 +300,8 @@ class _LazyFiles(list):
         return (e.to_dict() for e in self.entries)
 
 
-class _Thumbnails(Sequence["bytes | None"]):
-    """The entries' output thumbnails, read one at a time as the HTML asks for them (a
-    batch may have spooled them to disk: :mod:`veil.report.spool`)."""
-
-    def __init__(self, entries: Sequence[ReportEntry]) -> None:
-        self.entries = entries
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    @overload
-    def __getitem__(self, i: int) -> bytes | None: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[bytes | None]: ...
-
-    def __getitem__(self, i: int | slice) -> bytes | None | list[bytes | None]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(len(self))[i]]
-        v = self.entries[i].verification
-        return None if v is None else v.thumbnail()
+def _thumbnail(entry: ReportEntry) -> bytes | None:
+    """An entry's output thumbnail, read when the HTML asks for it (a batch may have
+    spooled it to disk: :mod:`veil.report.spool`)."""
+    v = entry.verification
+    return None if v is None else v.thumbnail()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from typing import IO, Any
+from collections.abc import Callable, Sequence
+from typing import IO, Any, Generic, TypeVar, overload
 
 
 class SpooledBytes:
@@ -108,3 +109,30 @@ class OutcomeSpool:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Mapped(Sequence[U], Generic[T, U]):
+    """``fn`` of each item of ``items``, computed when the item is read: a view over a
+    batch's outcomes (which may wait on disk) that never holds what it hands out."""
+
+    def __init__(self, items: Sequence[T], fn: Callable[[T], U]) -> None:
+        self.items = items
+        self.fn = fn
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, i: int) -> U: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[U]: ...
+
+    def __getitem__(self, i: int | slice) -> U | list[U]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        return self.fn(self.items[i])
