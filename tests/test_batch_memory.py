@@ -115,12 +115,3 @@ def test_a_batch_holds_no_finished_outcome_in_memory(tmp_path: Path,
     assert first is not outcomes[0]  # ...as a new object, not one held
     del first
     assert alive() == before
-
-
-def test_thumbnail_spool_gives_back_what_was_put() -> None:
-    from veil.report.spool import ThumbnailSpool
-
-    spool = ThumbnailSpool()
-    a, b = spool.put(b"first"), spool.put(b"\xff\xd8second")
-    assert (a.read(), b.read(), len(b)) == (b"first", b"\xff\xd8second", 8)
-    spool.close()

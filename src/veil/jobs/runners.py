@@ -35,7 +35,7 @@ from typing import Protocol
 from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
 from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
-from veil.report.spool import Mapped, OutcomeSpool, ThumbnailSpool
+from veil.report.spool import Mapped, OutcomeSpool
 from veil.scan.base import available_cores
 
 OnStart = Callable[[Task], None]
@@ -274,22 +274,15 @@ def _interruption(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
-def lighten(outcome: Outcome, spool: ThumbnailSpool | None = None) -> Outcome:
+def lighten(outcome: Outcome) -> Outcome:
     """Drop what a finished file's outcome no longer needs once it has been reported:
     its plan (the regions of a picture: about 0.5 KB each, 65 KB for a crowd of 140
     faces; a video's plan is on disk). The report entry is made first (it reads the
-    plan's counts), so the report is the same; ``faces``, ``regions`` and the
-    verification stay. With a ``spool``, the verification's thumbnail (about 15 KB of a
-    photo's 16 KB that remain) moves to it, on disk. Returns ``outcome``, changed in place."""
+    plan's counts), so the report is the same; ``faces``, ``regions``, the verification
+    and the thumbnail stay. Returns ``outcome``, changed in place."""
     if outcome.result.plan is not None:
         outcome.report_entry()
         outcome.result.plan = None
-    if spool is not None:
-        verdict = outcome.result.verification
-        for v in (None if verdict is None else verdict.verification,
-                  outcome.report_entry().verification):
-            if v is not None and isinstance(v.thumbnail_jpeg, bytes):
-                v.thumbnail_jpeg = spool.put(v.thumbnail_jpeg)
     return outcome
 
 

@@ -301,7 +301,7 @@ class _LazyFiles(list):
 
 
 def _thumbnail(entry: ReportEntry) -> bytes | None:
-    """An entry's output thumbnail, read when the HTML asks for it (a batch may have
-    spooled it to disk: :mod:`veil.report.spool`)."""
+    """An entry's output thumbnail, read when the HTML asks for it (the entry itself may
+    be read back from a batch's spool: :mod:`veil.report.spool`)."""
     v = entry.verification
     return None if v is None else v.thumbnail()

@@ -1,14 +1,11 @@
-"""Thumbnails of a batch's finished files, kept on disk until the report is written.
+"""A batch's finished files, kept on disk until the report is written.
 
-A photo's report thumbnail is about 15 KB, more than nine tenths of what a batch holds
-for a finished file. :class:`ThumbnailSpool` appends each to one anonymous temporary
-file (removed by the system when it is closed or the process ends), so that what a batch
-of 100,000 photos holds in memory until its report does not grow by a gigabyte and a
-half. Only output thumbnails (never the originals) are spooled, as before they were held.
-
-:class:`OutcomeSpool` goes further: a batch run from the command line spools each
-finished file's whole outcome (report entry, verification, thumbnail), so that what it
-holds per file until the report is its place in the spool (:mod:`veil.jobs.runners`).
+:class:`OutcomeSpool`: a batch run from the command line pickles each finished file's
+whole outcome (report entry, verification, output thumbnail: about 16 KB for a photo)
+into one anonymous temporary file (removed by the system when it is closed or the
+process ends), so that what it holds per file until the report is its place in the spool
+(:mod:`veil.jobs.runners`), not a gigabyte and a half for 100,000 photos.
+:class:`Mapped` is the lazy view the report and the summary read them through.
 """
 
 from __future__ import annotations
@@ -17,51 +14,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from typing import IO, Any, Generic, TypeVar, overload
-
-
-class SpooledBytes:
-    """Bytes written to a :class:`ThumbnailSpool`, read back with :meth:`read`."""
-
-    __slots__ = ("_spool", "_offset", "_length")
-
-    def __init__(self, spool: ThumbnailSpool, offset: int, length: int) -> None:
-        self._spool, self._offset, self._length = spool, offset, length
-
-    def __len__(self) -> int:
-        return self._length
-
-    def read(self) -> bytes:
-        return self._spool.read(self._offset, self._length)
-
-
-class ThumbnailSpool:
-    """One anonymous temporary file that bytes are appended to (:meth:`put`)."""
-
-    def __init__(self) -> None:
-        self._file: IO[bytes] | None = None
-        self._lock = threading.Lock()
-
-    def put(self, data: bytes) -> SpooledBytes:
-        with self._lock:
-            if self._file is None:
-                # it lives as long as the batch's outcomes (close() or the process end)
-                self._file = tempfile.TemporaryFile(prefix="veil-thumbs-")  # noqa: SIM115
-            offset = self._file.seek(0, 2)
-            self._file.write(data)
-        return SpooledBytes(self, offset, len(data))
-
-    def read(self, offset: int, length: int) -> bytes:
-        with self._lock:
-            if self._file is None:
-                raise ValueError("nothing was spooled")
-            self._file.seek(offset)
-            return self._file.read(length)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
 
 
 class OutcomeSpool:

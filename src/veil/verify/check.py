@@ -29,7 +29,6 @@ from veil.detections import box_iou, nested_boxes
 from veil.errors import MediaError
 from veil.plan.record import Plan, Region
 from veil.render.masks import coverage_mask, mask_windows
-from veil.report.spool import SpooledBytes
 from veil.scan import Scanner
 from veil.settings import MaskSettings, ScanSettings
 from veil.verify import frames as media
@@ -130,12 +129,11 @@ class Verification:
     seconds: float = 0.0
     output_size: tuple[int, int] | None = None  # (width, height) of the output's frames
     fidelity: dict[str, Any] = field(default_factory=dict)  # video: levels outside masks
-    thumbnail_jpeg: bytes | SpooledBytes | None = field(default=None, repr=False)
+    thumbnail_jpeg: bytes | None = field(default=None, repr=False)
 
     def thumbnail(self) -> bytes | None:
-        """The thumbnail's JPEG bytes (read back from disk when a batch spooled it)."""
-        t = self.thumbnail_jpeg
-        return t.read() if isinstance(t, SpooledBytes) else t
+        """The thumbnail's JPEG bytes."""
+        return self.thumbnail_jpeg
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (no embeddings, no metadata values, no pixels)."""
