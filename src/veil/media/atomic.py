@@ -8,10 +8,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-# The permissions a plainly created file would get (mkstemp makes its files 0600).
+# The permissions a plainly created file or folder would get (mkstemp makes its files
+# 0600, mkdtemp its folders 0700). Read once: setting the umask to read it is not safe
+# while other threads create files.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
+FILE_MODE = 0o666 & ~_UMASK
+FOLDER_MODE = 0o777 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -33,7 +36,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise OSError(f"nothing was written for {final.name}")
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

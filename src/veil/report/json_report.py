@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veil.media.atomic import atomic_path
+from veil.media.atomic import FILE_MODE, FOLDER_MODE, atomic_path
 from veil.media.fingerprint import file_sha256
 from veil.plan.counts import plan_counts
 from veil.plan.record import PROVENANCES, Plan, Region
@@ -213,13 +213,6 @@ def build_report(entries: Sequence[ReportEntry], *, settings: dict[str, Any],
     return report
 
 
-def _readable(path: Path) -> None:
-    """Give a report the permissions of an ordinary new file (temp files start as 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def write_report(entries: Sequence[ReportEntry], out_dir: Path, *, settings: dict[str, Any],
                  tool_version: str, skipped: list[tuple[str, str]] | None = None,
                  inline_max: int | None = None) -> tuple[Path, Path]:
@@ -239,11 +232,9 @@ def write_report(entries: Sequence[ReportEntry], out_dir: Path, *, settings: dic
                           skipped=skipped, lazy=True)
     thumbs = Mapped(entries, _thumbnail)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
-    with atomic_path(json_path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1, ensure_ascii=False)
-            f.write("\n")
-        _readable(tmp)
+    with atomic_path(json_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+        f.write("\n")
     folder = out_dir / html_report.THUMBNAIL_FOLDER
     staged = None
     if len(entries) > limit:
@@ -252,7 +243,6 @@ def write_report(entries: Sequence[ReportEntry], out_dir: Path, *, settings: dic
         with atomic_path(html_path) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
                 html_report.write_html(report, thumbs, f, folder=staged)
-            _readable(tmp)
             _replace_folder(folder, staged)
             staged = None
     finally:
@@ -271,11 +261,9 @@ def _replace_folder(folder: Path, new: Path | None) -> None:
     elif folder.is_symlink() or folder.exists():
         folder.unlink()
     if new is not None:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(new, 0o777 & ~umask)  # mkdtemp makes it 0700
+        os.chmod(new, FOLDER_MODE)  # mkdtemp makes it 0700
         for p in new.iterdir():
-            os.chmod(p, 0o666 & ~umask)
+            os.chmod(p, FILE_MODE)
         new.rename(folder)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
