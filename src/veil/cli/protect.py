@@ -354,7 +354,6 @@ def _result(outcome: Outcome) -> FileResult:
     return outcome.result
 
 
-
 def _cannot_create(folder: Path | None) -> str:
     """Why ``folder`` cannot be made or written to (``""`` when it can; it is made now):
     checked before any work, so that a batch does not scan every file and then fail to

@@ -206,9 +206,6 @@ def is_current(record: dict[str, Any], task: Task, options: JobOptions, key: str
     return True
 
 
-_current = is_current
-
-
 def resumed_outcome(task: Task, record: dict[str, Any]) -> Outcome:
     res = record.get("result", {})
     result = FileResult(source=task.source, output=task.output, kind=res.get("kind", task.kind),
@@ -285,7 +282,7 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
     existing: list[Path] = []
     for task in tasks:
         record = _read(record_path(outdir, task.output))
-        if record is not None and _current(record, task, options, key):
+        if record is not None and is_current(record, task, options, key):
             found.done.append(resumed_outcome(task, record))
             continue
         if only is not None and not only(task):

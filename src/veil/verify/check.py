@@ -397,15 +397,15 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     v.reid_threshold = threshold
     made_with = plan.scan if plan is not None else ScanSettings()
     finder = _finder(made_with, True) if residual else None
+    # what names this original while it is verified and repaired (the memos' scope)
+    scope = plan.media.sha256 if plan is not None else str(original.resolve())
     if finder is not None:  # a photo's repair round searches again only what changed
-        finder.remember((plan.media.sha256 if plan is not None else str(original.resolve()))
-                        if kind == "image" else None)
+        finder.remember(scope if kind == "image" else None)
     best: _Frame | None = None
     families = PHOTO_FAMILIES if kind == "image" else FAMILIES
 
     # embeddings of this original's chips, kept for its repair rounds (recognition.memo_for)
-    memo = memo_for(plan.media.sha256 if plan is not None else str(original.resolve())) \
-        if threshold is not None else None
+    memo = memo_for(scope) if threshold is not None else None
     fidelity = FidelityCheck() if kind == "video" else None
     pick = (reid_choice(plan)
             if threshold is not None and kind == "video" and plan is not None else None)
