@@ -29,7 +29,7 @@ from veil.jobs.batch import (
     default_plan_dir,
 )
 from veil.jobs.image import shared_scanner
-from veil.jobs.report import report_folder, write_run_report
+from veil.jobs.report import report_folder, side_folder, write_run_report
 from veil.jobs.result import FileResult
 from veil.jobs.resume import (
     Recorder,
@@ -278,10 +278,20 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
     # made now (after the checks that the output is outside the inputs), before any work
-    for hint, folder in (("-o/--output", outdir), ("--report", report_at)):
+    side = side_folder(outdir)
+    for hint, folder in (("-o/--output", outdir), ("--report", report_at), (None, side)):
         why = _cannot_create(folder)
-        if why:
-            raise click.BadParameter(f"cannot create {folder}: {why}", param_hint=hint)
+        if not why:
+            continue
+        what = (f"{folder} exists but is not writable" if why == _NOT_WRITABLE
+                else f"cannot create {folder}: {why}")
+        if folder == side:
+            raise click.UsageError(f"{what} (veil keeps the plans and the records that "
+                                   "let a re-run resume there, beside the output folder)")
+        if hint == "--report" and report_dir is None:
+            raise click.UsageError(f"{what} (the report's default folder; choose another "
+                                   "with --report)")
+        raise click.BadParameter(what, param_hint=hint)
     recorder = Recorder(outdir, options)
     if resumed.done and not quiet:
         click.echo(f"veil: resuming: {len(resumed.done)} of {len(collected.tasks)} files are "
@@ -365,5 +375,8 @@ def _cannot_create(folder: Path | None) -> str:
     except OSError as exc:
         return exc.strerror or str(exc)
     if not os.access(folder, os.W_OK | os.X_OK):
-        return "not writable"
+        return _NOT_WRITABLE
     return ""
+
+
+_NOT_WRITABLE = "not writable"

@@ -100,6 +100,7 @@ def _entry_from(stored: dict[str, Any]) -> RecordedEntry:
         kind=str(stored.get("kind", "image")), input_sha256=stored.get("input_sha256"),
         output_sha256=stored.get("output_sha256"), verification=verification,
         faces_masked=int(stored.get("faces_masked", 0)),
+        faint_tracks=int(stored.get("faint_tracks", 0)),
         released=list(stored.get("released_regions", [])),
         deleted=list(stored.get("deleted_regions", [])), notes=list(stored.get("notes", [])))
     entry.stored = stored
@@ -132,7 +133,8 @@ class Recorder:
             "verified": result.verification is not None,
             "input_sha256": entry["input_sha256"], "output_sha256": entry["output_sha256"],
             "plan": None if result.plan_path is None else str(result.plan_path),
-            "result": {"kind": result.kind, "faces": result.faces, "frames": result.frames,
+            "result": {"kind": result.kind, "faces": result.faces, "faint": result.faint,
+                       "frames": result.frames,
                        "regions": result.regions, "input_bytes": result.input_bytes,
                        "output_bytes": result.output_bytes},
             "entry": entry,
@@ -209,7 +211,8 @@ def is_current(record: dict[str, Any], task: Task, options: JobOptions, key: str
 def resumed_outcome(task: Task, record: dict[str, Any]) -> Outcome:
     res = record.get("result", {})
     result = FileResult(source=task.source, output=task.output, kind=res.get("kind", task.kind),
-                        faces=int(res.get("faces", 0)), frames=int(res.get("frames", 1)),
+                        faces=int(res.get("faces", 0)), faint=int(res.get("faint", 0)),
+                        frames=int(res.get("frames", 1)),
                         regions=res.get("regions"), plan_path=task.plan_path,
                         verification=Verdict(passed=True) if record.get("verified") else None,
                         input_bytes=int(res.get("input_bytes", 0)),
