@@ -132,9 +132,17 @@ class Verification:
     output_size: tuple[int, int] | None = None  # (width, height) of the output's frames
     fidelity: dict[str, Any] = field(default_factory=dict)  # video: levels outside masks
     thumbnail_jpeg: bytes | None = field(default=None, repr=False)
+    # a verification read back from a resumed run's done record: its thumbnail is read
+    # from this file when the report asks (never held in memory)
+    thumbnail_file: Path | None = field(default=None, repr=False)
 
     def thumbnail(self) -> bytes | None:
         """The thumbnail's JPEG bytes."""
+        if self.thumbnail_jpeg is None and self.thumbnail_file is not None:
+            try:
+                return self.thumbnail_file.read_bytes()
+            except OSError:
+                return None
         return self.thumbnail_jpeg
 
     def to_dict(self) -> dict[str, Any]:
