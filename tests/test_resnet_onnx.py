@@ -98,6 +98,7 @@ def test_a_chip_of_another_shape_is_refused():
 
 def test_the_reader_reads_the_whole_network():
     layers = read_dat((model_dir() / RESNET_MODEL).read_bytes())
+    resnet_onnx.build_onnx(layers, check=True)  # a valid ONNX model
     convs = [la for la in layers if la.kind == "con"]
     assert len(convs) == 29 and convs[0].values["weight"].shape == (32, 3, 7, 7)
     assert [la.kind for la in layers].count("add_prev") == 14
