@@ -387,6 +387,12 @@ class ResnetEmbedder:
         opts.inter_op_num_threads = 1
         self._session = ort.InferenceSession(convert(dat), sess_options=opts,
                                              providers=["CPUExecutionProvider"])
+        # onnxruntime's Python session keeps the bytes it was made from, to make itself
+        # again on a fallback between providers, which a CPU-only session never does:
+        # 22 MB a process (a batch's every worker) for nothing. Its copy of the weights
+        # is its own.
+        if getattr(self._session, "_model_bytes", None) is not None:
+            self._session._model_bytes = None
         self._lock = threading.Lock()
         self.path = dat
 
