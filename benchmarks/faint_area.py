@@ -96,10 +96,11 @@ def cached_scan(path: Path, frames: int | None, work: Path,
                 ) -> Scanned:
     # "m": caches made before the camera's motion was kept have none, and are not used;
     # the graph that searched the frames is part of the name (fp32 caches keep theirs)
+    from veil.scan.centerface import INT8_SHA256
     from veil.scan.registry import video_detector_name
 
     graph = video_detector_name(video_detector)
-    tag = "" if graph == "centerface" else f".{graph}"
+    tag = "" if graph == "centerface" else f".{graph}-{INT8_SHA256[:12]}"
     name = f"{path.name}.{path.stat().st_size}.{frames or 'all'}.m{tag}.pkl"
     cached = work / "faint-area" / name
     if cached.is_file():

@@ -205,6 +205,29 @@ def test_graph_rebuilds_to_the_same_bytes(shared_data: Path, tmp_path: Path) -> 
 
     out = tmp_path / "rebuilt.onnx"
     data = shared_data / "wider-val-dev"  # the clips are read from its parent's videos/
-    assert build.main(["--data", str(data), "--per-channel", "--calibration", "clips",
+    assert build.main(["--data", str(data), "--per-channel", "--fp32-heads", "--calibration",
+                       "clips",
                        "--calibrate", "51", "--save", str(out), "--build-only"]) == 0
     assert hashlib.sha256(out.read_bytes()).hexdigest() == INT8_SHA256
+
+
+def test_a_close_up_gets_the_box_fp32_gives(int8: CenterFaceInt8, astronaut: np.ndarray
+                                            ) -> None:
+    """A face larger than any in the calibration pictures: its box must not shrink (a
+    quantised scale head saturates at the largest value calibration saw; the shipped graph
+    keeps its output heads in fp32)."""
+    import cv2
+
+    crop = astronaut[35:215, 145:305]  # the face, about 80 x 100 px, with its surround
+    close = np.ascontiguousarray(cv2.resize(crop, None, fx=4.5, fy=4.5,
+                                            interpolation=cv2.INTER_LINEAR))  # ~360 x 450
+    # what a mask covers: the union of the boxes scoring 0.5 or more
+    fp32 = CenterFace(floor=0.3, device="cpu").detect(close).with_min_score(0.5).boxes
+    found = int8.detect(close).with_min_score(0.5).boxes
+    assert len(fp32) and len(found)
+    ref = np.r_[fp32[:, :2].min(axis=0), fp32[:, 2:].max(axis=0)]
+    got = np.r_[found[:, :2].min(axis=0), found[:, 2:].max(axis=0)]
+    assert ref[3] - ref[1] > 380  # larger than the 379 px a saturated head allowed
+    for axis in (0, 1):
+        ratio = (got[2 + axis] - got[axis]) / (ref[2 + axis] - ref[axis])
+        assert 0.9 < ratio < 1.1, (ref, got)  # the saturated head: 0.72 and 0.75

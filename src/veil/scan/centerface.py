@@ -53,7 +53,7 @@ def bundled_model_path() -> Path:
 #: The int8 graph shipped inside veil (``veil/models/centerface_int8``, MIT, see
 #: PROVENANCE.md there) and its SHA-256 (checked by ``tests/test_centerface_int8.py``).
 INT8_FILE = "centerface_int8.onnx"
-INT8_SHA256 = "bed59db116e172f784d3b16d8301e581ea78d81b7a1757fb2c9c0068f0e47504"
+INT8_SHA256 = "205469b1db9d4cbb139222c57dd91f9236d0a9d6781d37dd86e2d6db9262b8f2"
 
 
 def int8_model_path() -> Path:
@@ -217,9 +217,10 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, lms: np.ndar
 
 
 class CenterFaceInt8(CenterFace):
-    """CenterFace quantised to int8 (per-channel weights, uint8 activations, QDQ), as
-    shipped in ``veil/models/centerface_int8``: about half the CPU of the fp32 graph per
-    pass; the same decoder. Used for video frames (``ScanSettings.video_detector``)."""
+    """CenterFace quantised to int8 (per-channel weights, uint8 activations, QDQ; the
+    output heads fp32), as shipped in ``veil/models/centerface_int8``: about half the CPU
+    of the fp32 graph per pass; the same decoder. Used for video frames
+    (``ScanSettings.video_detector``)."""
 
     name = "centerface-int8"
     version = f"centerface-int8/{INT8_SHA256[:12]}"
