@@ -60,7 +60,7 @@ class Scanned:
 
 
 def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScanner],
-              video_detector: str = "auto") -> Scanned:
+              video_detector: str = "fp32") -> Scanned:
     """Scan the first ``frames`` frames of ``path`` (all when None) as a video job does
     (with the CenterFace graph ``video_detector`` chooses)."""
     info = probe_video(path)
@@ -92,7 +92,7 @@ def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScan
 
 
 def cached_scan(path: Path, frames: int | None, work: Path,
-                scanner_cache: dict[str, VideoScanner], video_detector: str = "auto"
+                scanner_cache: dict[str, VideoScanner], video_detector: str = "fp32"
                 ) -> Scanned:
     # "m": caches made before the camera's motion was kept have none, and are not used;
     # the graph that searched the frames is part of the name (fp32 caches keep theirs)
@@ -175,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--track", default="{}",
                     help="track settings to change, as JSON (default: veil's defaults)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
-    ap.add_argument("--video-detector", choices=("auto", "int8", "fp32"), default="auto",
-                    help="the CenterFace graph of the scan (veil's --video-detector)")
+    ap.add_argument("--video-detector", choices=("auto", "int8", "fp32"),
+                    default=ScanSettings().video_detector,
+                    help="the CenterFace graph of the scan (veil's --video-detector; "
+                         "default: veil's)")
     a = ap.parse_args(argv)
     clips = sorted((a.data / "videos").glob("*.mp4"))
     if not clips:

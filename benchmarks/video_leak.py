@@ -74,10 +74,11 @@ def run_process(cmd: list[str]) -> Run:
 
 
 def veil_command(src: Path, dst: Path, *, mode: str, audio: bool = True,
-                 video_detector: str = "auto", int8_graph: Path | None = None) -> list[str]:
+                 video_detector: str | None = None, int8_graph: Path | None = None
+                 ) -> list[str]:
     """The command that makes ``dst`` from ``src`` with a solid fill (``video_detector``:
-    veil's ``--video-detector``; ``int8_graph``: another int8 CenterFace graph in place of
-    the shipped one, API mode only)."""
+    veil's ``--video-detector``, ``None`` for veil's default; ``int8_graph``: another int8
+    CenterFace graph in place of the shipped one, API mode only)."""
     exe = shutil.which("veil")
     if int8_graph is None and (mode == "cli" or (mode == "auto" and exe)):
         if exe is None:
@@ -85,10 +86,11 @@ def veil_command(src: Path, dst: Path, *, mode: str, audio: bool = True,
         # --no-verify: the output check (re-detection, re-identification) is veil's own
         # extra stage, not part of making the file; deface has none.
         cmd = [exe, str(src), "-o", str(dst.parent), "--method", "solid", "--overwrite",
-               "--no-verify", "--video-detector", video_detector]
+               "--no-verify"] + ([] if video_detector is None
+                                 else ["--video-detector", video_detector])
         return cmd + ([] if audio else ["--no-audio"])
     return [sys.executable, "-m", "benchmarks.video_leak", "_api", str(src), str(dst),
-            "--audio" if audio else "--no-audio", video_detector,
+            "--audio" if audio else "--no-audio", video_detector or "",
             "" if int8_graph is None else str(int8_graph.resolve())]
 
 
@@ -165,7 +167,7 @@ def _pct(a: int, b: int) -> str:
 
 
 def run_tool(name: str, clip: Path, out: Path, *, veil_mode: str, deface: str | None,
-             audio: bool, video_detector: str = "auto", int8_graph: Path | None = None
+             audio: bool, video_detector: str | None = None, int8_graph: Path | None = None
              ) -> Run:
     """Run veil or deface on ``clip`` into a fresh ``out`` (any old output removed)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -347,7 +349,7 @@ def _api(argv: list[str]) -> None:
     from veil.settings import MaskSettings, ScanSettings
 
     src, dst, audio = Path(argv[0]), Path(argv[1]), argv[2] == "--audio"
-    video_detector = argv[3] if len(argv) > 3 else "auto"
+    video_detector = argv[3] if len(argv) > 3 else ""
     if len(argv) > 4 and argv[4]:
         from veil.scan import registry
         from veil.scan.centerface import CenterFaceInt8
@@ -355,7 +357,8 @@ def _api(argv: list[str]) -> None:
         graph = argv[4]
         registry.FACTORIES["centerface-int8"] = lambda device: CenterFaceInt8(graph,
                                                                              device=device)
-    res = anonymize_video(src, dst, scan=ScanSettings(video_detector=video_detector),
+    scan = ScanSettings(video_detector=video_detector) if video_detector else ScanSettings()
+    res = anonymize_video(src, dst, scan=scan,
                           mask=MaskSettings(method="solid"), audio=audio, overwrite=True)
     if not res.ok:
         print(f"{src}: {res.error}", file=sys.stderr)
@@ -396,8 +399,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clip", type=Path, help="speed/memory/verify: the 720p clip to use")
     ap.add_argument("--runs", type=int, default=3, help="speed/verify: runs per tool")
-    ap.add_argument("--video-detector", choices=("auto", "int8", "fp32"), default="auto",
-                    help="leak/speed: veil's --video-detector")
+    ap.add_argument("--video-detector", choices=("auto", "int8", "fp32"), default=None,
+                    help="leak/speed: veil's --video-detector (default: veil's default)")
     ap.add_argument("--int8-graph", type=Path, default=None, metavar="ONNX",
                     help="leak/speed: this int8 CenterFace graph in place of the shipped one "
                          "(runs veil through the API)")

@@ -5,9 +5,10 @@ exported graph lists its weights as graph inputs too; removing those from
 ``graph.input`` at load lets onnxruntime fold constants, which roughly doubles
 the speed on a CPU.
 
-Video jobs use an int8 copy of the same graph by default (:class:`CenterFaceInt8`,
+Video jobs can use an int8 copy of the same graph (:class:`CenterFaceInt8`,
 ``veil/models/centerface_int8``, built by ``benchmarks.int8``; see PROVENANCE.md there):
-half the CPU per pass, chosen by :func:`veil.scan.registry.video_detector_name`.
+half the CPU per pass, chosen by :func:`veil.scan.registry.video_detector_name`
+(``ScanSettings.video_detector``; fp32 by default).
 
 The network runs on the CPU or on CUDA (``device``: see :func:`resolve_device`); CUDA needs
 onnxruntime-gpu installed in place of onnxruntime.

@@ -70,7 +70,7 @@ def video_detector_name(choice: str, device: str = "auto") -> str:
     """The registry name of the detector a video job's frames are searched with, for
     ``ScanSettings.video_detector`` = ``choice``: ``fp32`` is ``centerface``, ``int8``
     is ``centerface-int8`` (the int8 graph shipped with veil, half the CPU per pass);
-    ``auto`` (the default) is ``centerface-int8`` on the CPU of an x86-64 machine with
+    ``auto`` is ``centerface-int8`` on the CPU of an x86-64 machine with
     AVX512-VNNI (:func:`veil.scan.centerface.int8_exact_here`) and ``centerface``
     elsewhere: on CUDA, and on CPUs where onnxruntime's int8 kernels can saturate or
     were not measured."""

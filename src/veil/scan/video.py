@@ -67,8 +67,8 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     :func:`veil.scan.scanner.plan_video_passes`). ``scan``'s threshold and support
     settings are kept; a one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass
     (at the video base size). A ``scan`` whose detector is ``centerface`` gets the graph
-    its ``video_detector`` names (:func:`veil.scan.registry.video_detector_name`: int8
-    where it was measured), recorded as the settings' ``detector``.
+    its ``video_detector`` names (:func:`veil.scan.registry.video_detector_name`; fp32 by
+    default), recorded as the settings' ``detector``.
     """
     scan = scan or ScanSettings()
     one_pass = len(scan.zooms) == 1 and not scan.mirror
