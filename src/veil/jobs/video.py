@@ -155,7 +155,7 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
     frame in ``zoom_every``; of a ``scanner`` given by the caller only its detector is
     then used (a photo scanner's passes would be several times too slow for video), and
     not even that when it is the registry's detector of another name than the video
-    settings' (the photo graph, where video frames get the int8 one).
+    settings' (the photo graph, when ``scan.video_detector`` asks for the int8 one).
     With ``adapt_scan=False`` a given ``scanner`` is used as it is.
 
     Returns a :class:`FileResult`; on failure ``error`` is one line and no file is
