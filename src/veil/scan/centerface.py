@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.resources
 import os
 import platform
@@ -74,11 +75,13 @@ def int8_exact_here() -> bool:
     differ from the ones measured; other architectures were not measured."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # pragma: no cover - numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__ as features
-    return bool(features.get("AVX512VNNI", False))
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:  # numpy 2, then numpy 1
+            features = importlib.import_module(module).__cpu_features__
+        except (ImportError, AttributeError):  # pragma: no cover
+            continue
+        return bool(features.get("AVX512VNNI", False))
+    return False  # pragma: no cover - no CPU report: assume the worst
 
 
 def load_model_bytes(path: Path) -> bytes:
