@@ -130,6 +130,7 @@ def test_ctrl_c_and_sigterm_stop_alike_and_report_the_finished_files(tmp_path: P
     # re-run to resume), the video's complete plan (for `veil render`) and the report; no
     # partial or staged video.
     assert left["SIGINT"] == left["SIGTERM"] == [
-        "out.veil/done/a.png.json", "out.veil/plans/b.mp4.veil.json",
+        "out.veil/done/a.png.jpg", "out.veil/done/a.png.json",
+        "out.veil/plans/b.mp4.veil.json",
         "out.veil/report/failures.json", "out.veil/report/report.html",
         "out.veil/report/report.json", "out/a.png"]
