@@ -156,11 +156,13 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
 
 
 def yunet_settings(made_with: ScanSettings | None = None,
-                   floor: float = YUNET_WEAK_SCORE) -> ScanSettings:
-    """The independent family's search: YuNet-n, tiled, at ``YUNET_SCALE`` times the
-    picture's pixels down to the whole picture; every candidate from ``floor`` up."""
+                   floor: float = YUNET_WEAK_SCORE, scale: float | None = None) -> ScanSettings:
+    """The independent family's search: YuNet-n, tiled, at ``scale`` (default
+    ``YUNET_SCALE``) times the picture's pixels down to the whole picture; every candidate
+    from ``floor`` up."""
     base = made_with or ScanSettings()
-    return ScanSettings(detector="yunet", search="tiled", native_scale=YUNET_SCALE,
+    scale = YUNET_SCALE if scale is None else scale
+    return ScanSettings(detector="yunet", search="tiled", native_scale=scale,
                         threshold=floor, support_ratio=1.0, mirror=False,
                         device=base.device)
 
@@ -252,7 +254,8 @@ class ResidualFinder:
                  yunet_search: str | None = None,
                  seed_score: float | None = None,
                  whole_scale: float | None = None,
-                 adaptive_from: int | None = None) -> None:
+                 adaptive_from: int | None = None,
+                 yunet_scale: float | None = None) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
         self.rules = rules or Rules()
@@ -271,7 +274,7 @@ class ResidualFinder:
         self.adaptive_from = YUNET_ADAPTIVE_FROM if adaptive_from is None else adaptive_from
         if yunet:
             floor = self.rules.yunet_weak if yunet_floor is None else yunet_floor
-            self.yunet = Scanner(yunet_settings(made_with, floor))
+            self.yunet = Scanner(yunet_settings(made_with, floor, yunet_scale))
             if yunet_search == "adaptive":
                 # the whole-picture passes report the faint candidates that open chips
                 self.yunet.detector.floor = min(self.yunet.detector.floor, seed_score)
