@@ -199,11 +199,12 @@ def use_finder(scale: float | None, search: str | None, score: float | None) -> 
     rules = Rules() if score is None else Rules(yunet_alone=score, yunet_weak=score)
     finders: dict[Any, ResidualFinder] = {}
 
-    def finder(made_with: ScanSettings, hog: bool) -> ResidualFinder:
+    def finder(made_with: ScanSettings, hog: bool, photo: bool = False) -> ResidualFinder:
         key = (made_with, hog)
         if key not in finders:
             finders[key] = ResidualFinder(made_with, hog=hog, rules=rules,
-                                          yunet_search=search, yunet_scale=scale)
+                                          yunet_search=search, yunet_scale=scale,
+                                          adaptive_from=0 if search == "adaptive" else None)
         return finders[key]
 
     check._finder = finder  # type: ignore[assignment]

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     from veil.verify.check import _finder
     from veil.verify.recognition import _models
 
-    _finder(Plan.load(args.work / "0000.plan.json").scan, True)
+    _finder(Plan.load(args.work / "0000.plan.json").scan, True, True)
     _models()
     prof = cProfile.Profile() if args.profile else None
     rows: list[dict[str, Any]] = []

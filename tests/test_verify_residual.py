@@ -15,12 +15,16 @@ from veil.verify.residual import (
     CF_ALONE_SCORE,
     MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
+    PHOTO_FAMILIES,
+    PHOTO_YUNET_SCALE,
+    PHOTO_YUNET_SCORE,
     YUNET_ADAPTIVE_FROM,
     YUNET_LARGE_SIDE,
     Candidate,
     ResidualFinder,
     box_share,
     core_box,
+    photo_finder,
     strong_settings,
     yunet_settings,
 )
@@ -329,3 +333,60 @@ def test_a_small_picture_is_searched_whole_at_twice_its_pixels():
     finder._yunet(small)
     assert counter.pixels >= 5 * 600 * 800
     assert finder.adaptive(np.zeros((1512, 2016, 3), np.uint8))
+
+
+def _faint_small_face() -> tuple[np.ndarray, np.ndarray]:
+    """A 640x480 grey photo holding the astronaut with her face 9 px wide, blurred (as a
+    far face out of focus), and the face's box there."""
+    f = 9.0 / (FACE_BOX[2] - FACE_BOX[0])
+    small = cv2.resize(astronaut(), (round(512 * f), round(512 * f)),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 1.5)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    ox, oy = 300, 200
+    canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+    box = np.asarray([[ox + FACE_BOX[0] * f, oy + FACE_BOX[1] * f,
+                       ox + FACE_BOX[2] * f, oy + FACE_BOX[3] * f]], np.float32)
+    return canvas, box
+
+
+def test_a_faint_small_face_in_a_photo_is_found_by_the_photo_search(tmp_path):
+    """A photo's check searches with YuNet at 3x on the chips its own faint candidates open
+    (``photo_finder``): a blurred 9 px face that the 2x search scores under 0.55 (it scores
+    0.53 there, 0.64 at 3x) is flagged by ``verify_pair``; masked, the photo passes. Video
+    frames keep the 2x search, which does not flag it."""
+    from PIL import Image
+
+    from veil.verify.check import verify_pair
+
+    canvas, box = _faint_small_face()
+    nothing = np.zeros(canvas.shape[:2], bool)
+    video = ResidualFinder(ScanSettings())
+    assert _near(video.find(canvas, nothing, original=canvas, families=PHOTO_FAMILIES),
+                 box) == []
+    path = tmp_path / "photo.png"
+    Image.fromarray(canvas).save(path)
+    v = verify_pair(path, path, reid=False, metadata=False)
+    flagged = np.asarray([rf.box for rf in v.residual_faces], np.float32).reshape(-1, 4)
+    assert len(flagged) and box_iou(flagged, box).max() >= 0.3
+    assert {rf.detector for rf in v.residual_faces} == {"yunet"}
+
+    solid = MaskSettings(method="solid")
+    masked = mask_regions(canvas, box, solid)
+    out = tmp_path / "masked.png"
+    Image.fromarray(masked).save(out)
+    assert verify_pair(path, out, reid=False, metadata=False).residual_faces == []
+
+
+def test_photos_are_searched_finer_than_video_frames():
+    """The photo search: YuNet's finest pass at 3x on chips, on every photo, from 0.55;
+    video frames keep the 2x search from 0.6 (their cost is per frame)."""
+    photo = photo_finder(ScanSettings(), hog=False)
+    frames = ResidualFinder(ScanSettings(), hog=False)
+    assert photo.yunet is not None and frames.yunet is not None
+    assert photo.yunet.settings.native_scale == PHOTO_YUNET_SCALE == 3.0
+    assert frames.yunet.settings.native_scale == 2.0
+    small = np.zeros((480, 640, 3), np.uint8)
+    assert photo.adaptive(small) and not frames.adaptive(small)
+    assert photo.rules.yunet_alone == photo.rules.yunet_weak == PHOTO_YUNET_SCORE == 0.55
+    assert frames.rules.yunet_alone == 0.6

@@ -98,6 +98,22 @@ YUNET_CHIP_MARGIN = 32.0
 YUNET_ALONE_SCORE = 0.6
 YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
+# A photo's search (``photo_finder``): the zoomed passes at 3x (and 1.5x) on the chips that
+# YuNet's own candidates from YUNET_SEED_SCORE at 1x open, on every photo whatever its
+# size, and YuNet counting from 0.55 on its own. Chosen on the odd half of the dev images
+# against the 2x whole search from 0.6 (``python -m benchmarks.real_miss --sweep``;
+# BENCHMARKS.md, "Catch rate against cost: YuNet's zoom in verification (session 8)"): of
+# the searches at 2x, 2.5x, 3x and 4x, whole and on chips, and YuNet from 0.5 to 0.8, the
+# one catching the most leaked faces from 15 px while flagging at most 10% of the default
+# outputs and costing at most 1.66x the 2x whole search (verification's budget once dlib's
+# descriptors cost a fifth): 9/43 faces from 15 px caught instead of 7/43, 28/54 of
+# 10-15 px instead of 22/54, 4/51 default outputs flagged instead of 5/51, YuNet 1.27x
+# the CPU. Chips cut the zoom where YuNet sees nothing at 1x, so the finer search flags
+# fewer files than the whole one (3x whole from 0.55: 12/51). Video frames keep the
+# search above (their check's cost is per frame, and its false alarms were tuned there).
+PHOTO_YUNET_SCALE = 3.0
+PHOTO_YUNET_ADAPTIVE_FROM = 0
+PHOTO_YUNET_SCORE = 0.55
 # YuNet is the check's eye for the small faces the job cannot see. A YuNet candidate whose
 # shorter side is this many pixels or more counts only when another family agrees, or when
 # CenterFace finds a face on a close crop of the output there: CenterFace finds faces this
@@ -482,6 +498,18 @@ class ResidualFinder:
                 continue  # two families found the same face: report it once
             out.append((cand, share))
         return out
+
+
+def photo_finder(made_with: ScanSettings | None = None, *, hog: bool = True
+                 ) -> ResidualFinder:
+    """The finder verification uses on photos: YuNet's zoomed passes at
+    ``PHOTO_YUNET_SCALE`` on its own chips on every photo, counting from
+    ``PHOTO_YUNET_SCORE`` (see there)."""
+    return ResidualFinder(made_with, hog=hog,
+                          rules=Rules(yunet_alone=PHOTO_YUNET_SCORE,
+                                      yunet_weak=PHOTO_YUNET_SCORE),
+                          yunet_search="adaptive", adaptive_from=PHOTO_YUNET_ADAPTIVE_FROM,
+                          yunet_scale=PHOTO_YUNET_SCALE)
 
 
 def core_box(box: tuple[float, float, float, float], cut: float
