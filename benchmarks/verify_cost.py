@@ -143,11 +143,15 @@ def main(argv: list[str] | None = None) -> int:
                          "before session 7)")
     ap.add_argument("--yunet-search", choices=("adaptive", "tiled"), default=None,
                     help="verify with this YuNet search (default: the shipped one)")
+    ap.add_argument("--yunet-scale", type=float, default=None,
+                    help="with --yunet-search: YuNet's finest pass at this zoom")
+    ap.add_argument("--yunet-score", type=float, default=None,
+                    help="with --yunet-search: a YuNet candidate counts from this score")
     args = ap.parse_args(argv)
     if args.yunet_search:
-        from veil.verify import residual
+        from benchmarks.planted_miss import use_finder
 
-        residual.YUNET_SEARCH = args.yunet_search
+        use_finder(args.yunet_scale, args.yunet_search, args.yunet_score)
     if args.no_memo:
         from veil.verify import recognition, residual
 

@@ -16,8 +16,8 @@ from veil.verify.residual import (
     MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
     PHOTO_FAMILIES,
+    PHOTO_YUNET_LARGE_SCALE,
     PHOTO_YUNET_SCALE,
-    PHOTO_YUNET_SCORE,
     YUNET_ADAPTIVE_FROM,
     YUNET_LARGE_SIDE,
     Candidate,
@@ -352,8 +352,8 @@ def _faint_small_face() -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_faint_small_face_in_a_photo_is_found_by_the_photo_search(tmp_path):
     """A photo's check searches with YuNet at 3x on the chips its own faint candidates open
-    (``photo_finder``): a blurred 9 px face that the 2x search scores under 0.55 (it scores
-    0.53 there, 0.64 at 3x) is flagged by ``verify_pair``; masked, the photo passes. Video
+    (``photo_finder``): a blurred 9 px face that the 2x search scores under 0.6 (0.53
+    there, 0.64 at 3x) is flagged by ``verify_pair``; masked, the photo passes. Video
     frames keep the 2x search, which does not flag it."""
     from PIL import Image
 
@@ -379,14 +379,20 @@ def test_a_faint_small_face_in_a_photo_is_found_by_the_photo_search(tmp_path):
 
 
 def test_photos_are_searched_finer_than_video_frames():
-    """The photo search: YuNet's finest pass at 3x on chips, on every photo, from 0.55;
-    video frames keep the 2x search from 0.6 (their cost is per frame)."""
+    """The photo search: YuNet's finest pass at 3x on chips on every photo, at 2.5x from
+    2 MP (bounded cost); video frames keep the 2x search (their cost is per frame). YuNet
+    counts from 0.6 in both."""
     photo = photo_finder(ScanSettings(), hog=False)
     frames = ResidualFinder(ScanSettings(), hog=False)
     assert photo.yunet is not None and frames.yunet is not None
-    assert photo.yunet.settings.native_scale == PHOTO_YUNET_SCALE == 3.0
-    assert frames.yunet.settings.native_scale == 2.0
     small = np.zeros((480, 640, 3), np.uint8)
+    large = np.zeros((1512, 2016, 3), np.uint8)  # 3 MP
+    assert photo.yunet_scanner(small).settings.native_scale == PHOTO_YUNET_SCALE == 3.0
+    assert photo.yunet_scanner(large).settings.native_scale == PHOTO_YUNET_LARGE_SCALE == 2.5
+    assert frames.yunet_scanner(small).settings.native_scale == 2.0
+    assert frames.yunet_scanner(large).settings.native_scale == 2.0
     assert photo.adaptive(small) and not frames.adaptive(small)
-    assert photo.rules.yunet_alone == photo.rules.yunet_weak == PHOTO_YUNET_SCORE == 0.55
-    assert frames.rules.yunet_alone == 0.6
+    # the large picture's finest pass is 2.5x, on chips
+    passes = [p.scale for p in photo.yunet_scanner(large).passes(2016, 1512)]
+    assert max(passes) == 2.5
+    assert photo.rules.yunet_alone == frames.rules.yunet_alone == 0.6
