@@ -98,27 +98,26 @@ YUNET_CHIP_MARGIN = 32.0
 YUNET_ALONE_SCORE = 0.6
 YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
-# A photo's search (``photo_finder``): YuNet's zoomed passes at PHOTO_YUNET_SCALE (3x, and
-# 1.5x) on a picture under PHOTO_LARGE_FROM pixels, at PHOTO_YUNET_LARGE_SCALE (2.5x, and
-# 1.25x) on a larger one, on the chips that YuNet's own candidates from YUNET_SEED_SCORE
-# at 1x open, on every photo (PHOTO_YUNET_ADAPTIVE_FROM); YuNet still counts from 0.6.
-# Chosen on the odd half of the dev images and reported on the even half (``python -m
+# A photo's search (``photo_finder``): YuNet's zoomed passes at PHOTO_YUNET_SCALE (2.5x,
+# and 1.25x) on the chips that YuNet's own candidates from YUNET_SEED_SCORE at 1x open, on
+# every photo whatever its size (PHOTO_YUNET_ADAPTIVE_FROM); YuNet still counts from 0.6.
+# Chosen on the odd half of the dev images, reported on the even half (``python -m
 # benchmarks.real_miss --sweep``; BENCHMARKS.md, "Catch rate against cost: YuNet's zoom in
 # verification (session 8)"): of the searches at 2x, 2.5x, 3x and 4x, whole and on chips,
-# and YuNet from 0.5 to 0.8, the one catching the most leaked faces from 15 px while
-# flagging at most 10% of the default outputs (solid outputs of the odd half, and the 103
-# default blurred outputs' repair rounds) within verification's budget once dlib's
-# descriptors cost a fifth (YuNet at most about 1.7x its CPU on the dev pictures, 2x on
-# 12 MP ones). Dev, even half: 10/47 leaked faces from 15 px caught instead of 4/47, 22/79
-# of 10-15 px instead of 18/79, the same 6/52 default outputs flagged, YuNet 1.4x the CPU;
-# the 103 default outputs need 8 repair rounds instead of 4 (from 0.55: 15). 12 MP mosaics
-# at 2.5x: 15/94 from 15 px instead of 11/94 at 1.6x the CPU (3x: 19/94 at 2.1x, over
-# the budget). Chips cut the zoom where YuNet sees nothing at 1x, so they flag fewer files
-# than the whole search at the same zoom and cost about two thirds of it. Video frames
-# keep the search above (their check's cost is per frame).
-PHOTO_YUNET_SCALE = 3.0
-PHOTO_YUNET_LARGE_SCALE = 2.5
-PHOTO_LARGE_FROM = 2_000_000
+# and YuNet from 0.5 to 0.8, the one catching the most leaked faces from 15 px (then the
+# most of all sizes) while flagging at most 10% of the default outputs (the odd half's
+# solid outputs, and the repair rounds of the 103 default blurred outputs) within
+# verification's budget once dlib's descriptors cost a fifth (YuNet at most about 1.7x its
+# CPU on the dev pictures, 2x on 12 MP ones). From 0.55 the 103 default outputs needed 15
+# repair rounds (3x) instead of 4; at 0.6, 8. On the odd half: 8/43 leaked faces from 15 px
+# caught instead of 7/43, 24/54 of 10-15 px instead of 22/54, 3/51 default outputs flagged
+# instead of 5/51, for the same YuNet CPU (3x on chips: 8/43, 22/54, 2/51 at 1.3x). Even
+# half: 6/47 instead of 4/47, 21/79 instead of 18/79, 4/52 flagged instead of 6/52. 12 MP
+# mosaics: 15/94 instead of 11/94, at 1.6x YuNet's CPU. Chips cut the zoom where YuNet sees
+# nothing at 1x: they flag fewer files than the whole search at the same zoom, at about
+# two thirds of its cost. Video frames keep the search above (their check's cost is per
+# frame).
+PHOTO_YUNET_SCALE = 2.5
 PHOTO_YUNET_ADAPTIVE_FROM = 0
 # YuNet is the check's eye for the small faces the job cannot see. A YuNet candidate whose
 # shorter side is this many pixels or more counts only when another family agrees, or when
@@ -277,9 +276,7 @@ class ResidualFinder:
                  seed_score: float | None = None,
                  whole_scale: float | None = None,
                  adaptive_from: int | None = None,
-                 yunet_scale: float | None = None,
-                 large_scale: float | None = None,
-                 large_from: int = 2_000_000) -> None:
+                 yunet_scale: float | None = None) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
         self.rules = rules or Rules()
@@ -289,8 +286,6 @@ class ResidualFinder:
 
             self._hog = dlib.get_frontal_face_detector()
         self.yunet: Scanner | None = None
-        self.yunet_large: Scanner | None = None
-        self.large_from = large_from
         # None: the module's settings, read when the finder is made
         yunet_search = YUNET_SEARCH if yunet_search is None else yunet_search
         seed_score = YUNET_SEED_SCORE if seed_score is None else seed_score
@@ -305,12 +300,6 @@ class ResidualFinder:
                 # the whole-picture passes report the faint candidates that open chips
                 self.yunet.detector.floor = min(self.yunet.detector.floor, seed_score)
             self.yunet.detector = _Remembering(self.yunet.detector)
-            # a picture of ``large_from`` pixels or more: the finest pass at
-            # ``large_scale`` instead (the same detector, rules and chips)
-            if large_scale is not None:
-                self.yunet_large = Scanner(replace(self.yunet.settings,
-                                                   native_scale=large_scale),
-                                           detector=self.yunet.detector)
             self.chips: ScanSettings = replace(
                 self.yunet.settings, chip_score=seed_score, chip_face=YUNET_SEED_FACE,
                 chip_margin=YUNET_CHIP_MARGIN, chip_full=1.0)
@@ -327,41 +316,33 @@ class ResidualFinder:
         h, w = frame.shape[:2]
         return self.yunet_search == "adaptive" and h * w >= self.adaptive_from
 
-    def yunet_scanner(self, frame: np.ndarray) -> Scanner:
-        """YuNet's search for this frame: at ``large_scale`` on a large picture when the
-        finder has one."""
-        assert self.yunet is not None
-        h, w = frame.shape[:2]
-        if self.yunet_large is not None and h * w >= self.large_from:
-            return self.yunet_large
-        return self.yunet
-
     def yunet_parts(self, frame: np.ndarray) -> tuple[list[Detections], list[Chip]]:
         """What each pass of the adaptive YuNet search finds (frame pixels): the passes at
         ``whole_scale`` times the picture's pixels and coarser on the whole picture, the
         finer ones (2x) on the chips that their faint small candidates open; and those
         chips."""
-        yunet = self.yunet_scanner(frame)
+        assert self.yunet is not None
         h, w = frame.shape[:2]
-        s = yunet.settings
+        s = self.yunet.settings
         whole = plan_tiled_passes(w, h, replace(s, native_scale=min(self.whole_scale,
                                                                     s.native_scale)))
-        zoomed = [p for p in yunet.passes(w, h) if p.scale > self.whole_scale * 1.0001]
-        parts = [run_pass(yunet.detector, frame, p) for p in whole]
+        zoomed = [p for p in self.yunet.passes(w, h) if p.scale > self.whole_scale * 1.0001]
+        parts = [run_pass(self.yunet.detector, frame, p) for p in whole]
         chips = plan_chips(parts, w, h, self.chips) if zoomed else []
-        return parts + [run_pass_on_chips(yunet.detector, frame, p, chips)
+        return parts + [run_pass_on_chips(self.yunet.detector, frame, p, chips)
                         for p in zoomed], chips
 
     def _yunet_adaptive(self, frame: np.ndarray) -> Detections:
+        assert self.yunet is not None
         h, w = frame.shape[:2]
         parts, _ = self.yunet_parts(frame)
-        return self.yunet_scanner(frame).combine(parts, w, h)
+        return self.yunet.combine(parts, w, h)
 
     def _yunet(self, frame: np.ndarray) -> list[Candidate]:
         if self.yunet is None:
             return []
         det = (self._yunet_adaptive(frame) if self.adaptive(frame)
-               else self.yunet_scanner(frame).scan(frame))
+               else self.yunet.scan(frame))
         return [Candidate(tuple(float(v) for v in b), float(s), "yunet")  # type: ignore[arg-type]
                 for b, s in zip(det.boxes, det.scores, strict=True)]
 
@@ -527,12 +508,10 @@ class ResidualFinder:
 def photo_finder(made_with: ScanSettings | None = None, *, hog: bool = True
                  ) -> ResidualFinder:
     """The finder verification uses on photos: YuNet's zoomed passes at
-    ``PHOTO_YUNET_SCALE`` (``PHOTO_YUNET_LARGE_SCALE`` from ``PHOTO_LARGE_FROM`` pixels)
-    on its own chips, on every photo (see ``PHOTO_YUNET_SCALE``)."""
+    ``PHOTO_YUNET_SCALE`` on its own chips, on every photo (see there)."""
     return ResidualFinder(made_with, hog=hog, yunet_search="adaptive",
                           adaptive_from=PHOTO_YUNET_ADAPTIVE_FROM,
-                          yunet_scale=PHOTO_YUNET_SCALE,
-                          large_scale=PHOTO_YUNET_LARGE_SCALE, large_from=PHOTO_LARGE_FROM)
+                          yunet_scale=PHOTO_YUNET_SCALE)
 
 
 def core_box(box: tuple[float, float, float, float], cut: float
