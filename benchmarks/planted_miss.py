@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def use_finder(scale: float | None, search: str | None, score: float | None) -> None:
+def use_finder(scale: float | None, search: str | None, score: float | None,
+               seed: float | None = None) -> None:
     """Make verification (``verify_pair``) use this YuNet search in this process."""
     rules = Rules() if score is None else Rules(yunet_alone=score, yunet_weak=score)
     finders: dict[Any, ResidualFinder] = {}
@@ -204,7 +205,8 @@ def use_finder(scale: float | None, search: str | None, score: float | None) -> 
         if key not in finders:
             finders[key] = ResidualFinder(made_with, hog=hog, rules=rules,
                                           yunet_search=search, yunet_scale=scale,
-                                          adaptive_from=0 if search == "adaptive" else None)
+                                          adaptive_from=0 if search == "adaptive" else None,
+                                          seed_score=seed)
         return finders[key]
 
     check._finder = finder  # type: ignore[assignment]

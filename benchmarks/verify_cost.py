@@ -147,11 +147,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --yunet-search: YuNet's finest pass at this zoom")
     ap.add_argument("--yunet-score", type=float, default=None,
                     help="with --yunet-search: a YuNet candidate counts from this score")
+    ap.add_argument("--yunet-seed", type=float, default=None,
+                    help="with --yunet-search adaptive: the score of YuNet's seeds at 1x")
     args = ap.parse_args(argv)
     if args.yunet_search:
         from benchmarks.planted_miss import use_finder
 
-        use_finder(args.yunet_scale, args.yunet_search, args.yunet_score)
+        use_finder(args.yunet_scale, args.yunet_search, args.yunet_score, args.yunet_seed)
     if args.no_memo:
         from veil.verify import recognition, residual
 

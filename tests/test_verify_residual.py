@@ -16,6 +16,7 @@ from veil.verify.residual import (
     MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
     PHOTO_YUNET_SCALE,
+    PHOTO_YUNET_SEED,
     YUNET_ADAPTIVE_FROM,
     YUNET_LARGE_SIDE,
     Candidate,
@@ -404,9 +405,9 @@ def test_a_photo_is_zoomed_only_where_yunet_sees_a_small_candidate(tmp_path, mon
 
 
 def test_photos_are_searched_finer_than_video_frames():
-    """The photo search: YuNet's finest pass at 2.5x on chips on every photo; video frames
-    keep the 2x search, whole under 2 MP (their cost is per frame). YuNet counts from 0.6
-    in both."""
+    """The photo search: YuNet's finest pass at 2.5x on the chips its candidates from 0.05
+    open, on every photo; video frames keep the 2x search, whole under 2 MP (their cost is
+    per frame), seeded from 0.1 above. YuNet counts from 0.6 in both."""
     photo = photo_finder(ScanSettings(), hog=False)
     frames = ResidualFinder(ScanSettings(), hog=False)
     assert photo.yunet is not None and frames.yunet is not None
@@ -417,3 +418,4 @@ def test_photos_are_searched_finer_than_video_frames():
     assert photo.adaptive(small) and photo.adaptive(large)
     assert not frames.adaptive(small) and frames.adaptive(large)
     assert photo.rules.yunet_alone == frames.rules.yunet_alone == 0.6
+    assert photo.seed_score == PHOTO_YUNET_SEED == 0.05 and frames.seed_score == 0.1
