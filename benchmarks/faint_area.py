@@ -5,6 +5,7 @@ reach the threshold (issue 12; METRICS.md has no face boxes for these clips).
     python -m benchmarks.faint_area --frames 150     # the first 150 frames of each
     python -m benchmarks.faint_area --json out.json  # the table's figures as JSON too
     python -m benchmarks.faint_area --track '{"faint_max_size": 0}'   # other track settings
+    python -m benchmarks.faint_area --frames 150 --video-detector fp32   # the fp32 graph
 
 Each clip of ``<data>/videos`` is scanned as a video job scans it (the video scan
 settings of :func:`veil.scan.video.video_scan_settings`, the zoom pass on one frame in
@@ -58,15 +59,16 @@ class Scanned:
     camera: list[Affine | None] | None = None  # the camera's motion into each frame
 
 
-def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScanner]
-              ) -> Scanned:
-    """Scan the first ``frames`` frames of ``path`` (all when None) as a video job does."""
+def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScanner],
+              video_detector: str = "fp32") -> Scanned:
+    """Scan the first ``frames`` frames of ``path`` (all when None) as a video job does
+    (with the CenterFace graph ``video_detector`` chooses)."""
     info = probe_video(path)
-    scan = video_scan_settings(info.width, info.height, ScanSettings())
+    scan = video_scan_settings(info.width, info.height,
+                               ScanSettings(video_detector=video_detector))
     key = repr(scan)
     if key not in scanner_cache:
-        shared = next(iter(scanner_cache.values())).full.detector if scanner_cache else None
-        scanner_cache[key] = VideoScanner(scan, VIDEO_ZOOM_EVERY, detector=shared)
+        scanner_cache[key] = VideoScanner(scan, VIDEO_ZOOM_EVERY)  # the registry's detector
     scanner = scanner_cache[key]
     dets: list[Detections] = []
     bad: list[int] = []
@@ -90,14 +92,21 @@ def scan_clip(path: Path, frames: int | None, scanner_cache: dict[str, VideoScan
 
 
 def cached_scan(path: Path, frames: int | None, work: Path,
-                scanner_cache: dict[str, VideoScanner]) -> Scanned:
-    # "m": caches made before the camera's motion was kept have none, and are not used
-    name = f"{path.name}.{path.stat().st_size}.{frames or 'all'}.m.pkl"
+                scanner_cache: dict[str, VideoScanner], video_detector: str = "fp32"
+                ) -> Scanned:
+    # "m": caches made before the camera's motion was kept have none, and are not used;
+    # the graph that searched the frames is part of the name (fp32 caches keep theirs)
+    from veil.scan.centerface import INT8_SHA256
+    from veil.scan.registry import video_detector_name
+
+    graph = video_detector_name(video_detector)
+    tag = "" if graph == "centerface" else f".{graph}-{INT8_SHA256[:12]}"
+    name = f"{path.name}.{path.stat().st_size}.{frames or 'all'}.m{tag}.pkl"
     cached = work / "faint-area" / name
     if cached.is_file():
         out: Scanned = pickle.loads(cached.read_bytes())
         return out
-    out = scan_clip(path, frames, scanner_cache)
+    out = scan_clip(path, frames, scanner_cache, video_detector)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_name(cached.name + ".part")
     tmp.write_bytes(pickle.dumps(out))
@@ -166,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--track", default="{}",
                     help="track settings to change, as JSON (default: veil's defaults)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument("--video-detector", choices=("auto", "int8", "fp32"),
+                    default=ScanSettings().video_detector,
+                    help="the CenterFace graph of the scan (veil's --video-detector; "
+                         "default: veil's)")
     a = ap.parse_args(argv)
     clips = sorted((a.data / "videos").glob("*.mp4"))
     if not clips:
@@ -176,13 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     scanners: dict[str, VideoScanner] = {}
     rows: dict[str, dict[str, Any]] = {}
     limit = f"the first {a.frames} frames" if a.frames else "every frame"
-    print(f"{len(clips)} clips, {limit} of each; default video plan"
+    print(f"{len(clips)} clips, {limit} of each; default video plan, video detector "
+          f"{a.video_detector}"
           f"{'' if a.track == '{}' else ' with ' + a.track}.\n")
     print("| clip | size | frames | tracks kept | faint tracks | faint masks | of which "
           "outside other masks | all masks | largest faint (x long side) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for clip in clips:
-        s = cached_scan(clip, a.frames, a.work, scanners)
+        s = cached_scan(clip, a.frames, a.work, scanners, a.video_detector)
         row = faint_figures(make_plan(s, clip.name, track, mask), mask)
         row["size"] = f"{s.width}x{s.height}"
         rows[clip.name] = row

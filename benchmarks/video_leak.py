@@ -50,6 +50,7 @@ class Run:
     max_rss_mb: float
     returncode: int
     stderr: str = ""
+    cpu_seconds: float = 0.0  # user + system time of the process and its children
 
 
 def run_process(cmd: list[str]) -> Run:
@@ -68,22 +69,29 @@ def run_process(cmd: list[str]) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
     return Run(seconds, usage.ru_maxrss / 1024.0, proc.returncode,
-               b"".join(err_chunks)[-2000:].decode("utf-8", "replace"))
+               b"".join(err_chunks)[-2000:].decode("utf-8", "replace"),
+               usage.ru_utime + usage.ru_stime)
 
 
-def veil_command(src: Path, dst: Path, *, mode: str, audio: bool = True) -> list[str]:
-    """The command that makes ``dst`` from ``src`` with a solid fill."""
+def veil_command(src: Path, dst: Path, *, mode: str, audio: bool = True,
+                 video_detector: str | None = None, int8_graph: Path | None = None
+                 ) -> list[str]:
+    """The command that makes ``dst`` from ``src`` with a solid fill (``video_detector``:
+    veil's ``--video-detector``, ``None`` for veil's default; ``int8_graph``: another int8
+    CenterFace graph in place of the shipped one, API mode only)."""
     exe = shutil.which("veil")
-    if mode == "cli" or (mode == "auto" and exe):
+    if int8_graph is None and (mode == "cli" or (mode == "auto" and exe)):
         if exe is None:
             raise SystemExit("the veil command is not installed")
         # --no-verify: the output check (re-detection, re-identification) is veil's own
         # extra stage, not part of making the file; deface has none.
         cmd = [exe, str(src), "-o", str(dst.parent), "--method", "solid", "--overwrite",
-               "--no-verify"]
+               "--no-verify"] + ([] if video_detector is None
+                                 else ["--video-detector", video_detector])
         return cmd + ([] if audio else ["--no-audio"])
     return [sys.executable, "-m", "benchmarks.video_leak", "_api", str(src), str(dst),
-            "--audio" if audio else "--no-audio"]
+            "--audio" if audio else "--no-audio", video_detector or "",
+            "" if int8_graph is None else str(int8_graph.resolve())]
 
 
 def deface_command(exe: str, src: Path, dst: Path, *, audio: bool = True) -> list[str]:
@@ -159,12 +167,14 @@ def _pct(a: int, b: int) -> str:
 
 
 def run_tool(name: str, clip: Path, out: Path, *, veil_mode: str, deface: str | None,
-             audio: bool) -> Run:
+             audio: bool, video_detector: str | None = None, int8_graph: Path | None = None
+             ) -> Run:
     """Run veil or deface on ``clip`` into a fresh ``out`` (any old output removed)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    cmd = (veil_command(clip, out, mode=veil_mode, audio=audio) if name == "veil"
-           else deface_command(str(deface), clip, out, audio=audio))
+    cmd = (veil_command(clip, out, mode=veil_mode, audio=audio,
+                        video_detector=video_detector, int8_graph=int8_graph)
+           if name == "veil" else deface_command(str(deface), clip, out, audio=audio))
     return run_process(cmd)
 
 
@@ -202,7 +212,8 @@ def leak_mode(a: argparse.Namespace) -> None:
         notes: set[str] = set()
         for clip in clips:
             out = work / name / tag / clip.name
-            run = run_tool(name, clip, out, veil_mode=a.veil, deface=str(exe), audio=False)
+            run = run_tool(name, clip, out, veil_mode=a.veil, deface=str(exe), audio=False,
+                           video_detector=a.video_detector, int8_graph=a.int8_graph)
             seconds += run.seconds
             s, failed = score_run(clip, out, run)
             failures += int(failed)
@@ -240,25 +251,30 @@ def speed_mode(a: argparse.Namespace) -> None:
     out_dir = a.work / "speed"
     out_dir.mkdir(parents=True, exist_ok=True)
     times: dict[str, list[float]] = {"veil": []}
+    cpu: dict[str, list[float]] = {"veil": []}
     if a.deface:
         times["deface"] = []
+        cpu["deface"] = []
     for _ in range(a.runs):
         for name in times:
             out = out_dir / name / clip.name
-            run = run_tool(name, clip, out, veil_mode=a.veil, deface=a.deface, audio=True)
+            run = run_tool(name, clip, out, veil_mode=a.veil, deface=a.deface, audio=True,
+                           video_detector=a.video_detector, int8_graph=a.int8_graph)
             if run.returncode != 0:
                 raise SystemExit(f"{name} failed: {run.stderr.strip()[-500:]}")
             times[name].append(run.seconds)
+            cpu[name].append(run.cpu_seconds)
     print(f"Whole process, decode to finished file, audio kept: {clip.name} ({n} frames); "
           f"median of {a.runs} runs, tools alternating.\n")
-    print("| tool | median s | frames/s | runs (s) |")
-    print("|---|---|---|---|")
+    print("| tool | median s | frames/s | runs (s) | CPU-s (user + sys) |")
+    print("|---|---|---|---|---|")
     fps: dict[str, float] = {}
     for name, ts in times.items():
         med = statistics.median(ts)
         fps[name] = n / med
         print(f"| {name} | {med:.1f} | {fps[name]:.2f} | "
-              f"{', '.join(f'{t:.1f}' for t in ts)} |")
+              f"{', '.join(f'{t:.1f}' for t in ts)} | "
+              f"{', '.join(f'{t:.1f}' for t in cpu[name])} |")
     if "deface" in fps:
         print(f"\nveil / deface frames per second: {fps['veil'] / fps['deface']:.2f}x")
 
@@ -333,8 +349,17 @@ def _api(argv: list[str]) -> None:
     from veil.settings import MaskSettings, ScanSettings
 
     src, dst, audio = Path(argv[0]), Path(argv[1]), argv[2] == "--audio"
-    res = anonymize_video(src, dst, scan=ScanSettings(), mask=MaskSettings(method="solid"),
-                          audio=audio, overwrite=True)
+    video_detector = argv[3] if len(argv) > 3 else ""
+    if len(argv) > 4 and argv[4]:
+        from veil.scan import registry
+        from veil.scan.centerface import CenterFaceInt8
+
+        graph = argv[4]
+        registry.FACTORIES["centerface-int8"] = lambda device: CenterFaceInt8(graph,
+                                                                             device=device)
+    scan = ScanSettings(video_detector=video_detector) if video_detector else ScanSettings()
+    res = anonymize_video(src, dst, scan=scan,
+                          mask=MaskSettings(method="solid"), audio=audio, overwrite=True)
     if not res.ok:
         print(f"{src}: {res.error}", file=sys.stderr)
         raise SystemExit(1)
@@ -374,6 +399,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clip", type=Path, help="speed/memory/verify: the 720p clip to use")
     ap.add_argument("--runs", type=int, default=3, help="speed/verify: runs per tool")
+    ap.add_argument("--video-detector", choices=("auto", "int8", "fp32"), default=None,
+                    help="leak/speed: veil's --video-detector (default: veil's default)")
+    ap.add_argument("--int8-graph", type=Path, default=None, metavar="ONNX",
+                    help="leak/speed: this int8 CenterFace graph in place of the shipped one "
+                         "(runs veil through the API)")
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0],
                     help="memory: clip lengths in minutes")
     a = ap.parse_args(argv)

@@ -291,6 +291,23 @@ def test_output_folder_that_cannot_be_made_is_usage_error_before_any_work(
     assert not (tmp_path / "out" / "x.png").exists()
 
 
+def test_side_folder_that_cannot_be_made_is_usage_error_even_without_verify(
+        tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    """OUTDIR.veil holds the done records: without it a --no-verify run said nothing,
+    and every later run was refused (an output veil has no record of making)."""
+    src = save(small_astronaut, tmp_path / "in" / "x.png")
+    (tmp_path / "out.veil").write_text("in the way")
+    code, _, err = run(src, "-o", tmp_path / "out", "--no-verify")
+    assert code == 2 and "out.veil" in err and "resume" in err, err
+    assert not (tmp_path / "out" / "x.png").exists()
+    # the default report folder is named as such, not as an option never given
+    (tmp_path / "b.veil").mkdir()
+    (tmp_path / "b.veil" / "report").write_text("in the way")
+    code, _, err = run(src, "-o", tmp_path / "b")
+    assert code == 2 and "default folder; choose another with --report" in err, err
+    assert "Invalid value" not in err
+
+
 def test_every_input_missing_is_usage_error_and_writes_nothing(tmp_path: Path) -> None:
     code, _, err = run(tmp_path / "typo.jpg", tmp_path / "typo2.jpg", "-o", tmp_path / "out")
     assert code == 2 and "typo.jpg: no such file or folder (nor 1 more)" in err

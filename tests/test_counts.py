@@ -76,3 +76,30 @@ def test_report_counts_faces_as_the_summary_does(tmp_path: Path) -> None:
         entry = ReportEntry.for_files(tmp_path / "in", None, plan=plan)
         assert entry.faces_masked == plan_counts(plan)[0] == plan_account(plan)["faces_masked"]
         assert entry.faces_masked == 2
+
+
+def test_faint_tracks_are_masked_but_not_counted_as_faces(tmp_path: Path) -> None:
+    """One woman talking in a room: one track at the threshold and tracks that never
+    reach it (plants, a chair). The summary said 24 faces; it is 1 face and 2 faint
+    tracks, all masked."""
+    from veil.report.html_report import account_line
+    from veil.report.json_report import ReportEntry, summarize
+
+    plan = _plan("video", frames=40)
+    for i in range(40):
+        plan.add_region(i, Region((100, 100, 200, 220), score=0.95, track_id=1))
+        plan.add_region(i, Region((400, 50, 560, 300), score=0.08, track_id=2))
+        if i < 10:
+            plan.add_region(i, Region((10, 300, 80, 380), score=0.12, track_id=3))
+    # an interpolated stretch of the face's track still belongs to a face
+    plan.add_region(40 - 1, Region((100, 100, 200, 220), provenance="interpolated",
+                                   track_id=1))
+    assert plan_counts(plan)[0] == 1
+    result = finish_counts(FileResult(source=tmp_path / "c.mp4", output=None, kind="video",
+                                      faces=0, frames=40, plan=plan))
+    assert (result.faces, result.faint, result.regions) == (1, 2, 91)
+    line = summary_line(batch_summary([result], Collected(), 1.0), tmp_path)
+    assert "1 face masked (and 2 faint tracks as a precaution; 91 regions over 40" in line, line
+    entry = ReportEntry.for_files(tmp_path / "c.mp4", None, plan=plan)
+    assert entry.to_dict()["faint_tracks"] == 2 and entry.faces_masked == 1
+    assert "2 faint tracks masked as a precaution" in account_line(summarize([entry]))

@@ -18,7 +18,8 @@ from verify_media import FACE_BOX, image_plan, write_masked
 
 FILE_KEYS = {"input", "output", "kind", "input_sha256", "output_sha256", "status", "passed",
              "faces_by_provenance", "verification", "timings", "error", "repair",
-             "faces_masked", "released", "deleted", "released_regions", "deleted_regions",
+             "faces_masked", "faint_tracks", "released", "deleted", "released_regions",
+             "deleted_regions",
              "notes"}
 VERIFICATION_KEYS = {"passed", "reasons", "checks", "kind", "with_plan", "frames_checked",
                      "frames_total", "residual_faces", "reid", "metadata", "fidelity", "seconds"}
@@ -56,7 +57,7 @@ def test_json_schema(report):
                                              "false_match_rate_at_threshold", "date"}
     assert data["summary"] == {"verdict": "fail", "files": 4, "pass": 1, "fail": 1,
                                "error": 1, "unverified": 1, "faces_masked": 3,
-                               "released": 0, "deleted": 0,
+                               "faint_tracks": 0, "released": 0, "deleted": 0,
                                "files_with_identifying_metadata": 0}
     for f in data["files"]:
         assert set(f) == FILE_KEYS

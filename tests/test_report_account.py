@@ -48,7 +48,8 @@ def test_released_track_is_one_face_with_its_frames() -> None:
     plan.add_region(6, Region((100, 100, 120, 120), provenance="deleted",
                               edited_at="2026-11-30T10:00:00+00:00", reason="a poster"))
     entry = ReportEntry.for_files(Path("v.mp4"), None, plan=plan)
-    assert entry.account() == {"faces_masked": 1, "released": 1, "deleted": 1}
+    assert entry.account() == {"faces_masked": 1, "faint_tracks": 0, "released": 1,
+                               "deleted": 1}
     assert entry.released == [{"box": [13, 20, 59, 70], "frames": [[3, 5], [9, 9]],
                                "track": 7, "reason": "interviewee consented",
                                "edited_at": None}]

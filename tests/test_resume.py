@@ -63,12 +63,16 @@ def test_rerun_skips_done_files_and_redoes_changed(tmp_path: Path,
     code, _, err = run(src, "-o", out, "--workers", "1")
     assert code == 0, err
     assert "3 of 3 files are already done" in err and "0 to do" in err
-    assert "3 of 3 files written" in err and "3 of them done by an earlier run" in err
+    assert "0 of 3 files written" in err and "and 3 already done by an earlier run" in err
     assert "images/s" not in err
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamps
     doc = _report(out)
     assert [Path(f["input"]).name for f in doc["files"]] == ["00.png", "01.png", "02.png"]
     assert doc["summary"]["verdict"] == "pass" and doc["summary"]["pass"] == 3
+    # the resumed report still shows each output's thumbnail, and says who made it
+    html = (out.parent / "out.veil" / "report" / "report.html").read_text()
+    assert html.count("<img alt='output thumbnail") == 3
+    assert all("earlier run" in " ".join(f["notes"]) for f in doc["files"])
     # A changed input is redone (only that one).
     save(np.roll(small_astronaut, 7, axis=0), src / "01.png")
     code, _, err = run(src, "-o", out, "--workers", "1")

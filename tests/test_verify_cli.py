@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
 from veil.cli import main
+from veil.jobs.check_pair import verify_paths
 from veil.settings import MaskSettings
 from verify_media import astronaut, write_masked
 
@@ -86,3 +88,47 @@ def test_verify_finds_the_plan_in_the_folder_beside_the_outputs(tmp_path):
     assert code == 0, err
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["files"][0]["verification"]["with_plan"] is True
+
+
+def _other_picture(path, size=(512, 512)):
+    """A different picture with the astronaut's face unmasked in it (a crowd scene
+    stands in for the trial's 'safe' copy of another photo)."""
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    face = astronaut()[40:200, 160:290]
+    img[100:260, 200:330] = face
+    Image.fromarray(img).save(path)
+    return path
+
+
+def test_verify_fails_an_unmasked_copy_of_another_picture(tmp_path):
+    """Paired by mistake with an unrelated, unmasked picture, the output used to pass:
+    every pixel differed, so everything counted as masked."""
+    src = write_masked(tmp_path / "a.png", None)
+    other = _other_picture(tmp_path / "other.png")
+    code, _, err = run("verify", src, other)
+    assert code == 1 and "pairing" in err and "not a masked copy" in err, err
+    wide = _other_picture(tmp_path / "wide.png", size=(640, 480))
+    code, _, err = run("verify", src, wide)
+    assert code == 1 and "640x480" in err and "512x512" in err, err
+    # a real masked copy, judged without a plan, passes the pairing check
+    good = write_masked(tmp_path / "good.png", MaskSettings())
+    entries, _ = verify_paths(src, good)
+    assert entries[0].verification.checks["pairing"] == "pass"
+    assert entries[0].status == "pass"
+
+
+def test_verify_names_outputs_that_no_original_matches(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (out / "sub").mkdir(parents=True)
+    write_masked(src / "a.png", None)
+    write_masked(out / "a.png", MaskSettings())
+    write_masked(out / "sub" / "stray.png", MaskSettings())   # from another folder
+    (out / "rep").mkdir()
+    (out / "rep" / "report.json").write_text("{}")
+    write_masked(out / "rep" / "thumb.png", MaskSettings())   # a report's, not an output
+    code, _, err = run("verify", src, out)
+    assert code == 1, err
+    assert "stray.png: no original found" in err and "thumb.png" not in err, err
+    assert "1 of 2 outputs passed" in err

@@ -19,6 +19,9 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 FAST_THRESHOLD = 0.1
 
+#: Which CenterFace graph searches video frames (see ``ScanSettings.video_detector``).
+VIDEO_DETECTORS: tuple[str, ...] = ("auto", "int8", "fp32")
+
 #: How a picture is searched (see :class:`ScanSettings`).
 SEARCHES: tuple[str, ...] = ("native", "pyramid", "tiled", "adaptive", "video")
 
@@ -92,6 +95,15 @@ class ScanSettings:
         only; when the chips cover ``chip_full`` of the picture or more, they run on the
         whole picture, as ``native`` does. A picture where the whole passes see nothing
         face-like gets no larger zoom.
+    video_detector: the CenterFace graph of video jobs (photos always use the fp32 one,
+        ``detector``): ``fp32`` (the default, ``centerface``), ``int8`` (the int8 graph
+        shipped with veil: about half the detector's CPU per pass and 0.6x the CPU of a
+        720p job, but on the hand-held clips of ``benchmarks.videogen_b`` it leaked 11
+        faces of 104 against fp32's 6: BENCHMARKS.md, "int8 CenterFace for video
+        (session 8)") or ``auto`` (int8 on an x86-64 CPU with AVX512-VNNI, fp32 on CUDA
+        and elsewhere: :func:`veil.scan.registry.video_detector_name`). A video plan
+        records the graph used as its ``detector`` (``centerface-int8`` or
+        ``centerface``); only a ``detector`` of ``centerface`` is replaced.
     chip_whole: ``adaptive``: the passes up to this zoom run on the whole picture (and
         seed the chips); 1.0 runs only the pass at the picture's own pixels whole (cheaper,
         but a lone face of 20-24 px on a busy texture, which that pass barely sees, then
@@ -120,6 +132,7 @@ class ScanSettings:
     chip_margin: float = 32.0
     chip_full: float = 1.0
     chip_whole: float = 1.5
+    video_detector: str = "fp32"
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -150,6 +163,9 @@ class ScanSettings:
             raise ValueError("chip_full must be in (0, 1]")
         if self.chip_whole < 1:
             raise ValueError("chip_whole must be at least 1")
+        if self.video_detector not in VIDEO_DETECTORS:
+            raise ValueError(f"unknown video detector {self.video_detector!r}; choose from "
+                             f"{VIDEO_DETECTORS}")
 
     @property
     def support_threshold(self) -> float:

@@ -89,6 +89,9 @@ class DefaultGroup(click.Group):
             raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:  # the short usage, not 150 lines of help
+            raise click.UsageError("nothing to do: give INPUT... -o OUTDIR, or a command",
+                                   ctx)
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names \
                 and args[0] != "--version":
             args = [DEFAULT_COMMAND, *args]
@@ -111,7 +114,7 @@ class DefaultGroup(click.Group):
         super().format_options(ctx, formatter)
 
 
-@click.group(cls=DefaultGroup, help=MAIN_HELP, no_args_is_help=True,
+@click.group(cls=DefaultGroup, help=MAIN_HELP, no_args_is_help=False,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="veil", message="%(prog)s %(version)s")
 def main() -> None:

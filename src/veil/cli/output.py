@@ -152,7 +152,9 @@ def _verified_text(summary: Summary) -> str:
 
 def _skipped_text(summary: Summary) -> str:
     hidden, other = summary.skipped_hidden, summary.skipped_other
-    text = f"{hidden + other} skipped ({hidden} hidden, {other} not images or videos"
+    kinds = [f"{hidden} hidden" if hidden else "", f"{other} not images or videos" if other
+             else ""]
+    text = f"{hidden + other} skipped ({', '.join(k for k in kinds if k)}"
     if summary.report is not None:
         text += "; named in the report"
     text += ")"
@@ -164,16 +166,26 @@ def _skipped_text(summary: Summary) -> str:
 def summary_line(summary: Summary, outdir: Path) -> str:
     """One line: files done and whether verified, faces masked, failures, skipped,
     sizes, where the report and plans are, time and rate."""
-    written = f"{summary.done} of {_n(summary.files, 'file')} written to {outdir}"
+    if summary.resumed:
+        written = (f"{summary.done - summary.resumed} of {_n(summary.files, 'file')} "
+                   f"written to {outdir} and {summary.resumed} already done by an earlier "
+                   "run")
+    else:
+        written = f"{summary.done} of {_n(summary.files, 'file')} written to {outdir}"
     verified = _verified_text(summary)
     if verified:
         written += f" ({verified})"
     faces = _n(summary.faces, "face") + " masked"
+    notes = []
+    if summary.faint:
+        notes.append(f"and {_n(summary.faint, 'faint track')} as a precaution")
     if summary.videos:
-        faces += (f" ({_n(summary.regions, 'region')} over "
-                  f"{_n(summary.video_frames, 'video frame')})")
+        notes.append(f"{_n(summary.regions, 'region')} over "
+                     f"{_n(summary.video_frames, 'video frame')}")
     elif summary.regions != summary.faces:
-        faces += f" ({_n(summary.regions, 'region')})"
+        notes.append(_n(summary.regions, "region"))
+    if notes:
+        faces += f" ({'; '.join(notes)})"
     parts = [written, faces]
     if summary.failed:
         parts.append(f"{summary.failed} failed")
@@ -186,8 +198,6 @@ def summary_line(summary: Summary, outdir: Path) -> str:
         parts.append(f"report: {summary.report}")
     if summary.plans is not None:
         parts.append(f"plans: {summary.plans}")
-    if summary.resumed:
-        parts.append(f"{summary.resumed} of them done by an earlier run (skipped)")
     rate = ""
     if summary.resumed:
         pass  # a rate over the files this run did not do would mislead
@@ -219,6 +229,7 @@ def result_json(result: FileResult) -> dict[str, Any]:
         "output": str(result.output) if result.output else None,
         "kind": result.kind,
         "face_count": result.faces,
+        "faint_tracks": result.faint,
         "region_count": result.faces if result.regions is None else result.regions,
         "faces": faces,
         "input_bytes": result.input_bytes,

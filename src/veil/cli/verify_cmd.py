@@ -19,7 +19,9 @@ VERIFY_HELP = """\
 Check OUTPUT (a file or a folder, made by veil or by any other tool) against
 ORIGINAL: faces left visible (a stronger scan with two detector families),
 masked faces that can still be recognised, and metadata left behind. Folders
-are paired by relative path and file stem (photo.heic matches photo.jpg).
+are paired by relative path and file stem (photo.heic matches photo.jpg); an
+output that is not the original's shape, or that differs from it almost
+everywhere, fails: it is not a masked copy of that original.
 
 \b
 Without a veil plan, the masked regions are the pixels that changed between the
@@ -36,9 +38,11 @@ Examples:
 \b
 Exit codes:
   0  every output passed every check
-  1  some output failed a check, is missing, or could not be read (each named
-     on stderr with the check and where)
-  2  usage error
+  1  some output failed a check or could not be read, an original in ORIGINAL
+     has no output in OUTPUT, or an output in OUTPUT has no original (each
+     named on stderr with the check and where)
+  2  usage error (ORIGINAL or OUTPUT does not exist, a file paired with a folder
+     of originals)
 """
 
 

@@ -206,6 +206,7 @@ class Summary:
     videos: int = 0        # videos written
     video_frames: int = 0  # frames of the videos written
     regions: int = 0       # regions masked (per frame in videos)
+    faint: int = 0         # videos' faint tracks, masked as a precaution (not in faces)
     verified: int = 0      # outputs that passed verification
     unverified: int = 0    # outputs written but not verified (--no-verify)
     verification_failed: int = 0  # outputs that failed verification (NAME.verification-failed)
@@ -230,7 +231,7 @@ class Summary:
     def to_dict(self) -> dict[str, object]:
         return {
             "files": self.files, "done": self.done, "failed": self.failed, "faces": self.faces,
-            "regions": self.regions,
+            "faint_tracks": self.faint, "regions": self.regions,
             "images": self.images, "videos": self.videos, "video_frames": self.video_frames,
             "verified": self.verified, "verification_failed": self.verification_failed,
             "unverified": self.unverified, "all_verified": self.all_verified,
@@ -253,7 +254,7 @@ def batch_summary(results: Sequence[FileResult], collected: Collected, seconds: 
     one per face per frame). An output that failed verification counts as done (it was
     written, under its ``.verification-failed`` name) and in ``verification_failed``.
     """
-    n = done = videos = frames = faces = regions = checked = passed = 0
+    n = done = videos = frames = faces = faint = regions = checked = passed = 0
     input_bytes = output_bytes = 0
     for r in results:  # one pass: a big batch's results are read back one at a time
         n += 1
@@ -264,6 +265,7 @@ def batch_summary(results: Sequence[FileResult], collected: Collected, seconds: 
             videos += 1
             frames += r.frames
         faces += r.faces
+        faint += r.faint
         regions += r.faces if r.regions is None else r.regions
         if r.verification is not None:
             checked += 1
@@ -274,6 +276,7 @@ def batch_summary(results: Sequence[FileResult], collected: Collected, seconds: 
                    skipped_hidden=collected.skipped_hidden,
                    skipped_other=collected.skipped_other, seconds=seconds,
                    images=done - videos, videos=videos, video_frames=frames,
-                   regions=regions, verified=passed, verification_failed=checked - passed,
-                   unverified=done - checked, input_bytes=input_bytes,
-                   output_bytes=output_bytes, skipped=list(collected.skipped))
+                   regions=regions, faint=faint, verified=passed,
+                   verification_failed=checked - passed, unverified=done - checked,
+                   input_bytes=input_bytes, output_bytes=output_bytes,
+                   skipped=list(collected.skipped))

@@ -51,6 +51,7 @@ def pair_files(original: Path, output: Path) -> list[tuple[Path, Path | None]]:
     Two files: one pair. Two folders: every media file under ``original`` is matched with
     the file of the same stem in the same relative folder under ``output`` (any media
     suffix; the same suffix wins when there are several); ``None`` when there is none.
+    Outputs that no original matches are :func:`unpaired_outputs`.
     """
     original, output = Path(original), Path(output)
     if original.is_file():
@@ -69,6 +70,25 @@ def pair_files(original: Path, output: Path) -> list[tuple[Path, Path | None]]:
         rel = src.relative_to(original)
         pairs.append((src, _match(output / rel.parent, src.stem, src.suffix)))
     return pairs
+
+
+def unpaired_outputs(original: Path, output: Path,
+                     pairs: list[tuple[Path, Path | None]]) -> list[Path]:
+    """The media files in an output folder that no original was matched with: files
+    someone may publish that nothing checked. Report folders (a folder holding a
+    ``report.json``, and their thumbnails) are left out."""
+    original, output = Path(original), Path(output)
+    if not (original.is_dir() and output.is_dir()):
+        return []
+    matched = {dst.resolve() for _, dst in pairs if dst is not None}
+    reports = {p.parent for p in output.rglob("report.json")}
+    found: list[Path] = []
+    for p in sorted(output.rglob("*")):
+        if (p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith(".")
+                and p.resolve() not in matched
+                and not any(r == p.parent or r in p.parents for r in reports)):
+            found.append(p)
+    return found
 
 
 def _match(folder: Path, stem: str, suffix: str) -> Path | None:
@@ -105,6 +125,11 @@ def verify_paths(original: Path, output: Path, *, report_dir: Path | None = None
                                        metadata=metadata))
         if progress is not None:
             progress(done + 1, len(pairs))
+    for dst in unpaired_outputs(original, output, pairs):
+        rel = dst.relative_to(Path(output))
+        entries.append(ReportEntry.for_files(
+            Path(original) / rel, dst, kind=media_kind(dst),
+            error="no original found for this output, so it was not verified"))
     paths = None
     if report_dir is not None:
         if tool_version is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from veil.plan.counts import plan_counts
+from veil.plan.counts import faint_tracks, plan_counts
 from veil.plan.record import Plan
 from veil.progress import PhaseProgress, Progress
 
@@ -65,6 +65,7 @@ class FileResult:
     regions: int | None = None  # regions masked (video: summed over frames); see count_faces
     input_bytes: int = 0
     output_bytes: int = 0
+    faint: int = 0  # a video's faint tracks, masked as a precaution (not in ``faces``)
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,7 @@ def finish_counts(result: FileResult) -> FileResult:
         result.regions = result.faces
         if result.ok and result.plan is not None:
             result.faces, result.regions = plan_counts(result.plan)
+            result.faint = faint_tracks(result.plan)
     for attr, path in (("input_bytes", result.source), ("output_bytes", result.output)):
         try:
             setattr(result, attr, Path(path).stat().st_size if path is not None else 0)

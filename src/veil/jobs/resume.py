@@ -76,8 +76,15 @@ def record_path(outdir: Path, output: Path) -> Path:
     return done_folder(outdir) / (str(_relative(output, outdir)) + ".json")
 
 
+def thumbnail_path(record: Path) -> Path:
+    """The output thumbnail kept beside a done record (``NAME.json`` → ``NAME.jpg``), so
+    that the report of a resumed run still shows every output."""
+    return record.with_suffix(".jpg")
+
+
 class RecordedEntry(ReportEntry):
-    """A report entry read back from a done record: it writes the stored entry as it was."""
+    """A report entry read back from a done record: it writes the stored entry as it was
+    (with a note that an earlier run made it)."""
 
     stored: dict[str, Any]
 
@@ -85,7 +92,11 @@ class RecordedEntry(ReportEntry):
         return dict(self.stored)
 
 
-def _entry_from(stored: dict[str, Any]) -> RecordedEntry:
+RESUMED_NOTE = "made and verified by an earlier run of this command; not redone"
+RESUMED_NOTE_UNVERIFIED = "made by an earlier run of this command; not redone"
+
+
+def _entry_from(stored: dict[str, Any], thumbnail: Path | None = None) -> RecordedEntry:
     from veil.verify.check import Verification
 
     ver = stored.get("verification")
@@ -94,14 +105,20 @@ def _entry_from(stored: dict[str, Any]) -> RecordedEntry:
         verification = Verification(kind=str(ver.get("kind", stored.get("kind", "image"))),
                                     passed=bool(ver.get("passed")),
                                     metadata_flagged=list(ver.get("metadata", {})
-                                                          .get("flagged", [])))
+                                                          .get("flagged", [])),
+                                    thumbnail_file=thumbnail)
+    note = RESUMED_NOTE if ver is not None else RESUMED_NOTE_UNVERIFIED
+    notes = [n for n in stored.get("notes", []) if n not in (RESUMED_NOTE,
+                                                              RESUMED_NOTE_UNVERIFIED)]
+    stored = dict(stored, notes=[*notes, note])
     entry = RecordedEntry(
         input=Path(stored["input"]), output=Path(stored["output"]),
         kind=str(stored.get("kind", "image")), input_sha256=stored.get("input_sha256"),
         output_sha256=stored.get("output_sha256"), verification=verification,
         faces_masked=int(stored.get("faces_masked", 0)),
+        faint_tracks=int(stored.get("faint_tracks", 0)),
         released=list(stored.get("released_regions", [])),
-        deleted=list(stored.get("deleted_regions", [])), notes=list(stored.get("notes", [])))
+        deleted=list(stored.get("deleted_regions", [])), notes=list(stored["notes"]))
     entry.stored = stored
     return entry
 
@@ -132,7 +149,8 @@ class Recorder:
             "verified": result.verification is not None,
             "input_sha256": entry["input_sha256"], "output_sha256": entry["output_sha256"],
             "plan": None if result.plan_path is None else str(result.plan_path),
-            "result": {"kind": result.kind, "faces": result.faces, "frames": result.frames,
+            "result": {"kind": result.kind, "faces": result.faces, "faint": result.faint,
+                       "frames": result.frames,
                        "regions": result.regions, "input_bytes": result.input_bytes,
                        "output_bytes": result.output_bytes},
             "entry": entry,
@@ -144,8 +162,14 @@ class Recorder:
             return
         from veil.media.atomic import atomic_path
 
+        path = record_path(self.outdir, outcome.task.output)
+        verification = outcome.report_entry().verification
+        thumb = verification.thumbnail() if verification is not None else None
         try:
-            with atomic_path(record_path(self.outdir, outcome.task.output)) as tmp:
+            if thumb is not None:  # first: a record never refers to a missing thumbnail
+                with atomic_path(thumbnail_path(path)) as tmp:
+                    tmp.write_bytes(thumb)
+            with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False),
                                encoding="utf-8")
         except OSError:
@@ -206,16 +230,19 @@ def is_current(record: dict[str, Any], task: Task, options: JobOptions, key: str
     return True
 
 
-def resumed_outcome(task: Task, record: dict[str, Any]) -> Outcome:
+def resumed_outcome(task: Task, record: dict[str, Any],
+                    thumbnail: Path | None = None) -> Outcome:
     res = record.get("result", {})
     result = FileResult(source=task.source, output=task.output, kind=res.get("kind", task.kind),
-                        faces=int(res.get("faces", 0)), frames=int(res.get("frames", 1)),
+                        faces=int(res.get("faces", 0)), faint=int(res.get("faint", 0)),
+                        frames=int(res.get("frames", 1)),
                         regions=res.get("regions"), plan_path=task.plan_path,
                         verification=Verdict(passed=True) if record.get("verified") else None,
                         input_bytes=int(res.get("input_bytes", 0)),
                         output_bytes=int(res.get("output_bytes", 0)),
                         extra={"resumed": True})
-    entry = _entry_from(dict(record["entry"], input=str(task.source), output=str(task.output)))
+    entry = _entry_from(dict(record["entry"], input=str(task.source), output=str(task.output)),
+                        thumbnail)
     return Outcome(task, result, entry)
 
 
@@ -281,9 +308,10 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
     ours = done_folder(outdir).is_dir()
     existing: list[Path] = []
     for task in tasks:
-        record = _read(record_path(outdir, task.output))
+        path = record_path(outdir, task.output)
+        record = _read(path)
         if record is not None and is_current(record, task, options, key):
-            found.done.append(resumed_outcome(task, record))
+            found.done.append(resumed_outcome(task, record, thumbnail_path(path)))
             continue
         if only is not None and not only(task):
             continue

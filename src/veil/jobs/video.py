@@ -28,6 +28,7 @@ from veil.plan.record import MediaInfo, Plan
 from veil.plan.track import SceneCutDetector, TrackSettings
 from veil.plan.video import build_video_plan
 from veil.render.video import render_video
+from veil.scan.registry import is_shared
 from veil.scan.scanner import Scanner
 from veil.scan.video import (
     VIDEO_BASE_SIDE,
@@ -112,8 +113,11 @@ def plan_video(src: Path, *, scan: ScanSettings, mask: MaskSettings,
     frame_scanner: Scanner | VideoScanner
     if adapt_scan:
         scan = video_scan_settings(info.width, info.height, scan)
-        frame_scanner = VideoScanner(scan, zoom_every,
-                                     detector=scanner.detector if scanner else None)
+        shared = scanner.detector if scanner else None
+        if shared is not None and getattr(shared, "name", "") != scan.detector \
+                and is_shared(shared):
+            shared = None  # the photo detector of the registry; video frames have their own
+        frame_scanner = VideoScanner(scan, zoom_every, detector=shared)
     else:
         frame_scanner = scanner or Scanner(scan)
     total = passes * info.frame_count if info.frame_count else None
@@ -149,7 +153,9 @@ def anonymize_video(src: Path, dst: Path, *, scan: ScanSettings, mask: MaskSetti
     With ``adapt_scan`` (the default) ``scan`` is turned into the video settings of
     :func:`video_scan_settings` (recorded in the plan) and the zoom pass runs on one
     frame in ``zoom_every``; of a ``scanner`` given by the caller only its detector is
-    then used (a photo scanner's passes would be several times too slow for video).
+    then used (a photo scanner's passes would be several times too slow for video), and
+    not even that when it is the registry's detector of another name than the video
+    settings' (the photo graph, when ``scan.video_detector`` asks for the int8 one).
     With ``adapt_scan=False`` a given ``scanner`` is used as it is.
 
     Returns a :class:`FileResult`; on failure ``error`` is one line and no file is

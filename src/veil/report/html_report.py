@@ -92,6 +92,8 @@ def _row(i: int, e: dict[str, Any]) -> str:
     ver = e.get("verification") or {}
     faces = e.get("faces_masked", sum(e.get("faces_by_provenance", {}).values()))
     released = len(e.get("released_regions", []))
+    if e.get("faint_tracks"):
+        faces = f"{faces} <span class='muted'>(+{int(e['faint_tracks'])} faint)</span>"
     if released:
         faces = f"{faces} <span class='muted'>(+{released} left visible)</span>"
     residual = len(ver.get("residual_faces", [])) if ver else ""
@@ -276,6 +278,9 @@ def plain_verdict(report: dict[str, Any]) -> tuple[str, str]:
 def account_line(summary: dict[str, Any]) -> str:
     """``"340 faces masked, 1 left visible on purpose, 2 regions deleted by hand"``."""
     parts = [_plural(int(summary.get("faces_masked", 0)), "face") + " masked"]
+    if summary.get("faint_tracks"):
+        parts.append(_plural(int(summary["faint_tracks"]), "faint track")
+                     + " masked as a precaution")
     if summary.get("released"):
         parts.append(f"{summary['released']} left visible on purpose")
     if summary.get("deleted"):

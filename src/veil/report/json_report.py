@@ -20,7 +20,7 @@ from typing import Any
 
 from veil.media.atomic import FILE_MODE, FOLDER_MODE, atomic_path
 from veil.media.fingerprint import file_sha256
-from veil.plan.counts import plan_counts
+from veil.plan.counts import faint_tracks, plan_counts
 from veil.plan.record import PROVENANCES, Plan, Region
 from veil.report.spool import Mapped
 from veil.verify.check import Verification
@@ -80,7 +80,7 @@ def plan_account(plan: Plan) -> dict[str, int]:
     """How many faces ``plan`` masks (video: tracks), leaves visible on purpose
     (``released``) and records as deleted by a person: for summary lines such as
     "2 faces masked, 1 left visible on purpose"."""
-    return {"faces_masked": plan_counts(plan)[0],
+    return {"faces_masked": plan_counts(plan)[0], "faint_tracks": faint_tracks(plan),
             "released": len(region_groups(plan, _released)),
             "deleted": len(region_groups(plan, _deleted))}
 
@@ -100,6 +100,7 @@ class ReportEntry:
     error: str | None = None
     repair: dict[str, Any] | None = None  # self-repair rounds (veil's own jobs), see schema
     faces_masked: int = 0  # faces masked, counted as veil.plan.counts counts them
+    faint_tracks: int = 0  # a video's tracks masked as a precaution (veil.plan.counts)
     released: list[dict[str, Any]] = field(default_factory=list)  # left visible on purpose
     deleted: list[dict[str, Any]] = field(default_factory=list)   # removed by a person
     notes: list[str] = field(default_factory=list)  # what the user should know (one line)
@@ -117,6 +118,7 @@ class ReportEntry:
         if plan is not None:
             entry.faces_by_provenance = plan.counts_by_provenance(masked_only=True)
             entry.faces_masked = plan_counts(plan)[0]
+            entry.faint_tracks = faint_tracks(plan)
             entry.released = region_groups(plan, _released)
             entry.deleted = region_groups(plan, _deleted)
         for attr, path in (("input_sha256", entry.input), ("output_sha256", entry.output)):
@@ -135,7 +137,8 @@ class ReportEntry:
 
     def account(self) -> dict[str, int]:
         """Faces masked, left visible on purpose (released) and deleted by a person."""
-        return {"faces_masked": self.faces_masked, "released": len(self.released),
+        return {"faces_masked": self.faces_masked, "faint_tracks": self.faint_tracks,
+                "released": len(self.released),
                 "deleted": len(self.deleted)}
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,7 +169,7 @@ def summarize(entries: Sequence[ReportEntry]) -> dict[str, Any]:
     """Counts by status and the overall verdict (``pass`` only when every file passed).
     One pass over ``entries`` (a big batch's are read back from disk one at a time)."""
     counts = dict.fromkeys(STATUSES, 0)
-    totals = dict.fromkeys(("faces_masked", "released", "deleted"), 0)
+    totals = dict.fromkeys(("faces_masked", "faint_tracks", "released", "deleted"), 0)
     metadata_left = files = 0
     for e in entries:
         files += 1

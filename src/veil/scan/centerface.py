@@ -5,6 +5,11 @@ exported graph lists its weights as graph inputs too; removing those from
 ``graph.input`` at load lets onnxruntime fold constants, which roughly doubles
 the speed on a CPU.
 
+Video jobs can use an int8 copy of the same graph (:class:`CenterFaceInt8`,
+``veil/models/centerface_int8``, built by ``benchmarks.int8``; see PROVENANCE.md there):
+half the CPU per pass, chosen by :func:`veil.scan.registry.video_detector_name`
+(``ScanSettings.video_detector``; fp32 by default).
+
 The network runs on the CPU or on CUDA (``device``: see :func:`resolve_device`); CUDA needs
 onnxruntime-gpu installed in place of onnxruntime.
 """
@@ -12,8 +17,11 @@ onnxruntime-gpu installed in place of onnxruntime.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
 import importlib.resources
 import os
+import platform
 import sys
 import threading
 from pathlib import Path
@@ -42,6 +50,38 @@ def bundled_model_path() -> Path:
     if not path.is_file():  # pragma: no cover
         raise VeilError(f"CenterFace weights not found at {path}")
     return path
+
+
+#: The int8 graph shipped inside veil (``veil/models/centerface_int8``, MIT, see
+#: PROVENANCE.md there) and its SHA-256 (checked by ``tests/test_centerface_int8.py``).
+INT8_FILE = "centerface_int8.onnx"
+INT8_SHA256 = "205469b1db9d4cbb139222c57dd91f9236d0a9d6781d37dd86e2d6db9262b8f2"
+
+
+def int8_model_path() -> Path:
+    """Path of the int8 CenterFace graph inside the installed veil package."""
+    ref = importlib.resources.files("veil.models.centerface_int8").joinpath(INT8_FILE)
+    path = Path(str(ref))
+    if not path.is_file():  # pragma: no cover - shipped with the package
+        raise VeilError(f"int8 CenterFace graph not found at {path}")
+    return path
+
+
+def int8_exact_here() -> bool:
+    """Whether this CPU runs onnxruntime's uint8 x int8 kernels without saturation: an
+    x86-64 CPU with AVX512-VNNI (as numpy's CPU feature report says). Without VNNI, the
+    AVX2 kernels add pairs of products in 16 bits, which can saturate (onnxruntime's
+    documentation advises reduced-range weights there), so the int8 graph's scores could
+    differ from the ones measured; other architectures were not measured."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:  # numpy 2, then numpy 1
+            features = importlib.import_module(module).__cpu_features__
+        except (ImportError, AttributeError):  # pragma: no cover
+            continue
+        return bool(features.get("AVX512VNNI", False))
+    return False  # pragma: no cover - no CPU report: assume the worst
 
 
 def load_model_bytes(path: Path) -> bytes:
@@ -178,3 +218,22 @@ def decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, lms: np.ndar
         lm[:, j, 0] = lms[0, 2 * j + 1, ys, xs] * s_w + x1
         lm[:, j, 1] = lms[0, 2 * j, ys, xs] * s_h + y1
     return Detections(boxes, scores, lm)
+
+
+class CenterFaceInt8(CenterFace):
+    """CenterFace quantised to int8 (per-channel weights, uint8 activations, QDQ; the
+    output heads fp32), as shipped in ``veil/models/centerface_int8``: about half the CPU
+    of the fp32 graph per pass; the same decoder. Used for video frames
+    (``ScanSettings.video_detector``)."""
+
+    name = "centerface-int8"
+    version = f"centerface-int8/{INT8_SHA256[:12]}"
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, floor: float = 0.05,
+                 device: str = "auto", threads: int | None = None) -> None:
+        super().__init__(model_path if model_path is not None else int8_model_path(),
+                         floor=floor, device=device, threads=threads)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

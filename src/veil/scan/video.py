@@ -17,6 +17,7 @@ import numpy as np
 
 from veil.detections import Detections
 from veil.scan.base import Detector
+from veil.scan.registry import video_detector_name
 from veil.scan.scanner import Scanner
 from veil.settings import ScanSettings
 
@@ -65,15 +66,21 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
     :data:`VIDEO_NATIVE_ZOOM` times the frame's own pixels (the ``video`` search,
     :func:`veil.scan.scanner.plan_video_passes`). ``scan``'s threshold and support
     settings are kept; a one-pass ``scan`` (:meth:`ScanSettings.fast`) stays one pass
-    (at the video base size).
+    (at the video base size). A ``scan`` whose detector is ``centerface`` gets the graph
+    its ``video_detector`` names (:func:`veil.scan.registry.video_detector_name`; fp32 by
+    default), recorded as the settings' ``detector``.
     """
     scan = scan or ScanSettings()
     one_pass = len(scan.zooms) == 1 and not scan.mirror
+    detector = scan.detector
+    if detector == "centerface":  # the graph for video frames (int8 by default)
+        detector = video_detector_name(scan.video_detector, scan.device)
     long_side = max(width, height, 1)
     base = min(1.0, VIDEO_BASE_SIDE / long_side)
     pixels = round(width * base * VIDEO_ZOOM) * round(height * base * VIDEO_ZOOM)
     return dataclasses.replace(
         scan, search="video", zooms=(1.0,) if one_pass else (1.0, VIDEO_ZOOM), mirror=False,
+        detector=detector,
         base_side=VIDEO_BASE_SIDE, target_pixels=max(pixels, 1),
         max_upscale=max(VIDEO_ZOOM, VIDEO_NATIVE_ZOOM), native_scale=VIDEO_NATIVE_ZOOM,
         tile_side=VIDEO_TILE_SIDE, tile_overlap=VIDEO_TILE_OVERLAP,

@@ -27,6 +27,7 @@ import numpy as np
 
 from veil.detections import box_iou, nested_boxes
 from veil.errors import MediaError
+from veil.plan.counts import holds_face
 from veil.plan.record import Plan, Region
 from veil.render.masks import coverage_mask, mask_windows
 from veil.scan import Scanner
@@ -35,6 +36,7 @@ from veil.verify import frames as media
 from veil.verify import metadata as meta
 from veil.verify.blackbox import black_box_mask
 from veil.verify.fidelity import FidelityCheck
+from veil.verify.pairing import PairingCheck
 from veil.verify.recognition import (
     MIN_REID_SIDE,
     memo_for,
@@ -130,9 +132,17 @@ class Verification:
     output_size: tuple[int, int] | None = None  # (width, height) of the output's frames
     fidelity: dict[str, Any] = field(default_factory=dict)  # video: levels outside masks
     thumbnail_jpeg: bytes | None = field(default=None, repr=False)
+    # a verification read back from a resumed run's done record: its thumbnail is read
+    # from this file when the report asks (never held in memory)
+    thumbnail_file: Path | None = field(default=None, repr=False)
 
     def thumbnail(self) -> bytes | None:
         """The thumbnail's JPEG bytes."""
+        if self.thumbnail_jpeg is None and self.thumbnail_file is not None:
+            try:
+                return self.thumbnail_file.read_bytes()
+            except OSError:
+                return None
         return self.thumbnail_jpeg
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,14 +200,14 @@ class _Frame:
 
 
 def confirmed_face(region: Region, threshold: float) -> bool:
-    """Whether a planned region is known to hold a face: detected at the scan's threshold
-    in its frame, or placed by hand. Only those are re-identified. Regions kept below the
-    threshold (a faint track that persisted, a candidate supported by another pass) and
-    interpolated or extended guesses are masked all the same; fed to a recognition model,
-    a texture gives a meaningless distance (on generated parade clips blurred foliage came
-    out at 0.37, in a couple's photo a patch of wall at 0.44, both "recognised")."""
-    return region.provenance == "manual" or (region.provenance == "detected"
-                                             and region.score >= threshold)
+    """Whether a planned region is known to hold a face (:func:`veil.plan.counts.holds_face`:
+    detected at the scan's threshold in its frame, or placed by hand). Only those are
+    re-identified. Regions kept below the threshold (a faint track that persisted, a
+    candidate supported by another pass) and interpolated or extended guesses are masked
+    all the same; fed to a recognition model, a texture gives a meaningless distance (on
+    generated parade clips blurred foliage came out at 0.37, in a couple's photo a patch
+    of wall at 0.44, both "recognised")."""
+    return holds_face(region, threshold)
 
 
 def reid_choice(plan: Plan, per_track: int = REID_FRAMES_PER_TRACK) -> dict[int, set[int]]:
@@ -407,6 +417,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     # embeddings of this original's chips, kept for its repair rounds (recognition.memo_for)
     memo = memo_for(scope) if threshold is not None else None
     fidelity = FidelityCheck() if kind == "video" else None
+    pairing = PairingCheck() if plan is None else None  # veil.verify.pairing
     pick = (reid_choice(plan)
             if threshold is not None and kind == "video" and plan is not None else None)
     pairs, v.frames_total, checked, step = _pairs(original, output, kind, plan, video_stride,
@@ -423,6 +434,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             sx, sy = w / max(1, plan.media.width), h / max(1, plan.media.height)
         else:
             sx, sy = w / orig.shape[1], h / orig.shape[0]
+        original_shape = orig.shape
         if orig.shape != out.shape:
             orig = cv2.resize(orig, (w, h), interpolation=cv2.INTER_AREA)
         if plan is not None:
@@ -438,6 +450,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             sure = np.ones(len(faces), bool)
         if fidelity is not None and sampled:
             fidelity.add(index, orig, out, masked)
+        if pairing is not None and sampled:
+            pairing.add(original_shape, out.shape, masked)
         alerts: list[Box] = []
         if finder is not None and sampled:
             # The second detector family looks at the regular sample (a face one family
@@ -478,6 +492,10 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
         v.fidelity = fidelity.to_dict()
         v.checks["fidelity"] = "fail" if fidelity.failed else "pass"
         v.reasons.extend(fidelity.reasons())
+        v.passed = not v.reasons
+    if pairing is not None:  # no plan: is the output a masked copy of this original?
+        v.checks["pairing"] = "fail" if pairing.failed else "pass"
+        v.reasons[:0] = pairing.reasons()
         v.passed = not v.reasons
     v.seconds = time.perf_counter() - t0
     return v
