@@ -112,7 +112,8 @@ YUNET_CORE = 0.2
 # (3x seed 0.1 and 2.5x seed 0.05, from 0.55) needed 15 and 11 (today's search 4, this
 # one 7). Odd half: 8/43 leaked faces from 15 px caught instead of 7/43, 25/54 of 10-15 px
 # instead of 22/54, 4/51 default outputs flagged instead of 5/51, YuNet 1.3x the CPU; even
-# half: 9/47 instead of 4/47, 21/79 instead of 18/79, 5/52 flagged instead of 6/52, 1.4x.
+# half: 9/47 instead of 4/47, 21/79 instead of 18/79, 5/52 flagged instead of 6/52, 1.4x;
+# 12 MP mosaics: 13/94 instead of 11/94 at about 1.8x.
 # Chips cut the zoom where YuNet sees nothing at 1x: they flag fewer files than the whole
 # search at the same zoom, at about two thirds of its cost. Video frames keep the search
 # above (their check's cost is per frame).
