@@ -16,6 +16,11 @@ face*. Times: the job (scan, plan, render, write) and its verification, per imag
 Run::
 
     python -m benchmarks.planted_miss [--limit 30] [--seed 0] [--json out.json]
+
+``--yunet-scale``, ``--yunet-search`` and ``--yunet-score`` verify with another YuNet search
+(zoom of its finest pass, ``tiled`` / ``adaptive``, the score from which a YuNet candidate
+counts) than the shipped one, to compare false flags and catches against cost
+(BENCHMARKS.md, "Catch rate against cost").
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from veil.plan.record import Plan
 from veil.render.masks import coverage_mask
 from veil.scan import Scanner
 from veil.settings import ScanSettings
+from veil.verify import check
 from veil.verify.check import verify_pair
-from veil.verify.residual import box_share
+from veil.verify.residual import ResidualFinder, Rules, box_share
 
 BANDS: tuple[tuple[str, float, float], ...] = (("20+", 20.0, 1e9), ("10-20", 10.0, 20.0))
 CATCH_IOU = 0.3
@@ -158,7 +164,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="this many images, spread evenly over the set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--yunet-scale", type=float, default=None,
+                    help="verify with YuNet's finest pass at this zoom (default: shipped)")
+    ap.add_argument("--yunet-search", choices=("tiled", "adaptive"), default=None,
+                    help="verify with this YuNet search (default: shipped)")
+    ap.add_argument("--yunet-score", type=float, default=None,
+                    help="a YuNet candidate counts from this score (default: shipped)")
     args = ap.parse_args(argv)
+    if (args.yunet_scale, args.yunet_search, args.yunet_score) != (None, None, None):
+        use_finder(args.yunet_scale, args.yunet_search, args.yunet_score)
     if not (args.root / "gt.txt").is_file():
         print(f"no WIDER dev set at {args.root}", file=sys.stderr)
         return 2
@@ -178,6 +192,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(rec.get('false_alarms', []))}", file=sys.stderr, flush=True)
     print_summary(summarize(records), records, args.json)
     return 0
+
+
+def use_finder(scale: float | None, search: str | None, score: float | None,
+               seed: float | None = None) -> None:
+    """Make verification (``verify_pair``) use this YuNet search in this process."""
+    rules = Rules() if score is None else Rules(yunet_alone=score, yunet_weak=score)
+    finders: dict[Any, ResidualFinder] = {}
+
+    def finder(made_with: ScanSettings, hog: bool, photo: bool = False) -> ResidualFinder:
+        key = (made_with, hog)
+        if key not in finders:
+            finders[key] = ResidualFinder(made_with, hog=hog, rules=rules,
+                                          yunet_search=search, yunet_scale=scale,
+                                          adaptive_from=0 if search == "adaptive" else None,
+                                          seed_score=seed)
+        return finders[key]
+
+    check._finder = finder  # type: ignore[assignment]
 
 
 def print_summary(summary: dict[str, Any], records: list[dict[str, Any]],

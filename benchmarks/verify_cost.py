@@ -143,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
                          "before session 7)")
     ap.add_argument("--yunet-search", choices=("adaptive", "tiled"), default=None,
                     help="verify with this YuNet search (default: the shipped one)")
+    ap.add_argument("--yunet-scale", type=float, default=None,
+                    help="with --yunet-search: YuNet's finest pass at this zoom")
+    ap.add_argument("--yunet-score", type=float, default=None,
+                    help="with --yunet-search: a YuNet candidate counts from this score")
+    ap.add_argument("--yunet-seed", type=float, default=None,
+                    help="with --yunet-search adaptive: the score of YuNet's seeds at 1x")
     ap.add_argument("--threads", type=int, default=None,
                     help="onnxruntime threads of every network in this process (default: "
                          "the cores it may use); 1 is what each worker of a default batch "
@@ -153,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
 
         set_default_threads(args.threads)
     if args.yunet_search:
-        from veil.verify import residual
+        from benchmarks.planted_miss import use_finder
 
-        residual.YUNET_SEARCH = args.yunet_search
+        use_finder(args.yunet_scale, args.yunet_search, args.yunet_score, args.yunet_seed)
     if args.no_memo:
         from veil.verify import recognition, residual
 
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     from veil.verify.check import _finder
     from veil.verify.recognition import _models
 
-    _finder(Plan.load(args.work / "0000.plan.json").scan, True)
+    _finder(Plan.load(args.work / "0000.plan.json").scan, True, True)
     _models()
     prof = cProfile.Profile() if args.profile else None
     rows: list[dict[str, Any]] = []

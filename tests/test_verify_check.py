@@ -312,7 +312,7 @@ def test_a_repair_round_searches_only_what_changed(files, monkeypatch):
     from veil.verify.check import _finder
 
     plan = image_plan()
-    finder = _finder(plan.scan, True)
+    finder = _finder(plan.scan, True, True)  # a photo's finder
     assert finder.yunet is not None
     remembering = finder.yunet.detector
     inner = remembering.inner

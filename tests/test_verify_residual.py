@@ -15,12 +15,15 @@ from veil.verify.residual import (
     CF_ALONE_SCORE,
     MASKED_SHARE,
     MIN_RESIDUAL_SIDE,
+    PHOTO_YUNET_SCALE,
+    PHOTO_YUNET_SEED,
     YUNET_ADAPTIVE_FROM,
     YUNET_LARGE_SIDE,
     Candidate,
     ResidualFinder,
     box_share,
     core_box,
+    photo_finder,
     strong_settings,
     yunet_settings,
 )
@@ -329,3 +332,90 @@ def test_a_small_picture_is_searched_whole_at_twice_its_pixels():
     finder._yunet(small)
     assert counter.pixels >= 5 * 600 * 800
     assert finder.adaptive(np.zeros((1512, 2016, 3), np.uint8))
+
+
+def _small_face(side: float, blur: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 640x480 grey photo holding the astronaut with her face ``side`` px wide, blurred
+    by ``blur`` px (a far face out of focus), and the face's box there."""
+    f = side / (FACE_BOX[2] - FACE_BOX[0])
+    small = cv2.resize(astronaut(), (round(512 * f), round(512 * f)),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), blur)
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    ox, oy = 300, 200
+    canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+    box = np.asarray([[ox + FACE_BOX[0] * f, oy + FACE_BOX[1] * f,
+                       ox + FACE_BOX[2] * f, oy + FACE_BOX[3] * f]], np.float32)
+    return canvas, box
+
+
+def _yunet_inputs(monkeypatch) -> list[tuple[int, ...]]:
+    """The shapes of every input the photo check's YuNet is given from now on."""
+    from veil.verify.check import _finder
+
+    finder = _finder(ScanSettings(), True, True)
+    assert finder.yunet is not None
+    remembering = finder.yunet.detector
+    inner = remembering.inner
+    shown: list[tuple[int, ...]] = []
+
+    class Counting:
+        floor = property(lambda self: inner.floor)
+
+        def detect(self, frame):
+            shown.append(frame.shape)
+            return inner.detect(frame)
+
+    monkeypatch.setattr(remembering, "inner", Counting())
+    return shown
+
+
+def test_a_photo_is_zoomed_only_where_yunet_sees_a_small_candidate(tmp_path, monkeypatch):
+    """A photo's check runs YuNet's zoomed passes (2.5x) only on the chips its own faint
+    small candidates at 1x open, whatever the photo's size (before: every photo under 2 MP
+    was searched whole at 2x): a photo with no face gets no input larger than itself; a
+    9 px face gets its chip zoomed and is flagged; masked, the photo passes."""
+    from PIL import Image
+
+    from veil.verify.check import verify_pair
+
+    shown = _yunet_inputs(monkeypatch)
+    blank = tmp_path / "blank.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(100, 156, (480, 640, 3), dtype=np.uint8)).save(blank)
+    assert verify_pair(blank, blank, reid=False, metadata=False).residual_faces == []
+    assert shown and max(h * w for h, w, _ in shown) <= 480 * 640
+
+    shown.clear()
+    canvas, box = _small_face(9.0, 1.0)
+    path = tmp_path / "photo.png"
+    Image.fromarray(canvas).save(path)
+    v = verify_pair(path, path, reid=False, metadata=False)
+    flagged = np.asarray([rf.box for rf in v.residual_faces], np.float32).reshape(-1, 4)
+    assert len(flagged) and box_iou(flagged, box).max() >= 0.3
+    # the photo at its own pixels, then its chip at 2.5x and 1.25x: the zoomed inputs
+    # together are smaller than the photo (searched whole at 2.5x: 6.25 times it)
+    assert shown[0][:2] == (480, 640) and len(shown) >= 3
+    assert sum(h * w for h, w, _ in shown[1:]) < 480 * 640
+
+    solid = MaskSettings(method="solid")
+    out = tmp_path / "masked.png"
+    Image.fromarray(mask_regions(canvas, box, solid)).save(out)
+    assert verify_pair(path, out, reid=False, metadata=False).residual_faces == []
+
+
+def test_photos_are_searched_finer_than_video_frames():
+    """The photo search: YuNet's finest pass at 2.5x on the chips its candidates from 0.05
+    open, on every photo; video frames keep the 2x search, whole under 2 MP (their cost is
+    per frame), seeded from 0.1 above. YuNet counts from 0.6 in both."""
+    photo = photo_finder(ScanSettings(), hog=False)
+    frames = ResidualFinder(ScanSettings(), hog=False)
+    assert photo.yunet is not None and frames.yunet is not None
+    assert photo.yunet.settings.native_scale == PHOTO_YUNET_SCALE == 2.5
+    assert frames.yunet.settings.native_scale == 2.0
+    small = np.zeros((480, 640, 3), np.uint8)
+    large = np.zeros((3024, 4032, 3), np.uint8)
+    assert photo.adaptive(small) and photo.adaptive(large)
+    assert not frames.adaptive(small) and frames.adaptive(large)
+    assert photo.rules.yunet_alone == frames.rules.yunet_alone == 0.6
+    assert photo.seed_score == PHOTO_YUNET_SEED == 0.05 and frames.seed_score == 0.1

@@ -47,7 +47,7 @@ from veil.verify.recognition import (
     shorter_side,
     solid_reference,
 )
-from veil.verify.residual import FAMILIES, PHOTO_FAMILIES, ResidualFinder
+from veil.verify.residual import FAMILIES, PHOTO_FAMILIES, ResidualFinder, photo_finder
 from veil.verify.thumbnail import output_thumbnail
 
 Box = tuple[float, float, float, float]
@@ -179,8 +179,8 @@ class Verification:
 
 
 @functools.lru_cache(maxsize=4)
-def _finder(made_with: ScanSettings, hog: bool) -> ResidualFinder:
-    return ResidualFinder(made_with, hog=hog)
+def _finder(made_with: ScanSettings, hog: bool, photo: bool = False) -> ResidualFinder:
+    return photo_finder(made_with, hog=hog) if photo else ResidualFinder(made_with, hog=hog)
 
 
 @functools.lru_cache(maxsize=2)
@@ -406,7 +406,7 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
     reference_shape = plan.mask if plan is not None else MaskSettings()
     v.reid_threshold = threshold
     made_with = plan.scan if plan is not None else ScanSettings()
-    finder = _finder(made_with, True) if residual else None
+    finder = _finder(made_with, True, kind == "image") if residual else None
     # what names this original while it is verified and repaired (the memos' scope)
     scope = plan.media.sha256 if plan is not None else str(original.resolve())
     if finder is not None:  # a photo's repair round searches again only what changed

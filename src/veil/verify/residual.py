@@ -98,6 +98,28 @@ YUNET_CHIP_MARGIN = 32.0
 YUNET_ALONE_SCORE = 0.6
 YUNET_WEAK_SCORE = 0.6
 YUNET_CORE = 0.2
+# A photo's search (``photo_finder``): YuNet's zoomed passes at PHOTO_YUNET_SCALE (2.5x,
+# and 1.25x) on the chips that YuNet's own candidates from PHOTO_YUNET_SEED at 1x open, on
+# every photo whatever its size (PHOTO_YUNET_ADAPTIVE_FROM); YuNet still counts from 0.6.
+# Chosen on the odd half of the dev images, reported on the even half (``python -m
+# benchmarks.real_miss --sweep``; BENCHMARKS.md, "Catch rate against cost: YuNet's zoom in
+# verification (session 8)"): of the searches at 2x, 2.5x, 3x and 4x, whole and on chips
+# (seeds 0.05 and 0.1), and YuNet from 0.5 to 0.8, the one catching the most leaked faces
+# from 15 px (then the most of all sizes, then the fewest false flags) while flagging at
+# most 10% of the odd half's default outputs and costing at most 1.66x the whole 2x
+# search (verification's budget once dlib's descriptors cost a fifth), and whose repair
+# rounds on the 103 default (blurred) dev outputs stay under 10%: the two ranked above it
+# (3x seed 0.1 and 2.5x seed 0.05, from 0.55) needed 15 and 11 (today's search 4, this
+# one 7). Odd half: 8/43 leaked faces from 15 px caught instead of 7/43, 25/54 of 10-15 px
+# instead of 22/54, 4/51 default outputs flagged instead of 5/51, YuNet 1.3x the CPU; even
+# half: 9/47 instead of 4/47, 21/79 instead of 18/79, 5/52 flagged instead of 6/52, 1.4x;
+# 12 MP mosaics: 13/94 instead of 11/94 at about 1.8x.
+# Chips cut the zoom where YuNet sees nothing at 1x: they flag fewer files than the whole
+# search at the same zoom, at about two thirds of its cost. Video frames keep the search
+# above (their check's cost is per frame).
+PHOTO_YUNET_SCALE = 2.5
+PHOTO_YUNET_SEED = 0.05
+PHOTO_YUNET_ADAPTIVE_FROM = 0
 # YuNet is the check's eye for the small faces the job cannot see. A YuNet candidate whose
 # shorter side is this many pixels or more counts only when another family agrees, or when
 # CenterFace finds a face on a close crop of the output there: CenterFace finds faces this
@@ -156,11 +178,13 @@ def strong_settings(made_with: ScanSettings | None = None) -> ScanSettings:
 
 
 def yunet_settings(made_with: ScanSettings | None = None,
-                   floor: float = YUNET_WEAK_SCORE) -> ScanSettings:
-    """The independent family's search: YuNet-n, tiled, at ``YUNET_SCALE`` times the
-    picture's pixels down to the whole picture; every candidate from ``floor`` up."""
+                   floor: float = YUNET_WEAK_SCORE, scale: float | None = None) -> ScanSettings:
+    """The independent family's search: YuNet-n, tiled, at ``scale`` (default
+    ``YUNET_SCALE``) times the picture's pixels down to the whole picture; every candidate
+    from ``floor`` up."""
     base = made_with or ScanSettings()
-    return ScanSettings(detector="yunet", search="tiled", native_scale=YUNET_SCALE,
+    scale = YUNET_SCALE if scale is None else scale
+    return ScanSettings(detector="yunet", search="tiled", native_scale=scale,
                         threshold=floor, support_ratio=1.0, mirror=False,
                         device=base.device)
 
@@ -252,7 +276,8 @@ class ResidualFinder:
                  yunet_search: str | None = None,
                  seed_score: float | None = None,
                  whole_scale: float | None = None,
-                 adaptive_from: int | None = None) -> None:
+                 adaptive_from: int | None = None,
+                 yunet_scale: float | None = None) -> None:
         self.settings = strong_settings(made_with)
         self.scanner = scanner or Scanner(self.settings)
         self.rules = rules or Rules()
@@ -271,7 +296,7 @@ class ResidualFinder:
         self.adaptive_from = YUNET_ADAPTIVE_FROM if adaptive_from is None else adaptive_from
         if yunet:
             floor = self.rules.yunet_weak if yunet_floor is None else yunet_floor
-            self.yunet = Scanner(yunet_settings(made_with, floor))
+            self.yunet = Scanner(yunet_settings(made_with, floor, yunet_scale))
             if yunet_search == "adaptive":
                 # the whole-picture passes report the faint candidates that open chips
                 self.yunet.detector.floor = min(self.yunet.detector.floor, seed_score)
@@ -479,6 +504,16 @@ class ResidualFinder:
                 continue  # two families found the same face: report it once
             out.append((cand, share))
         return out
+
+
+def photo_finder(made_with: ScanSettings | None = None, *, hog: bool = True
+                 ) -> ResidualFinder:
+    """The finder verification uses on photos: YuNet's zoomed passes at
+    ``PHOTO_YUNET_SCALE`` on the chips its own candidates from ``PHOTO_YUNET_SEED`` open,
+    on every photo (see there)."""
+    return ResidualFinder(made_with, hog=hog, yunet_search="adaptive",
+                          adaptive_from=PHOTO_YUNET_ADAPTIVE_FROM,
+                          yunet_scale=PHOTO_YUNET_SCALE, seed_score=PHOTO_YUNET_SEED)
 
 
 def core_box(box: tuple[float, float, float, float], cut: float
