@@ -104,7 +104,7 @@ class VideoScanner:
     one frame in N (``index % N == 0``); on the other zoom frames they run on chips only
     (:func:`veil.scan.scanner.plan_chips`): around the base pass's small or weak
     candidates and around the faces reported on the :data:`VIDEO_CHIP_RECENT` frames
-    before (scoring the threshold or more), so a face the base pass cannot see is found
+    before (scoring the support threshold or more), so a face the base pass cannot see is found
     again at the latest on the next whole frame.
     ``scan(rgb, index)`` is the only call; frames are scanned in order.
     """
@@ -145,7 +145,9 @@ class VideoScanner:
         else:
             found = (self.full if how == "whole" else self.light).scan(rgb)
         if self.whole_every > 1:
-            self._recent.append((index, found.with_min_score(self.settings.threshold)))
+            # Weak faces too (support threshold and up): a face the tracker still bridges.
+            self._recent.append((index, found.with_min_score(
+                self.settings.support_threshold)))
         return found
 
     def _scan_chips(self, rgb: np.ndarray, index: int) -> Detections:
