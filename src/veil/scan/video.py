@@ -55,8 +55,10 @@ VIDEO_TILE_SIDE = 2048
 VIDEO_TILE_OVERLAP = 128
 #: ``ScanSettings.video_zoom_whole`` of video jobs: the zoom pass sees the whole frame
 #: on one frame in this many, and chips only on the zoom frames between (0: whole on
-#: every zoom frame, as before session 8). BENCHMARKS.md, "Strided native zoom for video".
-VIDEO_ZOOM_WHOLE = 4
+#: every zoom frame). Left at 0: 4 took a 720p job to about 0.7x its CPU and leaked less
+#: on generator B's clips (18 against 21 of 92 faces), but 2 more faces of 94 on
+#: generator A's (7 against 5); BENCHMARKS.md, "Strided native zoom for video (session 8)".
+VIDEO_ZOOM_WHOLE = 0
 #: Chips of a zoom frame are also laid around the faces of this many frames before.
 VIDEO_CHIP_RECENT = 2
 
