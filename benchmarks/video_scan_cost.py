@@ -6,10 +6,12 @@ Each frame of ``CLIP`` (default ``../shared/data/videos/source_s18.mp4``, 1280x7
 decoded once and scanned by every schedule in turn (so that all of them share the
 machine's load of that moment): today's (``pyramid``: the x1.5 zoom of the frame
 brought to the 640 px base), and the ``video`` search's zoom of the frame's own pixels
-at x1 and x1.5, every 2nd or 3rd frame. The figure is the process's CPU time spent in
-the scanner (resizing, detector, merge; decoding excluded), per frame. CPU time, not
-wall-clock: it is less sensitive to a shared machine's load, yet not free of it (caches
-and the detector's threads compete), so compare the rows of one run, not runs.
+at x1 and x1.5, every 2nd or 3rd frame, and session 8's strided one (the whole frame on
+one frame in 4 or 8, chips on the zoom frames between). The figure is the process's
+CPU time spent in the scanner (resizing, detector, merge; decoding excluded), per frame.
+CPU time, not wall-clock: it is less sensitive to a shared machine's load, yet not free
+of it (caches and the detector's threads compete), so compare the rows of one run, not
+runs.
 """
 
 from __future__ import annotations
@@ -29,15 +31,20 @@ from veil.settings import ScanSettings
 def schedules(width: int, height: int) -> dict[str, tuple[ScanSettings, int]]:
     """The compared schedules: name -> (scan settings, zoom pass on one frame in N)."""
     s = video_scan_settings(width, height, ScanSettings())
-    today = dataclasses.replace(s, search="pyramid")
+    whole = dataclasses.replace(s, video_zoom_whole=0)  # before session 8
+    today = dataclasses.replace(whole, search="pyramid")
     return {
         "today (x1.5 of the 640 px base), every 2nd": (today, 2),
-        "native x1, every 2nd": (dataclasses.replace(s, native_scale=1.0), 2),
-        "native x1, every 3rd": (dataclasses.replace(s, native_scale=1.0), 3),
-        "native x1.5, every 2nd": (dataclasses.replace(s, native_scale=1.5,
+        "native x1, every 2nd": (dataclasses.replace(whole, native_scale=1.0), 2),
+        "native x1, every 3rd": (dataclasses.replace(whole, native_scale=1.0), 3),
+        "native x1.5, every 2nd": (dataclasses.replace(whole, native_scale=1.5,
                                                        max_upscale=1.5), 2),
-        "native x1.5, every 3rd": (dataclasses.replace(s, native_scale=1.5,
+        "native x1.5, every 3rd": (dataclasses.replace(whole, native_scale=1.5,
                                                        max_upscale=1.5), 3),
+        "native x1 whole every 4th, chips every 2nd (session 8)": (
+            dataclasses.replace(s, video_zoom_whole=4), 2),
+        "native x1 whole every 8th, chips every 2nd": (
+            dataclasses.replace(s, video_zoom_whole=8), 2),
     }
 
 

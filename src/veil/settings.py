@@ -108,6 +108,11 @@ class ScanSettings:
         seed the chips); 1.0 runs only the pass at the picture's own pixels whole (cheaper,
         but a lone face of 20-24 px on a busy texture, which that pass barely sees, then
         gets no zoom: see BENCHMARKS.md, "Adaptive zoom for photos").
+    video_zoom_whole: ``video``: the zoom pass (at the frame's own pixels on frames larger
+        than ``base_side``) sees the whole frame on one frame in this many; on the other
+        zoom frames it runs only on chips around the base pass's small or weak candidates
+        and the faces of the frames just before (:class:`veil.scan.video.VideoScanner`).
+        0 (plans made before session 8): the whole frame on every zoom frame.
     """
 
     threshold: float = 0.25
@@ -133,6 +138,7 @@ class ScanSettings:
     chip_full: float = 1.0
     chip_whole: float = 1.5
     video_detector: str = "fp32"
+    video_zoom_whole: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -163,6 +169,8 @@ class ScanSettings:
             raise ValueError("chip_full must be in (0, 1]")
         if self.chip_whole < 1:
             raise ValueError("chip_whole must be at least 1")
+        if self.video_zoom_whole < 0:
+            raise ValueError("video_zoom_whole must be at least 0")
         if self.video_detector not in VIDEO_DETECTORS:
             raise ValueError(f"unknown video detector {self.video_detector!r}; choose from "
                              f"{VIDEO_DETECTORS}")

@@ -12,17 +12,18 @@ face is seen at least as large as it is, whatever the video's resolution.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 
 import numpy as np
 
 from veil.detections import Detections
 from veil.scan.base import Detector
 from veil.scan.registry import video_detector_name
-from veil.scan.scanner import Scanner
+from veil.scan.scanner import Scanner, plan_chips, run_pass, run_pass_on_chips
 from veil.settings import ScanSettings
 
 __all__ = ["VIDEO_BASE_SIDE", "VIDEO_KEEP_WEAK", "VIDEO_NATIVE_ZOOM", "VIDEO_TILE_OVERLAP",
-           "VIDEO_TILE_SIDE", "VIDEO_ZOOM", "VIDEO_ZOOM_EVERY", "VideoScanner",
+           "VIDEO_TILE_SIDE", "VIDEO_ZOOM", "VIDEO_ZOOM_EVERY", "VIDEO_ZOOM_WHOLE", "VideoScanner",
            "video_scan_settings"]
 
 #: Long side of the base pass for video frames: CenterFace costs about 26 ms at
@@ -52,6 +53,14 @@ VIDEO_NATIVE_ZOOM = 1.0
 #: overlapping tiles, so memory stays bounded.
 VIDEO_TILE_SIDE = 2048
 VIDEO_TILE_OVERLAP = 128
+#: ``ScanSettings.video_zoom_whole`` of video jobs: the zoom pass sees the whole frame
+#: on one frame in this many, and chips only on the zoom frames between (0: whole on
+#: every zoom frame). Left at 0: 4 took a 720p job to about 0.7x its CPU and leaked less
+#: on generator B's clips (18 against 21 of 92 faces), but 2 more faces of 94 on
+#: generator A's (7 against 5); BENCHMARKS.md, "Strided native zoom for video (session 8)".
+VIDEO_ZOOM_WHOLE = 0
+#: Chips of a zoom frame are also laid around the faces of this many frames before.
+VIDEO_CHIP_RECENT = 2
 
 
 def video_scan_settings(width: int, height: int, scan: ScanSettings | None = None
@@ -84,14 +93,22 @@ def video_scan_settings(width: int, height: int, scan: ScanSettings | None = Non
         base_side=VIDEO_BASE_SIDE, target_pixels=max(pixels, 1),
         max_upscale=max(VIDEO_ZOOM, VIDEO_NATIVE_ZOOM), native_scale=VIDEO_NATIVE_ZOOM,
         tile_side=VIDEO_TILE_SIDE, tile_overlap=VIDEO_TILE_OVERLAP,
-        keep_weak=min(VIDEO_KEEP_WEAK, scan.threshold))
+        keep_weak=min(VIDEO_KEEP_WEAK, scan.threshold), video_zoom_whole=VIDEO_ZOOM_WHOLE)
 
 
 class VideoScanner:
     """Scans the frames of a video: every frame with the base pass, and one frame in
-    ``zoom_every`` with all passes of ``settings`` (the tracker bridges between them).
+    ``zoom_every`` with the zoom passes of ``settings`` too (the tracker bridges between
+    them).
 
-    ``zoom_every=1`` scans every frame fully. ``scan(rgb, index)`` is the only call.
+    ``zoom_every=1`` zooms on every frame. With ``settings.video_zoom_whole`` (N) above 1
+    and a frame larger than the base pass, the zoom passes see the whole frame only on
+    one frame in N (``index % N == 0``); on the other zoom frames they run on chips only
+    (:func:`veil.scan.scanner.plan_chips`): around the base pass's small or weak
+    candidates and around the faces reported on the :data:`VIDEO_CHIP_RECENT` frames
+    before (scoring the support threshold or more), so a face the base pass cannot see is found
+    again at the latest on the next whole frame.
+    ``scan(rgb, index)`` is the only call; frames are scanned in order.
     """
 
     def __init__(self, settings: ScanSettings, zoom_every: int = VIDEO_ZOOM_EVERY,
@@ -99,12 +116,52 @@ class VideoScanner:
         self.settings = settings
         self.full = Scanner(settings, detector=detector)
         self.zoom_every = max(1, int(zoom_every))
+        self.whole_every = max(0, int(settings.video_zoom_whole))
         self.light = self.full
-        if self.zoom_every > 1 and (len(settings.zooms) > 1 or settings.mirror):
+        if (self.zoom_every > 1 or self.whole_every > 1) and (
+                len(settings.zooms) > 1 or settings.mirror):
             light = dataclasses.replace(settings, zooms=(1.0,), mirror=False)
             self.light = Scanner(light, detector=self.full.detector)
+        self._recent: deque[tuple[int, Detections]] = deque(maxlen=VIDEO_CHIP_RECENT)
+
+    def passes_for(self, width: int, height: int, index: int) -> str:
+        """How frame ``index`` is searched: ``whole`` (all passes on the whole frame),
+        ``chips`` (the base pass whole, the zooms on chips) or ``base`` (the base pass
+        only)."""
+        if self.light is self.full:
+            return "whole"
+        # Chips only where the zoom is of the frame's own pixels (a frame larger than the
+        # base); a smaller frame's zoom pass is cheap and stays whole.
+        if self.whole_every > 1 and max(width, height) > self.settings.base_side:
+            if index % self.whole_every == 0:
+                return "whole"
+            return "chips" if index % self.zoom_every == 0 else "base"
+        return "whole" if index % self.zoom_every == 0 else "base"
 
     def scan(self, rgb: np.ndarray, index: int) -> Detections:
         """Faces of frame ``index``."""
-        use = self.full if index % self.zoom_every == 0 else self.light
-        return use.scan(rgb)
+        h, w = rgb.shape[:2]
+        how = self.passes_for(w, h, index)
+        if how == "chips":
+            found = self._scan_chips(rgb, index)
+        else:
+            found = (self.full if how == "whole" else self.light).scan(rgb)
+        if self.whole_every > 1:
+            # Weak faces too (support threshold and up): a face the tracker still bridges.
+            self._recent.append((index, found.with_min_score(
+                self.settings.support_threshold)))
+        return found
+
+    def _scan_chips(self, rgb: np.ndarray, index: int) -> Detections:
+        h, w = rgb.shape[:2]
+        passes = self.full.passes(w, h)
+        detector = self.full.detector
+        parts = [run_pass(detector, rgb, passes[0])]
+        recent = Detections.concatenate([d for i, d in self._recent
+                                         if index - i <= VIDEO_CHIP_RECENT])
+        chips = plan_chips(parts, w, h, self.settings, recent)
+        parts += [run_pass_on_chips(detector, rgb, p, chips) for p in passes[1:]]
+        extra = None
+        if self.full.confirm_detector is not None:
+            extra = self.full.confirmed_weak(rgb, parts)
+        return self.full.combine(parts, w, h, extra)
