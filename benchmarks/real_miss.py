@@ -44,14 +44,14 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from benchmarks.metrics import black_box_mask, score_frame, xyxy
+from benchmarks.metrics import FrameScore, black_box_mask, score_frame, xyxy
 from benchmarks.wider import WiderImage, default_root, load_wider
 from veil.detections import Detections, box_iou
 from veil.render.masks import coverage_mask, mask_regions
@@ -119,15 +119,14 @@ def _clock(cpu: dict[str, float], key: str, fn: Callable[..., Any], *args: Any,
     return out
 
 
-def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
-              grid: dict[str, Rules], cpu: dict[str, float]) -> dict[str, Any]:
-    """The three jobs of one image, their leaked faces and what each check flags."""
-    frame = np.ascontiguousarray(Image.open(root / "images" / im.name).convert("RGB"))
+def _job_outputs(frame: np.ndarray, im: WiderImage, cpu: dict[str, float]
+                 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, FrameScore, list[int]]]:
+    """Each job of :data:`JOBS` on one picture (its CenterFace passes run once and shared
+    by the jobs): the job's name, its solid-filled output, the masked pixels, the
+    picture's score and the indices of the faces it leaked."""
     h, w = frame.shape[:2]
     cf = get_detector("centerface", floor=0.04)
-    gt = xyxy(im.boxes)
     cache: dict[ScanPass, Detections] = {}
-    rec: dict[str, Any] = {"name": im.name, "jobs": {}}
     for job, s in JOBS.items():
         parts = []
         for p in plan_passes(w, h, s):
@@ -138,8 +137,17 @@ def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
         out = mask_regions(frame, dets.boxes, SOLID)
         masked = coverage_mask((h, w), dets.boxes, SOLID)
         score = score_frame(black_box_mask(frame, out), im.boxes, im.invalid)
+        yield job, out, masked, score, [k for k, lk in enumerate(score.leaked) if lk]
+
+
+def run_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
+              grid: dict[str, Rules], cpu: dict[str, float]) -> dict[str, Any]:
+    """The three jobs of one image, their leaked faces and what each check flags."""
+    frame = np.ascontiguousarray(Image.open(root / "images" / im.name).convert("RGB"))
+    gt = xyxy(im.boxes)
+    rec: dict[str, Any] = {"name": im.name, "jobs": {}}
+    for job, out, masked, score, leaked in _job_outputs(frame, im, cpu):
         checks, cands, by = _checks(finders[job], frame, out, masked, grid, cpu)
-        leaked = [k for k, lk in enumerate(score.leaked) if lk]
         rec["jobs"][job] = {
             "leaked": [{"side": float(min(im.boxes[k][2], im.boxes[k][3])),
                         "coverage": round(float(score.coverage[k]), 3),
@@ -289,22 +297,10 @@ def sweep_image(root: Path, im: WiderImage, finders: dict[str, ResidualFinder],
     score threshold what verification's photo check (dlib HOG + YuNet) flags."""
     frame = np.ascontiguousarray(Image.open(root / "images" / im.name).convert("RGB"))
     h, w = frame.shape[:2]
-    cf = get_detector("centerface", floor=0.04)
     gt = xyxy(im.boxes)
-    cache: dict[ScanPass, Detections] = {}
     rec: dict[str, Any] = {"name": im.name, "pixels": h * w, "jobs": {}}
     first = next(iter(finders.values()))
-    for job, s in JOBS.items():
-        parts = []
-        for p in plan_passes(w, h, s):
-            if p not in cache:
-                cache[p] = _timed(lambda p=p: run_pass(cf, frame, p), cpu, "job centerface")
-            parts.append(cache[p])
-        dets = Scanner(s, detector=cf).combine(parts, w, h)
-        out = mask_regions(frame, dets.boxes, SOLID)
-        masked = coverage_mask((h, w), dets.boxes, SOLID)
-        score = score_frame(black_box_mask(frame, out), im.boxes, im.invalid)
-        leaked = [k for k, lk in enumerate(score.leaked) if lk]
+    for job, out, masked, score, leaked in _job_outputs(frame, im, cpu):
         hog = _clock(cpu, "check dlib-hog", first._dlib_hog, out)
         faces: list[dict[str, Any]] = [
             {"side": float(min(im.boxes[k][2], im.boxes[k][3])), "index": int(k),

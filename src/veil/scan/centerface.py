@@ -31,6 +31,7 @@ import numpy as np
 
 from veil.detections import Detections
 from veil.errors import VeilError
+from veil.models import shipped_file
 from veil.scan.base import default_threads
 from veil.settings import DEVICES
 
@@ -60,11 +61,7 @@ INT8_SHA256 = "205469b1db9d4cbb139222c57dd91f9236d0a9d6781d37dd86e2d6db9262b8f2"
 
 def int8_model_path() -> Path:
     """Path of the int8 CenterFace graph inside the installed veil package."""
-    ref = importlib.resources.files("veil.models.centerface_int8").joinpath(INT8_FILE)
-    path = Path(str(ref))
-    if not path.is_file():  # pragma: no cover - shipped with the package
-        raise VeilError(f"int8 CenterFace graph not found at {path}")
-    return path
+    return shipped_file("centerface_int8", INT8_FILE, "int8 CenterFace graph")
 
 
 def int8_exact_here() -> bool:

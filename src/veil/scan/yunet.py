@@ -11,7 +11,6 @@ multiples of 32 (veil pads, never stretches).
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import threading
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 
 from veil.detections import Detections
-from veil.errors import VeilError
+from veil.models import shipped_file
 from veil.scan.base import default_threads
 
 MODEL_FILE = "yunet_n_dynamic.onnx"
@@ -34,11 +33,7 @@ NMS_IOU = 0.4
 
 def bundled_model_path() -> Path:
     """Path of the YuNet-n file inside the installed veil package."""
-    ref = importlib.resources.files("veil.models.yunet").joinpath(MODEL_FILE)
-    path = Path(str(ref))
-    if not path.is_file():  # pragma: no cover - shipped with the package
-        raise VeilError(f"YuNet weights not found at {path}")
-    return path
+    return shipped_file("yunet", MODEL_FILE, "YuNet weights")
 
 
 def file_sha256(path: Path) -> str:
