@@ -92,7 +92,7 @@ class DefaultGroup(click.Group):
         if not args:  # the short usage, not 150 lines of help
             raise click.UsageError("nothing to do: give INPUT... -o OUTDIR, or a command",
                                    ctx)
-        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names \
+        if args[0] not in self.commands and args[0] not in ctx.help_option_names \
                 and args[0] != "--version":
             args = [DEFAULT_COMMAND, *args]
         return super().parse_args(ctx, args)

@@ -296,7 +296,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             continue
         what = (f"{folder} exists but is not writable" if why == _NOT_WRITABLE
                 else f"cannot create {folder}: {why}")
-        if folder == side:
+        if hint is None:  # the side folder
             raise click.UsageError(f"{what} (veil keeps the plans and the records that "
                                    "let a re-run resume there, beside the output folder)")
         if hint == "--report" and report_dir is None:

@@ -86,7 +86,7 @@ def unpaired_outputs(original: Path, output: Path,
     for p in sorted(output.rglob("*")):
         if (p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES and not p.name.startswith(".")
                 and p.resolve() not in matched
-                and not any(r == p.parent or r in p.parents for r in reports)):
+                and not any(r in p.parents for r in reports)):
             found.append(p)
     return found
 

@@ -107,10 +107,9 @@ def _entry_from(stored: dict[str, Any], thumbnail: Path | None = None) -> Record
                                     metadata_flagged=list(ver.get("metadata", {})
                                                           .get("flagged", [])),
                                     thumbnail_file=thumbnail)
+    # records are written for new outcomes only, so a stored entry never holds this note
     note = RESUMED_NOTE if ver is not None else RESUMED_NOTE_UNVERIFIED
-    notes = [n for n in stored.get("notes", []) if n not in (RESUMED_NOTE,
-                                                              RESUMED_NOTE_UNVERIFIED)]
-    stored = dict(stored, notes=[*notes, note])
+    stored = dict(stored, notes=[*stored.get("notes", []), note])
     entry = RecordedEntry(
         input=Path(stored["input"]), output=Path(stored["output"]),
         kind=str(stored.get("kind", "image")), input_sha256=stored.get("input_sha256"),

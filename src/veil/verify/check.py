@@ -492,11 +492,10 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
         v.fidelity = fidelity.to_dict()
         v.checks["fidelity"] = "fail" if fidelity.failed else "pass"
         v.reasons.extend(fidelity.reasons())
-        v.passed = not v.reasons
     if pairing is not None:  # no plan: is the output a masked copy of this original?
         v.checks["pairing"] = "fail" if pairing.failed else "pass"
         v.reasons[:0] = pairing.reasons()
-        v.passed = not v.reasons
+    v.passed = not v.reasons
     v.seconds = time.perf_counter() - t0
     return v
 

@@ -55,7 +55,7 @@ class PairingCheck:
 
     @property
     def failed(self) -> bool:
-        return self._aspect_differs() or self._mostly_changed()
+        return bool(self.reasons())
 
     def reasons(self) -> list[str]:
         out: list[str] = []
