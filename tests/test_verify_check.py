@@ -11,10 +11,18 @@ from PIL import Image
 from veil.detections import box_iou
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.render.masks import mask_regions
-from veil.settings import MaskSettings
+from veil.settings import MaskSettings, ScanSettings
 from veil.verify.check import verify_pair
 from veil.verify.recognition import reid_threshold
-from verify_media import FACE_BOX, WEAK, astronaut, image_plan, write_masked, write_video
+from verify_media import (
+    FACE_BOX,
+    WEAK,
+    astronaut,
+    image_plan,
+    photo_yunet_inputs,
+    write_masked,
+    write_video,
+)
 
 
 @pytest.fixture(scope="module")
@@ -312,21 +320,9 @@ def test_a_repair_round_searches_only_what_changed(files, monkeypatch):
     from veil.verify.check import _finder
 
     plan = image_plan()
-    finder = _finder(plan.scan, True, True)  # a photo's finder
-    assert finder.yunet is not None
-    remembering = finder.yunet.detector
-    inner = remembering.inner
-    shown: list[tuple[int, ...]] = []
-
-    class Counting:
-        floor = property(lambda self: inner.floor)
-
-        def detect(self, frame):
-            shown.append(frame.shape)
-            return inner.detect(frame)
-
-    monkeypatch.setattr(remembering, "inner", Counting())
-    finder.remember(object())
+    assert plan.scan == ScanSettings()  # so the spied finder is this plan's
+    shown = photo_yunet_inputs(monkeypatch)
+    _finder(plan.scan, True, True).remember(object())  # a photo's finder
     first = verify_pair(files["original"], files["masked"], plan)
     runs = len(shown)
     assert runs >= 1

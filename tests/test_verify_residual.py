@@ -27,7 +27,7 @@ from veil.verify.residual import (
     strong_settings,
     yunet_settings,
 )
-from verify_media import FACE_BOX, astronaut
+from verify_media import FACE_BOX, astronaut, photo_yunet_inputs
 
 
 def test_strong_settings_lower_the_threshold_at_the_jobs_base_size():
@@ -196,18 +196,28 @@ def test_core_box():
     assert core_box((0, 0, 10, 20), 0.2) == (2, 4, 8, 16)
 
 
-def _phone_picture(face_side: float) -> tuple[np.ndarray, np.ndarray]:
-    """A 3000x2250 grey picture holding the astronaut scaled so that her face is
-    ``face_side`` px wide, and the face's box there."""
-    img = astronaut()
-    f = face_side / (FACE_BOX[2] - FACE_BOX[0])
-    small = cv2.resize(img, (round(512 * f), round(512 * f)), interpolation=cv2.INTER_AREA)
-    canvas = np.full((2250, 3000, 3), 128, np.uint8)
-    ox, oy = 1400, 1000
+def _placed_face(side: float, size: tuple[int, int], at: tuple[int, int],
+                 blur: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A grey picture of ``size`` (width, height) holding the astronaut at ``at``, scaled
+    so that her face is ``side`` px wide (and blurred by ``blur`` px), and the face's box
+    there."""
+    f = side / (FACE_BOX[2] - FACE_BOX[0])
+    small = cv2.resize(astronaut(), (round(512 * f), round(512 * f)),
+                       interpolation=cv2.INTER_AREA)
+    if blur:
+        small = cv2.GaussianBlur(small, (0, 0), blur)
+    canvas = np.full((size[1], size[0], 3), 128, np.uint8)
+    ox, oy = at
     canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
     box = np.asarray([[ox + FACE_BOX[0] * f, oy + FACE_BOX[1] * f,
                        ox + FACE_BOX[2] * f, oy + FACE_BOX[3] * f]], np.float32)
     return canvas, box
+
+
+def _phone_picture(face_side: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 3000x2250 grey picture holding the astronaut scaled so that her face is
+    ``face_side`` px wide, and the face's box there."""
+    return _placed_face(face_side, (3000, 2250), (1400, 1000))
 
 
 def _near(found, box: np.ndarray) -> list:
@@ -337,37 +347,7 @@ def test_a_small_picture_is_searched_whole_at_twice_its_pixels():
 def _small_face(side: float, blur: float) -> tuple[np.ndarray, np.ndarray]:
     """A 640x480 grey photo holding the astronaut with her face ``side`` px wide, blurred
     by ``blur`` px (a far face out of focus), and the face's box there."""
-    f = side / (FACE_BOX[2] - FACE_BOX[0])
-    small = cv2.resize(astronaut(), (round(512 * f), round(512 * f)),
-                       interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), blur)
-    canvas = np.full((480, 640, 3), 128, np.uint8)
-    ox, oy = 300, 200
-    canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
-    box = np.asarray([[ox + FACE_BOX[0] * f, oy + FACE_BOX[1] * f,
-                       ox + FACE_BOX[2] * f, oy + FACE_BOX[3] * f]], np.float32)
-    return canvas, box
-
-
-def _yunet_inputs(monkeypatch) -> list[tuple[int, ...]]:
-    """The shapes of every input the photo check's YuNet is given from now on."""
-    from veil.verify.check import _finder
-
-    finder = _finder(ScanSettings(), True, True)
-    assert finder.yunet is not None
-    remembering = finder.yunet.detector
-    inner = remembering.inner
-    shown: list[tuple[int, ...]] = []
-
-    class Counting:
-        floor = property(lambda self: inner.floor)
-
-        def detect(self, frame):
-            shown.append(frame.shape)
-            return inner.detect(frame)
-
-    monkeypatch.setattr(remembering, "inner", Counting())
-    return shown
+    return _placed_face(side, (640, 480), (300, 200), blur)
 
 
 def test_a_photo_is_zoomed_only_where_yunet_sees_a_small_candidate(tmp_path, monkeypatch):
@@ -379,7 +359,7 @@ def test_a_photo_is_zoomed_only_where_yunet_sees_a_small_candidate(tmp_path, mon
 
     from veil.verify.check import verify_pair
 
-    shown = _yunet_inputs(monkeypatch)
+    shown = photo_yunet_inputs(monkeypatch)
     blank = tmp_path / "blank.png"
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(100, 156, (480, 640, 3), dtype=np.uint8)).save(blank)

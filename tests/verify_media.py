@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -13,7 +14,7 @@ from PIL import Image
 
 from veil.plan.record import MediaInfo, Plan, Region
 from veil.render.masks import mask_regions
-from veil.settings import MaskSettings
+from veil.settings import MaskSettings, ScanSettings
 
 # The astronaut's face (CenterFace box on skimage.data.astronaut(), 512x512).
 FACE_BOX = (181.5, 58.2, 269.9, 177.8)
@@ -65,3 +66,25 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 10,
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def photo_yunet_inputs(monkeypatch: Any) -> list[tuple[int, ...]]:
+    """The shapes of every input the photo check's YuNet (the default settings' finder,
+    shared through ``veil.verify.check._finder``) is given from now on."""
+    from veil.verify.check import _finder
+
+    finder = _finder(ScanSettings(), True, True)
+    assert finder.yunet is not None
+    remembering = finder.yunet.detector
+    inner = remembering.inner
+    shown: list[tuple[int, ...]] = []
+
+    class Counting:
+        floor = property(lambda self: inner.floor)
+
+        def detect(self, frame: np.ndarray) -> Any:
+            shown.append(frame.shape)
+            return inner.detect(frame)
+
+    monkeypatch.setattr(remembering, "inner", Counting())
+    return shown
