@@ -7,7 +7,6 @@ import hashlib
 import importlib.metadata
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -24,6 +23,7 @@ from veil.scan.centerface import INT8_SHA256, CenterFace, CenterFaceInt8, int8_m
 from veil.scan.registry import get_detector, video_detector_name
 from veil.scan.video import video_scan_settings
 from veil.settings import MaskSettings, ScanSettings
+from verify_media import write_video
 
 FOLDER = REPO / "src" / "veil" / "models" / "centerface_int8"
 
@@ -117,20 +117,12 @@ def _face_clip(path: Path, frames: int = 6) -> Path:
 
     face = cv2.resize(skimage.data.astronaut()[20:260, 100:320], (110, 120),
                       interpolation=cv2.INTER_AREA)
-    c = av.open(str(path), "w")
-    v = c.add_stream("libx264", rate=30)
-    v.width, v.height, v.pix_fmt = 240, 160, "yuv420p"
+    pictures = []
     for i in range(frames):
         img = np.full((160, 240, 3), 200, np.uint8)
         img[20:140, 10 + 8 * i:120 + 8 * i] = face
-        f = av.VideoFrame.from_ndarray(img, format="rgb24")
-        f.pts = i
-        for p in v.encode(f):
-            c.mux(p)
-    for p in v.encode(None):
-        c.mux(p)
-    c.close()
-    return path
+        pictures.append(img)
+    return write_video(path, pictures, fps=30, pix_fmt="yuv420p", options=None)
 
 
 def test_video_job_uses_and_records_the_int8_graph(tmp_path: Path) -> None:

@@ -50,16 +50,22 @@ def write_masked(path: Path, settings: MaskSettings | None, boxes: list | None =
     return path
 
 
+NEAR_LOSSLESS = {"crf": "4", "preset": "ultrafast"}
+
+
 def write_video(path: Path, frames: list[np.ndarray], fps: int = 10,
-                metadata: dict[str, str] | None = None) -> Path:
-    """Encode RGB frames as H.264 (near-lossless) with PyAV."""
+                metadata: dict[str, str] | None = None, pix_fmt: str = "yuv444p",
+                options: dict[str, str] | None = NEAR_LOSSLESS) -> Path:
+    """Encode RGB frames as H.264 with PyAV (by default near-lossless; ``pix_fmt`` and
+    ``options`` for a clip as cameras make them: ``"yuv420p"``, ``None``)."""
     with av.open(str(path), "w") as out:
         if metadata:
             out.metadata.update(metadata)
         stream = out.add_stream("libx264", rate=Fraction(fps, 1))
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
-        stream.pix_fmt = "yuv444p"
-        stream.options = {"crf": "4", "preset": "ultrafast"}
+        stream.pix_fmt = pix_fmt
+        if options:
+            stream.options = dict(options)
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(packet)
