@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -110,8 +111,9 @@ def test_handshaking_photo_gives_the_same_bytes_and_passes(tmp_path: Path,
     assert runs[0][1], "the default output must pass its own verification"
 
 
-def test_video_renders_the_same_bytes(tmp_path: Path) -> None:
+def test_video_renders_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from veil.jobs.video import file_sha256, render_video_plan
+    from veil.media.video import VideoWriter
     from veil.plan.record import MediaInfo
     from verify_media import write_video
 
@@ -122,12 +124,22 @@ def test_video_renders_the_same_bytes(tmp_path: Path) -> None:
                           fps=10.0))
     for i in range(6):
         plan.add_region(i, Region(box, track_id=1))
-    outs = []
+    outs, fed = [], []
+    real_write_rgb = VideoWriter.write_rgb
+
+    def spy(self: VideoWriter, rgb: np.ndarray, pts: int | None) -> None:
+        fed[-1].append(hashlib.sha256(np.ascontiguousarray(rgb).tobytes()).hexdigest()[:12])
+        real_write_rgb(self, rgb, pts)
+
+    monkeypatch.setattr(VideoWriter, "write_rgb", spy)
     for name in ("one.mp4", "two.mp4"):
+        fed.append([])
         done = render_video_plan(src, plan, tmp_path / name)
         assert done.ok, done.error
         outs.append((tmp_path / name).read_bytes())
-    assert outs[0] == outs[1]
+    # A flake seen once in a full CI run (different H.264 bytes from the first frame):
+    # say whether the encoder was fed different pixels (decode or masks) or not (encoder).
+    assert outs[0] == outs[1], f"frames fed to the encoder: {fed[0]} then {fed[1]}"
 
 
 def test_a_recognisable_video_face_is_strengthened_along_its_track() -> None:
