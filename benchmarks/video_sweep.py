@@ -245,7 +245,8 @@ def _gt_rows(gt: dict[str, Any], t: int) -> np.ndarray:
 def size_grid(width: int, height: int) -> dict[str, VideoSetting]:
     """Zoom-pass schedules for ``width`` x ``height`` frames, as frame scales: today's
     (the x1.5 zoom of the frame brought to the 640 px base), zooms of the frame's own
-    pixels (x1, x1.5) every 2nd or 3rd frame, and a base pass at 960 px."""
+    pixels (x1, x1.5) every frame, 2nd or 3rd frame, the frame's own pixels as the only
+    pass, and a base pass at 960 px."""
     base = min(1.0, VIDEO_BASE_SIDE / max(width, height))
     big = min(1.0, 1.5 * VIDEO_BASE_SIDE / max(width, height))
     d = VideoSetting(base=base, zoom=VIDEO_ZOOM * base)
@@ -254,6 +255,8 @@ def size_grid(width: int, height: int) -> dict[str, VideoSetting]:
         "base pass only": replace(d, zoom=None),
         "x1.5 of the base, every frame": replace(d, every=1),
         "native x1, every 2nd": replace(d, zoom=max(1.0, d.zoom or 0)),
+        "native x1, every frame": replace(d, zoom=max(1.0, d.zoom or 0), every=1),
+        "native x1 alone, every frame": replace(d, base=1.0, zoom=None),
         "native x1, every 3rd": replace(d, zoom=max(1.0, d.zoom or 0), every=3),
         "native x1.5, every 2nd": replace(d, zoom=max(1.5, d.zoom or 0)),
         "native x1.5, every 3rd": replace(d, zoom=max(1.5, d.zoom or 0), every=3),
