@@ -132,3 +132,24 @@ def test_verify_names_outputs_that_no_original_matches(tmp_path):
     assert code == 1, err
     assert "stray.png: no original found" in err and "thumb.png" not in err, err
     assert "1 of 2 outputs passed" in err
+
+
+def test_verify_passes_a_job_output_whose_original_has_a_colour_profile(tmp_path):
+    """A new user's `veil verify in/ out/` failed veil's own output of a photo with Apple's
+    Generic RGB profile (gamma 1.8): the job writes its colours converted to sRGB, and
+    verify compared them with the original's unconverted levels (92% of pixels 'changed')."""
+    import imagefactory as factory
+
+    generic = ((0.630, 0.340), (0.295, 0.605), (0.155, 0.077))  # Trinitron-like primaries
+    icc = factory.matrix_icc(generic, 1.8, "Test Generic RGB")
+    (tmp_path / "in").mkdir()
+    Image.fromarray(astronaut()).save(tmp_path / "in" / "g.jpg", quality=95, icc_profile=icc)
+    code, _, err = run(tmp_path / "in", "-o", tmp_path / "out", "--no-verify")
+    assert code == 0, err
+    code, _, err = run("verify", tmp_path / "in", tmp_path / "out")
+    assert code == 0, err
+    # kept profile (--keep-icc): the output's levels are the original's; still a pair
+    code, _, err = run(tmp_path / "in", "-o", tmp_path / "kept", "--no-verify", "--keep-icc")
+    assert code == 0, err
+    code, _, err = run("verify", tmp_path / "in", tmp_path / "kept")
+    assert code == 0, err

@@ -437,9 +437,18 @@ def to_srgb(loaded: LoadedImage) -> LoadedImage:
     untouched. Relative colorimetric intent: colours inside sRGB stay exactly as they
     were; the few outside it are clipped to its edge.
     """
-    icc = loaded.icc_profile
-    if not icc:
+    if not loaded.icc_profile:
         return loaded
+    return dataclasses.replace(loaded, pixels=pixels_to_srgb(loaded.pixels, loaded.icc_profile),
+                               icc_profile=None)
+
+
+def pixels_to_srgb(pixels: np.ndarray, icc: bytes | None) -> np.ndarray:
+    """RGB ``uint8`` pixels in ``icc``'s colours converted to sRGB, as :func:`to_srgb`
+    converts them; returned unchanged without a profile, with an sRGB one or with one
+    the colour engine cannot use."""
+    if not icc:
+        return pixels
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         transform = ImageCms.buildTransform(
@@ -447,12 +456,11 @@ def to_srgb(loaded: LoadedImage) -> LoadedImage:
         )
         if np.array_equal(np.asarray(ImageCms.applyTransform(_PROBE, transform)), _PROBE_ARR):
             # an sRGB profile (or one the same on a 33-level grid): nothing to convert
-            return dataclasses.replace(loaded, icc_profile=None)
-        rgb = ImageCms.applyTransform(Image.fromarray(loaded.pixels), transform)
+            return pixels
+        rgb = ImageCms.applyTransform(Image.fromarray(pixels), transform)
     except (ImageCms.PyCMSError, OSError, ValueError):
-        return dataclasses.replace(loaded, icc_profile=None)
-    pixels = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
-    return dataclasses.replace(loaded, pixels=pixels, icc_profile=None)
+        return pixels
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
 # --------------------------------------------------------------------------- animations

@@ -265,7 +265,7 @@ def _pairs(original: Path, output: Path, kind: str, plan: Plan | None, stride: i
     the indices checked for residual faces (``None``: every ``stride``-th) and the
     regular sample's stride."""
     if kind == "image":
-        orig, out = media.read_any_rgb(original), media.read_any_rgb(output)
+        orig, out = media.read_image_pair(original, output)
         return iter([(0, orig, out)]), 1, {0}, 1
     count, fps = media.video_frame_count(original)
     if plan is not None and plan.media.frame_count > count:

@@ -62,16 +62,38 @@ def read_any_rgb(path: Path) -> np.ndarray:
     """An image file, made by veil or any other tool, as upright RGB ``uint8``
     ``(H, W, 3)``; :class:`MediaError` if unreadable. Lenient on purpose, unlike
     :func:`veil.media.images.read_image` (which refuses what veil will not write from)."""
+    return read_rgb_and_profile(path)[0]
+
+
+def read_rgb_and_profile(path: Path) -> tuple[np.ndarray, bytes | None]:
+    """:func:`read_any_rgb`'s pixels and the file's RGB ICC profile (``None`` when it
+    has none, or its pixels are not RGB)."""
     _register_heif()
     path = Path(path)
     try:
         with Image.open(path) as im:
+            icc = bytes(im.info.get("icc_profile") or b"")
             upright = ImageOps.exif_transpose(im)
-            return np.asarray(upright.convert("RGB"))
+            rgb = im.mode == "RGB" and icc[16:20] == b"RGB "
+            return np.asarray(upright.convert("RGB")), icc if rgb else None
     except FileNotFoundError as exc:
         raise MediaError(path, "file not found") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaError(path, f"not a readable image ({exc})") from exc
+
+
+def read_image_pair(original: Path, output: Path) -> tuple[np.ndarray, np.ndarray]:
+    """An original and its output as RGB, the original's colours as the output shows
+    them: a job writes an original with a colour profile (Display P3, Adobe RGB,
+    Generic RGB) converted to sRGB and without the profile, unless asked to keep it
+    (:func:`veil.media.images.to_srgb`); compared unconverted, every pixel would differ."""
+    from veil.media.images import pixels_to_srgb
+
+    orig, icc = read_rgb_and_profile(original)
+    out, out_icc = read_rgb_and_profile(output)
+    if icc is not None and out_icc is None:
+        orig = pixels_to_srgb(orig, icc)
+    return orig, out
 
 
 def sample_stride(fps: float | None) -> int:
