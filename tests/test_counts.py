@@ -58,6 +58,24 @@ def test_summary_counts_faces_and_says_regions(tmp_path: Path) -> None:
     assert summary.to_dict()["faces"] == 1 and summary.to_dict()["regions"] == 282
 
 
+def test_summary_says_where_the_regions_of_a_mixed_folder_are(tmp_path: Path) -> None:
+    """A folder of a picture and a video said "216 regions over 183 video frames" although
+    18 of the regions were in the picture; one large photo was "0.01 images/s"."""
+    video = _plan("video", frames=10)
+    for i in range(10):
+        video.add_region(i, Region((10, 10, 60, 70), track_id=1))
+    photo = _plan()
+    for box in ((100, 100, 200, 220), (400, 100, 460, 170)):
+        photo.add_region(0, Region(box))
+    results = [finish_counts(FileResult(source=tmp_path / "c.mp4", kind="video", frames=10,
+                                        plan=video)),
+               finish_counts(FileResult(source=tmp_path / "p.jpg", kind="image", plan=photo))]
+    line = summary_line(batch_summary(results, Collected(), 10.0), tmp_path)
+    assert "12 regions in 1 picture and 10 video frames" in line, line
+    slow = summary_line(batch_summary(results[1:], Collected(), 131.2), tmp_path)
+    assert "131.2 s (131.2 s per image)" in slow and "images/s" not in slow, slow
+
+
 def test_report_counts_faces_as_the_summary_does(tmp_path: Path) -> None:
     """The report's faces_masked is the summary's count (it counted a picture's regions
     and each loose video region apart: 10 faces in the report, 7 on the terminal)."""

@@ -179,7 +179,10 @@ def summary_line(summary: Summary, outdir: Path) -> str:
     notes = []
     if summary.faint:
         notes.append(f"and {_n(summary.faint, 'faint track')} as a precaution")
-    if summary.videos:
+    if summary.videos and summary.images:  # the regions are of both: say over what
+        notes.append(f"{_n(summary.regions, 'region')} in {_n(summary.images, 'picture')} "
+                     f"and {_n(summary.video_frames, 'video frame')}")
+    elif summary.videos:
         notes.append(f"{_n(summary.regions, 'region')} over "
                      f"{_n(summary.video_frames, 'video frame')}")
     elif summary.regions != summary.faces:
@@ -202,7 +205,10 @@ def summary_line(summary: Summary, outdir: Path) -> str:
     if summary.resumed:
         pass  # a rate over the files this run did not do would mislead
     elif summary.seconds > 0 and summary.images and not summary.videos:
-        rate = f" ({summary.images / summary.seconds:.2f} images/s)"
+        per = summary.images / summary.seconds
+        # under one image a second, the time per image reads better than "0.01 images/s"
+        rate = f" ({per:.2f} images/s)" if per >= 1 else \
+            f" ({summary.seconds / summary.images:.1f} s per image)"
     elif summary.seconds > 0 and summary.videos and not summary.images:
         rate = f" ({summary.video_frames / summary.seconds:.1f} frames/s)"
     parts.append(f"{summary.seconds:.1f} s{rate}")
