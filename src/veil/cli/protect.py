@@ -81,9 +81,10 @@ from veil.settings import (
               help="Detector confidence needed to mask a face; lower masks more (and more "
               f"non-faces).  [default: {ScanSettings().threshold}; {FAST_THRESHOLD} with --fast]")
 @click.option("--fast", is_flag=True, help="One detector pass per picture instead of four "
-              "(zoomed and mirrored), at threshold 0.1: about 5x faster on small pictures, but "
-              "misses more small and faint faces (dev set: 8.4% of faces leaked instead of "
-              "1.4%).")
+              "(zoomed and mirrored), at threshold 0.1: the search is about 5x faster on small "
+              "pictures (with --no-verify; verification, if on, then takes most of the time), "
+              "but misses more small and faint faces (dev set: 8.4% of faces leaked instead "
+              "of 1.4%), and verification does not find them all.")
 @click.option("--passes", default=None, metavar="ZOOMS",
               help="The detector passes of a photo, as zoom factors of its own pixels, "
               "comma-separated; m before the largest repeats it mirrored. Fewer passes are "
@@ -145,8 +146,9 @@ from veil.settings import (
 @click.option("--video-detector", type=click.Choice(VIDEO_DETECTORS), default=None,
               help="The CenterFace graph for video frames: int8 (shipped with veil) takes "
               "about 0.6x the CPU of a 720p job but leaked more faces on hand-held test "
-              "clips (11 of 104 against 6); auto is int8 on x86-64 CPUs with AVX512-VNNI "
-              "and fp32 elsewhere (CUDA, other CPUs). Photos always use fp32. The plan "
+              "clips (11 of 104 against 6), and on a real clip it masked whole frames where a "
+              "large faint box joined the face's track; auto is int8 on x86-64 CPUs with "
+              "AVX512-VNNI and fp32 elsewhere (CUDA, other CPUs). Photos always use fp32. The plan "
               "records the graph used.  [default: fp32]")
 def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMethod,
             shape: MaskShape,
