@@ -103,6 +103,24 @@ def test_existing_output_without_record_still_refused(tmp_path: Path,
     assert (tmp_path / "out" / "00.png").read_bytes() == b"someone else's file"
 
 
+def test_an_output_changed_after_veil_wrote_it_is_not_replaced_silently(
+        tmp_path: Path, small_astronaut: np.ndarray) -> None:
+    """A re-run replaced a hand-edited output without a word (a new user's trial)."""
+    src = _folder(tmp_path / "in", small_astronaut, 2)
+    out = tmp_path / "out"
+    code, _, err = run(src, "-o", out, "--workers", "1", "--no-verify")
+    assert code == 0, err
+    with (out / "01.png").open("ab") as f:
+        f.write(b"x")
+    edited = (out / "01.png").read_bytes()
+    code, _, err = run(src, "-o", out, "--workers", "1", "--no-verify")
+    assert code == 2 and "01.png was changed after veil wrote it" in err, err
+    assert "--overwrite" in err and (out / "01.png").read_bytes() == edited
+    code, _, err = run(src, "-o", out, "--workers", "1", "--no-verify", "--overwrite")
+    assert code == 0, err
+    assert (out / "01.png").read_bytes() != edited
+
+
 def _marked(mark: str) -> list[int]:
     """Processes whose environment holds ``mark`` (Linux /proc)."""
     found = []

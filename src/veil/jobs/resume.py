@@ -16,7 +16,9 @@ entry. A re-run of the same command (:func:`resume`) skips every task whose reco
 
 Everything else is redone. An output left from an earlier run that is not current is
 replaced (its record says veil made it; an output without record in a folder where veil
-keeps records is one published just before a ``kill -9``). Staging names
+keeps records is one published just before a ``kill -9``), unless it is no longer what
+veil wrote (its SHA-256 is not the recorded one: edited by hand, or re-rendered from the
+review page): the run then stops before any work, and ``--overwrite`` replaces it. Staging names
 (``.veil-unverified.*``) and temporary ``.partial`` files left by a killed run are removed
 before the run. The report covers the skipped files (from their records) and the new ones.
 """
@@ -306,6 +308,7 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
     key = settings_key(options)
     ours = done_folder(outdir).is_dir()
     existing: list[Path] = []
+    edited: list[Path] = []
     for task in tasks:
         path = record_path(outdir, task.output)
         record = _read(path)
@@ -317,10 +320,17 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
         found.todo.append(task)
         if task.output.exists() and record is None and not ours:
             existing.append(task.output)
+        elif record is not None and task.output.is_file() \
+                and _sha(task.output) != record.get("output_sha256"):
+            edited.append(task.output)  # not what veil wrote: someone changed it since
     if existing:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
         raise UsageError(f"output {existing[0]} already exists{more} and veil has no record "
                          "of making it; use --overwrite to replace outputs")
+    if edited:
+        more = f" (and {len(edited) - 1} more outputs)" if len(edited) > 1 else ""
+        raise UsageError(f"output {edited[0]}{more} was changed after veil wrote it (by hand, "
+                         "or by a render from the review page); use --overwrite to replace it")
     for task in found.todo:  # stale: redone, so its old output goes
         failed = task.output.with_name(task.output.stem + FAILED_MARK + task.output.suffix)
         for old in (task.output, failed):
