@@ -312,6 +312,9 @@ def test_every_input_missing_is_usage_error_and_writes_nothing(tmp_path: Path) -
     code, _, err = run(tmp_path / "typo.jpg", tmp_path / "typo2.jpg", "-o", tmp_path / "out")
     assert code == 2 and "typo.jpg: no such file or folder (nor 1 more)" in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.veil").exists()
+    # one line, veil: <path>: <reason>, without click's usage banner (a new user's trial)
+    assert err.strip().startswith("veil: ") and len(err.strip().splitlines()) == 1, err
+    assert "Usage:" not in err
 
 
 def test_summary_does_not_say_all_verified_beside_a_failure(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,6 +22,15 @@ from rich.progress import (
 from veil.jobs.batch import Summary, Task
 from veil.jobs.pipeline import Outcome
 from veil.jobs.result import FileResult
+
+
+class LineError(click.UsageError):
+    """A refusal about the files or folders given (exit status 2, as a usage error), told
+    in one line, ``veil: <path>: <reason>``, without click's usage banner: the command
+    was well formed, the files are the problem."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"veil: {self.format_message()}", file=file or sys.stderr, err=True)
 
 
 def error_line(source: Path | str, reason: str) -> str:

@@ -17,7 +17,13 @@ import click
 
 from veil import __version__
 from veil.cli.group import DEFAULT_COMMAND, main
-from veil.cli.output import BatchDisplay, batch_json, interrupted_line, print_after_run
+from veil.cli.output import (
+    BatchDisplay,
+    LineError,
+    batch_json,
+    interrupted_line,
+    print_after_run,
+)
 from veil.errors import UsageError, VeilError
 from veil.jobs.batch import (
     BatchInterrupted,
@@ -182,7 +188,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             else:
                 doc = read_failures(Path(retry_dir))
         except UsageError as exc:
-            raise click.UsageError(str(exc)) from exc
+            raise LineError(str(exc)) from exc
         cmd = doc["command"]
         raw_inputs = tuple(str(p) for p in cmd["inputs"])
         raw_outdir = str(cmd["outdir"])
@@ -228,7 +234,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
     if not remote:
         missing = [p for p in inputs if not p.exists()]
         if len(missing) == len(inputs):  # nothing to do: say so before anything is written
-            raise click.UsageError(f"{missing[0]}: no such file or folder"
+            raise LineError(f"{missing[0]}: no such file or folder"
                                    + (f" (nor {len(missing) - 1} more)" if len(missing) > 1
                                       else ""))
     chosen: dict[str, Any] = {"device": device}
@@ -268,7 +274,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
                 settings={"scan": scan.to_dict(), "mask": mask.to_dict(), "keep_icc": keep_icc,
                           "quality": quality, "device": device_used}, command=command)
         except UsageError as exc:
-            raise click.UsageError(str(exc)) from exc
+            raise LineError(str(exc)) from exc
         click.get_current_context().exit(code)
     t0 = time.perf_counter()
     report_at = report_folder(report_dir, outdir, verify=not no_verify)
@@ -289,7 +295,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         if engine == "ray":
             require_ray()
     except UsageError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise LineError(str(exc)) from exc
     # made now (after the checks that the output is outside the inputs), before any work
     side = side_folder(outdir)
     for hint, folder in (("-o/--output", outdir), ("--report", report_at), (None, side)):
@@ -299,10 +305,10 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         what = (f"{folder} exists but is not writable" if why == _NOT_WRITABLE
                 else f"cannot create {folder}: {why}")
         if hint is None:  # the side folder
-            raise click.UsageError(f"{what} (veil keeps the plans and the records that "
+            raise LineError(f"{what} (veil keeps the plans and the records that "
                                    "let a re-run resume there, beside the output folder)")
         if hint == "--report" and report_dir is None:
-            raise click.UsageError(f"{what} (the report's default folder; choose another "
+            raise LineError(f"{what} (the report's default folder; choose another "
                                    "with --report)")
         raise click.BadParameter(what, param_hint=hint)
     recorder = Recorder(outdir, options)

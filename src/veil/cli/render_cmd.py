@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from veil.cli.group import main
-from veil.cli.output import error_line, print_after_run, size_text
+from veil.cli.output import LineError, error_line, print_after_run, size_text
 from veil.errors import UsageError, VeilError
 from veil.jobs.image import check_output_path
 from veil.jobs.pipeline import JobOptions, Task, run
@@ -78,8 +78,8 @@ def render(plan_path: Path, original: Path, outdir: Path, method: MaskMethod | N
     kind = media_kind(original) or plan.media.kind
     dst = outdir / output_name(original, kind)
     if original.exists() and original.resolve().parent == outdir.resolve():
-        raise click.UsageError(f"the output folder {outdir} holds the original; "
-                               "choose another output folder")
+        raise LineError(f"the output folder {outdir} holds the original; "
+                         "choose another output folder")
     report_at = report_folder(report_dir, outdir, verify=not no_verify,
                               default=side_folder(outdir) / "renders" / dst.name)
     try:
@@ -88,7 +88,7 @@ def render(plan_path: Path, original: Path, outdir: Path, method: MaskMethod | N
         check_report_dir(report_at, overwrite=overwrite)
     except (VeilError, OSError, UsageError) as exc:  # before any work: a usage error
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise click.UsageError(f"{original}: {reason}") from exc
+        raise LineError(f"{original}: {reason}") from exc
 
     options = JobOptions(mask=plan.mask, keep_icc=keep_icc, quality=quality,
                          overwrite=overwrite, audio=not no_audio, crf=crf,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from veil.cli.group import main
+from veil.cli.output import LineError
 from veil.errors import UsageError
 from veil.jobs.batch import JobOptions
 from veil.settings import MASK_METHODS, MaskMethod, MaskSettings, ScanSettings
@@ -90,13 +91,13 @@ def review(inputs: tuple[Path, ...], outdir: Path, plan_dir: Path | None,
                           scan=ScanSettings(),
                           mask=mask, options=JobOptions(mask=mask, verify=not no_verify))
     except UsageError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise LineError(str(exc)) from exc
     for refused in session.refused:
         click.echo(f"veil: {refused.source}: {refused.error}", err=True)
     try:
         server = ReviewServer(session, port=port)
     except OSError as exc:
-        raise click.UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+        raise LineError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
     click.echo(server.url)
     have = sum(1 for it in session.items if it.plan_path.exists())
     click.echo(f"veil: reviewing {len(session.items)} file(s) ({have} with a plan already); "

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from veil.cli.group import main
-from veil.cli.output import error_line
+from veil.cli.output import LineError, error_line
 from veil.errors import UsageError
 from veil.jobs.batch import PLAN_SUFFIX
 from veil.jobs.check_pair import verify_paths
@@ -80,14 +80,14 @@ def sidecar_plan(original: Path, output: Path, root: Path | None = None) -> Plan
 def verify(original: Path, output: Path, report_dir: Path | None, quiet: bool) -> None:
     """Verify OUTPUT against ORIGINAL."""
     if not output.exists():
-        raise click.UsageError(f"{output}: no such file or folder")
+        raise LineError(f"{output}: no such file or folder")
     try:
         root = output if output.is_dir() else output.parent
         entries, paths = verify_paths(
             original, output, report_dir=report_dir,
             plan_for=lambda orig, out: sidecar_plan(orig, out, root))
     except UsageError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise LineError(str(exc)) from exc
     if not entries:
         click.echo(error_line(original, "no media files to verify"), err=True)
         click.get_current_context().exit(1)
