@@ -182,6 +182,23 @@ def test_render_is_byte_identical_to_veil_render(photo, tmp_path, mask):
     assert (tmp_path / "out" / "a.png").read_bytes() == (tmp_path / "cli" / "a.png").read_bytes()
 
 
+def test_a_run_after_a_review_render_says_why_it_stops(photo, tmp_path):
+    """After a render from the review page, `veil IN -o OUT` refused the output as one
+    "veil has no record of making": it did make it, and a run would undo the review."""
+    session = Session([photo], tmp_path / "out", mask=SOLID,
+                      options=JobOptions(mask=SOLID, verify=False))
+    item = session.items[0]
+    session.ensure_plan(item)
+    session.add_region(item, 0, [10, 10, 60, 50])
+    assert session.render(item).ok
+    reviewed = (tmp_path / "out" / "a.png").read_bytes()
+    result = CliRunner().invoke(main, [str(photo), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "render from the review page" in result.stderr, result.stderr
+    assert "review's corrections" in result.stderr and "--overwrite" in result.stderr
+    assert (tmp_path / "out" / "a.png").read_bytes() == reviewed
+
+
 def test_video_tracks_released_and_deleted_whole(tmp_path):
     session = square_clip_session(tmp_path)
     item = session.items[0]

@@ -37,7 +37,7 @@ from typing import Any
 
 from veil.errors import UsageError
 from veil.jobs.pipeline import FAILED_MARK, STAGING_PREFIX, JobOptions, Outcome, Task
-from veil.jobs.report import REPORT_NAME, side_folder
+from veil.jobs.report import REPORT_NAME, default_report_dir, side_folder
 from veil.jobs.result import FileResult, Verdict
 from veil.report.json_report import ReportEntry
 
@@ -45,6 +45,8 @@ RECORD_FORMAT = "veil-done/1"
 DONE_FOLDER = "done"
 FAILURES_NAME = "failures.json"
 FAILURES_FORMAT = "veil-failures/1"
+#: where the review page writes its reports, in the side folder (veil.review.state)
+REVIEWS_NAME = "reviews"
 #: temporary names of :func:`veil.media.atomic.atomic_path`: ``.STEM.XXXX.partial.EXT``
 _PARTIAL = re.compile(r"^\..+\.partial(\.[^.]+)?$")
 
@@ -325,6 +327,11 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
             edited.append(task.output)  # not what veil wrote: someone changed it since
     if existing:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        if _reviewed(outdir):
+            raise UsageError(f"output {existing[0]}{more} exists and has no record of a run: "
+                             "a render from the review page, or not veil's; this command "
+                             "would scan again and replace it (the review's corrections "
+                             "with it): use --overwrite to do so, or go on with veil review")
         raise UsageError(f"output {existing[0]} already exists{more} and veil has no record "
                          "of making it; use --overwrite to replace outputs")
     if edited:
@@ -337,6 +344,20 @@ def resume(tasks: Sequence[Task], options: JobOptions, outdir: Path, *,
             if old.is_file() or old.is_symlink():
                 old.unlink()
     return found
+
+
+def _reviewed(outdir: Path) -> bool:
+    """Whether the review page has written reports for ``outdir`` (its renders make
+    outputs without done records)."""
+    side = side_folder(outdir)
+    if (side / REVIEWS_NAME).is_dir():
+        return True
+    try:
+        report = json.loads((default_report_dir(outdir) / REPORT_NAME).read_text(
+            encoding="utf-8"))
+        return bool(report.get("settings", {}).get("review"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def check_report_replaceable(folder: Any, inputs: Sequence[Any], *,
