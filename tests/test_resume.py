@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from conftest import save
 from veil.cli import main
-from veil.jobs.pipeline import JobOptions, Task
+from veil.jobs.pipeline import JobOptions, Outcome, Task
+from veil.jobs.result import FileResult
 from veil.jobs.resume import done_folder
 from veil.jobs.runners import PoolRunner, threads_per_worker
 
@@ -233,6 +234,31 @@ def test_pool_queue_is_bounded(tmp_path: Path, small_astronaut: np.ndarray) -> N
         if seen_at_first is None:
             seen_at_first = len(started)
     assert seen_at_first == 2 and len(started) == 5
+
+
+def test_pool_workers_report_each_files_phases(tmp_path: Path,
+                                               small_astronaut: np.ndarray) -> None:
+    """With two workers (the default on any multi-core machine) no file's phase was shown:
+    a new user watched one line sit for 84 s on a video."""
+    from veil.cli.output import BatchDisplay
+
+    src = _folder(tmp_path / "in", small_astronaut, 2)
+    tasks = [Task(p, tmp_path / "out" / p.name, "image") for p in sorted(src.iterdir())]
+    seen: list[tuple[str, str, int, int | None]] = []
+    runner = PoolRunner(2, file_progress=lambda *item: seen.append(item))
+    for _task, outcome in runner.run(tasks, JobOptions(verify=True)):
+        assert outcome.ok, outcome.error
+    assert {name for name, *_ in seen} == {str(t.source) for t in tasks}
+    assert {"scanning and masking", "verifying"} <= {label for _, label, *_ in seen}, seen
+    # the display keeps a line per running file, gone when the file is done
+    display = BatchDisplay(2)
+    display.file_phase(str(tasks[0].source), "scanning and masking", 0, 1)
+    display.file_phase(str(tasks[1].source), "verifying", 1, 3)
+    assert [t.description for t in display.progress.tasks][1:] == [
+        "  00.png: scanning and masking", "  01.png: verifying"]
+    display.done(tasks[0], Outcome(tasks[0], FileResult(source=tasks[0].source)))
+    display.file_phase(str(tasks[0].source), "verifying", 1, 2)  # late: ignored
+    assert [t.description for t in display.progress.tasks][1:] == ["  01.png: verifying"]
 
 
 def test_threads_divide_the_cores() -> None:

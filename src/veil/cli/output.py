@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -57,6 +58,10 @@ class BatchDisplay:
         )
         self._files = self.progress.add_task("files", total=total, rate="")
         self._frames: Any = None
+        # files running in a pool of workers: a phase line each, until the file is done
+        self._running: dict[str, Any] = {}
+        self._finished: set[str] = set()
+        self._lock = threading.Lock()
 
     def __enter__(self) -> BatchDisplay:
         self.progress.start()
@@ -86,6 +91,27 @@ class BatchDisplay:
         rate = f"{task.speed:.1f} {unit}" if task.speed else ""
         self.progress.update(self._frames, completed=done, total=total, rate=rate)
 
+    def file_phase(self, name: str, label: str, done: int, total: int | None) -> None:
+        """Progress of one phase of file ``name`` among several running at once (a pool
+        of workers; called from the runner's thread): a line per running file."""
+        description = f"  {_short(Path(name).name)}: {label}"
+        unit = "fps" if "frames" in label else "/s"
+        with self._lock:
+            if name in self._finished:
+                return  # a late message of a file already done
+            task_id = self._running.get(name)
+            task = next((t for t in self.progress.tasks if t.id == task_id), None)
+            if task is None:
+                self._running[name] = self.progress.add_task(description, total=total,
+                                                             rate="")
+                task_id = self._running[name]
+                task = next(t for t in self.progress.tasks if t.id == task_id)
+            elif task.description != description:
+                self.progress.reset(task.id, total=total, completed=0,
+                                    description=description, rate="")
+            rate = f"{task.speed:.1f} {unit}" if task.speed else ""
+            self.progress.update(task.id, completed=done, total=total, rate=rate)
+
     def frames(self, done: int, total: int | None) -> None:
         """Frames done within the current video (a job that names no phase)."""
         self.phase("frames", done, total)
@@ -105,6 +131,12 @@ class BatchDisplay:
                 self.progress.remove_task(self._frames)
             self._frames = None
         if task is not None:
+            with self._lock:
+                name = str(task.source)
+                self._finished.add(name)
+                task_id = self._running.pop(name, None)
+                if task_id is not None and any(t.id == task_id for t in self.progress.tasks):
+                    self.progress.remove_task(task_id)
             self.progress.advance(self._files)
         if not result.ok:
             self.print_error(result.source, result.error or "failed")

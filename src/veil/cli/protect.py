@@ -327,7 +327,8 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
             display.done(task, outcome)
 
         runner = make_runner(min(workers, len(todo)), engine=engine, ray_address=ray_address,
-                             ray_gpus=ray_gpus, phase_progress=display.phase)
+                             ray_gpus=ray_gpus, phase_progress=display.phase,
+                             file_progress=display.file_phase)
         try:
             # plans dropped as each file is recorded (memory flat in the batch's length),
             # unless --json lists every picture's faces

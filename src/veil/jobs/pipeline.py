@@ -230,11 +230,16 @@ def _make(task: Task, options: JobOptions, progress: Progress | None) -> FileRes
                                    audio=options.audio, crf=options.crf,
                                    scanner=shared_scanner(options.scan), progress=progress,
                                    overwrite=options.overwrite, track=options.track)
-        return anonymize_image_file(task.source, task.output, scan=options.scan,
+        if progress is not None:  # a picture is one step: its start and its end
+            progress(0, 1)
+        made = anonymize_image_file(task.source, task.output, scan=options.scan,
                                     mask=options.mask, scanner=shared_scanner(options.scan),
                                     plan_path=task.plan_path, keep_icc=options.keep_icc,
                                     quality=options.quality, overwrite=options.overwrite,
                                     track=options.track)
+        if progress is not None:
+            progress(1, 1)
+        return made
     except Exception as exc:  # noqa: BLE001 - a batch must go on; reported per file
         first = str(exc).splitlines()[0] if str(exc) else ""
         return FileResult(source=task.source, kind=task.kind,
@@ -262,7 +267,7 @@ def _job_phases(kind: MediaKind, phases: PhaseProgress) -> Progress:
 
     def report(done: int, total: int | None) -> None:
         if kind != "video" or total is None:
-            phases("frames" if kind == "video" else "scanning", done, total)
+            phases("frames" if kind == "video" else "scanning and masking", done, total)
             return
         half = total // 2
         if done > half:

@@ -228,8 +228,9 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
     repair: dict[str, Any] = {"rounds": 0, "added": [], "strengthened": [],
                               "repaired": False}
     try:
+        frames = " frames" if result.kind == "video" else ""
         v = verify_pair(result.source, output, plan,
-                        progress=_phase(phases, "verifying frames"))
+                        progress=_phase(phases, f"verifying{frames}"))
         while plan is not None and repair["rounds"] < opts.rounds:
             size = _output_size(v, plan)
             stronger = strengthen_recognisable(plan, v, size, repair["rounds"] + 1)
@@ -241,7 +242,7 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
                                                   repair["rounds"])
             t1 = time.perf_counter()
             again = _render(result, plan, output, opts,
-                            _phase(phases, f"repair {repair['rounds']}: rendering frames"))
+                            _phase(phases, f"repair {repair['rounds']}: rendering{frames}"))
             timings["repair_render"] = timings.get("repair_render", 0.0) + \
                 time.perf_counter() - t1
             if not again.ok:
@@ -250,7 +251,7 @@ def verify_and_repair(result: FileResult, opts: RepairOptions | None = None, *,
             if result.plan_path is not None:
                 plan.save(result.plan_path)
             v = verify_pair(result.source, output, plan, progress=_phase(
-                phases, f"repair {repair['rounds']}: verifying frames"))
+                phases, f"repair {repair['rounds']}: verifying{frames}"))
         repair["repaired"] = (repair["rounds"] > 0 and not v.residual_faces
                               and not any(r.reidentifiable for r in v.reid))
         repair["remaining"] = [rf.to_dict() for rf in v.residual_faces]

@@ -28,13 +28,16 @@ import contextlib
 import itertools
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Protocol
+from typing import Any, Protocol
 
 from veil.jobs.interrupt import INTERRUPTED_EXIT, TERMINATED_EXIT, exit_on_termination
 from veil.jobs.pipeline import JobOptions, Outcome, Task, run
 from veil.jobs.result import FileResult, PhaseProgress, Progress
+from veil.progress import FilePhaseProgress
 from veil.report.spool import Mapped, OutcomeSpool
 from veil.scan.base import available_cores
 
@@ -113,16 +116,43 @@ def _die_with_parent(parent: int) -> None:
         os._exit(TERMINATED_EXIT)
 
 
-def _init_worker(threads: int, parent: int | None = None) -> None:
+#: In a pool worker: where its files' phase progress goes (a queue the batch reads).
+_phase_queue: Any = None
+#: A worker sends a phase's progress at most this often (seconds), and its last value.
+PHASE_INTERVAL = 0.25
+
+
+def _init_worker(threads: int, parent: int | None = None, phases: Any = None) -> None:
+    global _phase_queue
     exit_on_termination()
     if parent is not None:
         _die_with_parent(parent)
     set_worker_threads(threads)
+    _phase_queue = phases
+
+
+def _queued_phases(task: Task, queue: Any) -> PhaseProgress:
+    """A phase callback that sends ``(file, label, done, total)`` to the batch's queue,
+    at most every :data:`PHASE_INTERVAL` seconds within a phase (and its end)."""
+    name = str(task.source)
+    last: dict[str, Any] = {"label": None, "at": 0.0}
+
+    def send(label: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if label == last["label"] and now - last["at"] < PHASE_INTERVAL \
+                and (total is None or done < total):
+            return
+        last["label"], last["at"] = label, now
+        with contextlib.suppress(Exception):  # progress never stops a file
+            queue.put_nowait((name, label, done, total))
+
+    return send
 
 
 def _run_in_worker(task: Task, options: JobOptions) -> Outcome:
     try:
-        outcome = run(task, options)
+        phases = _queued_phases(task, _phase_queue) if _phase_queue is not None else None
+        outcome = run(task, options, phases=phases)
     except SystemExit as exc:
         # Terminated: the task has unwound and removed its files. Leave now; the pool's
         # worker loop would otherwise go on with the next task.
@@ -170,12 +200,33 @@ class PoolRunner:
     removes its partial and unverified files before this returns."""
 
     def __init__(self, workers: int, *, queue: int | None = None,
-                 recycle: int | None = RECYCLE_AFTER) -> None:
+                 recycle: int | None = RECYCLE_AFTER,
+                 file_progress: FilePhaseProgress | None = None) -> None:
         self.workers = max(1, workers)
         #: tasks handed to the pool at once (running + waiting): bounded, so that memory
         #: stays flat however many files the batch has
         self.queue = max(self.workers, queue or 2 * self.workers)
         self.recycle = recycle
+        #: gets each running file's phases (scanning, rendering, verifying...) from the
+        #: workers, called on a thread of this process
+        self.file_progress = file_progress
+
+    def _phase_reader(self, ctx: Any) -> tuple[Any, threading.Thread | None]:
+        """A queue for the workers' phase progress and the thread that passes it on to
+        :attr:`file_progress` (``(None, None)`` without one)."""
+        report = self.file_progress
+        if report is None:
+            return None, None
+        queue = ctx.Queue()
+
+        def drain() -> None:
+            while (item := queue.get()) is not None:
+                with contextlib.suppress(Exception):  # a display problem stops no file
+                    report(*item)
+
+        thread = threading.Thread(target=drain, name="veil-phases", daemon=True)
+        thread.start()
+        return queue, thread
 
     def run(self, tasks: Sequence[Task], options: JobOptions, *,
             on_start: OnStart | None = None) -> Stream:
@@ -185,9 +236,10 @@ class PoolRunner:
             return
         ctx = multiprocessing.get_context("spawn")
         workers = min(self.workers, len(tasks))
+        phases, reader = self._phase_reader(ctx)
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                    initializer=_init_worker,
-                                   initargs=(threads_per_worker(workers), os.getpid()),
+                                   initargs=(threads_per_worker(workers), os.getpid(), phases),
                                    max_tasks_per_child=self.recycle)
         try:
             futures: dict[Future[Outcome], Task] = {}
@@ -212,6 +264,7 @@ class PoolRunner:
                             error=f"worker failed: {type(exc).__name__}: {exc}"))
                     yield task, outcome
                 submit(len(finished))
+            pool.shutdown()  # the workers exit, flushing their last phase messages
         except BaseException:
             # Interrupted: stop the workers now (each unwinds and removes its partial and
             # unverified files, see veil.jobs.interrupt) instead of finishing the batch.
@@ -222,7 +275,10 @@ class PoolRunner:
             for child in children:
                 child.join(timeout=30)  # let each remove its files before the report is written
             raise
-        pool.shutdown()
+        finally:
+            if reader is not None:
+                phases.put(None)  # after the workers' last messages: the reader stops
+                reader.join(timeout=5)
 
 
 def require_ray() -> None:
@@ -237,17 +293,20 @@ def require_ray() -> None:
 
 def make_runner(workers: int = 1, *, engine: str = "local", ray_address: str | None = None,
                 ray_gpus: float | None = None, frame_progress: Progress | None = None,
-                phase_progress: PhaseProgress | None = None) -> Runner:
-    """The runner for ``engine``: ``local`` gives serial for one worker, a process pool
-    for more; ``ray`` the Ray runner (``workers`` actors per pool) on ``ray_address``, with
-    ``ray_gpus`` GPUs for each scan actor (``None``: one when the cluster has GPUs)."""
+                phase_progress: PhaseProgress | None = None,
+                file_progress: FilePhaseProgress | None = None) -> Runner:
+    """The runner for ``engine``: ``local`` gives serial for one worker (its phases to
+    ``phase_progress``), a process pool for more (each running file's phases to
+    ``file_progress``); ``ray`` the Ray runner (``workers`` actors per pool) on
+    ``ray_address``, with ``ray_gpus`` GPUs for each scan actor (``None``: one when the
+    cluster has GPUs)."""
     if engine == "ray":
         from veil.jobs.ray_runner import RayRunner
 
         return RayRunner(workers, address=ray_address, scan_gpus=ray_gpus)
     if workers <= 1:
         return SerialRunner(frame_progress=frame_progress, phase_progress=phase_progress)
-    return PoolRunner(workers)
+    return PoolRunner(workers, file_progress=file_progress)
 
 
 class BatchInterrupted(BaseException):

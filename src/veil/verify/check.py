@@ -422,6 +422,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
             if threshold is not None and kind == "video" and plan is not None else None)
     pairs, v.frames_total, checked, step = _pairs(original, output, kind, plan, video_stride,
                                                   set(pick or ()))
+    if progress is not None and kind == "image":  # a picture is one step: start and end
+        progress(0, 1)
     for index, orig, out in pairs:
         sampled = kind == "image" or (index in checked if checked is not None
                                       else index % step == 0)
@@ -497,6 +499,8 @@ def verify_pair(original: Path, output: Path, plan: Plan | None = None, *,
         v.reasons[:0] = pairing.reasons()
     v.passed = not v.reasons
     v.seconds = time.perf_counter() - t0
+    if progress is not None and kind == "image":
+        progress(1, 1)
     return v
 
 
