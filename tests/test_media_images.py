@@ -329,6 +329,7 @@ def test_truncated_files(tmp_path: Path, suffix: str, monkeypatch: pytest.Monkey
     with pytest.raises(MediaError) as err:
         read_image(cut)
     assert "truncated" in err.value.reason or "damaged" in err.value.reason
+    assert "bytes not processed" not in err.value.reason  # Pillow's count says nothing
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored afterwards
 
 

@@ -325,6 +325,9 @@ def _decode(path: Path, fh: IO[bytes]) -> LoadedImage:
         except MemoryError:
             raise MediaError(path, "not enough memory to decode the image") from None
         except Exception as exc:
+            if "truncated" in str(exc):  # Pillow's "(N bytes not processed)" counts nothing useful
+                raise MediaError(path, "truncated image: the file ends before the picture "
+                                       "does") from None
             raise MediaError(path, f"damaged or truncated image data ({exc})") from None
         already_upright = False
         if fmt == "HEIF":
