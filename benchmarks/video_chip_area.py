@@ -8,7 +8,7 @@ settings of its size, ``video_zoom_whole`` = ``--whole``) once per value of
 :data:`veil.scan.video.VIDEO_CHIP_SEED_SIDE` (``none``: every weak candidate and recent
 face opens a chip, as in session 8; ``--recent-score``:
 :data:`veil.scan.video.VIDEO_CHIP_RECENT_SCORE`), and reports the chips' share of the frame on the
-chip frames (mean and median), the share of the frame the zoom pass sees over all zoom
+chip frames (mean), the share of the frame the zoom pass sees over all zoom
 frames (whole frames count 1), and the process CPU-seconds of the scan (load-dependent;
 the area is not).
 """
@@ -19,8 +19,6 @@ import argparse
 import dataclasses
 import resource
 from pathlib import Path
-
-import numpy as np
 
 import veil.scan.video as video
 from veil.media.video import VideoReader, probe_video
@@ -35,12 +33,13 @@ def _cpu() -> float:
 
 
 def scan_clip(clip: Path, whole: int, seed_side: float | None, frames: int | None,
-              recent_score: float | None = None) -> dict:
+              recent_score: float | None | str = "default") -> dict:
     info = probe_video(clip)
     settings = dataclasses.replace(video_scan_settings(info.width, info.height),
                                    video_zoom_whole=whole)
     video.VIDEO_CHIP_SEED_SIDE = seed_side
-    video.VIDEO_CHIP_RECENT_SCORE = recent_score
+    if recent_score != "default":
+        video.VIDEO_CHIP_RECENT_SCORE = recent_score
     vs = VideoScanner(settings, VIDEO_ZOOM_EVERY)
     kinds = {"whole": 0, "chips": 0, "base": 0}
     t0 = _cpu()
@@ -52,12 +51,12 @@ def scan_clip(clip: Path, whole: int, seed_side: float | None, frames: int | Non
             kinds[vs.passes_for(info.width, info.height, item.index)] += 1
             vs.scan(rgb, item.index)
     cpu = _cpu() - t0
-    area = np.asarray(vs.chip_area or [0.0])
     zoom_frames = kinds["whole"] + kinds["chips"]
-    zoom_area = (kinds["whole"] + float(area.sum()) * (kinds["chips"] > 0)) / max(zoom_frames, 1)
+    zoom_area = (kinds["whole"] + vs.chip_area_total) / max(zoom_frames, 1)
     return {"seed_side": "none" if seed_side is None else seed_side, "frames": sum(kinds.values()),
-            "chip_frames": kinds["chips"], "chip_mean": float(area.mean()),
-            "chip_median": float(np.median(area)), "zoom_area": zoom_area, "cpu_s": cpu}
+            "chip_frames": kinds["chips"],
+            "chip_mean": vs.chip_area_total / max(vs.chip_frames, 1),
+            "zoom_area": zoom_area, "cpu_s": cpu}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,20 +65,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--whole", type=int, default=4, help="video_zoom_whole (N)")
     ap.add_argument("--seed-side", default="none,48,32,24",
                     help="comma-separated VIDEO_CHIP_SEED_SIDE values (base-pass pixels; none)")
-    ap.add_argument("--recent-score", default="none",
-                    help="VIDEO_CHIP_RECENT_SCORE (none: the support threshold)")
+    ap.add_argument("--recent-score", default="default",
+                    help="VIDEO_CHIP_RECENT_SCORE (none: the support threshold; default: veil's)")
     ap.add_argument("--frames", type=int, default=None, help="first frames only")
     a = ap.parse_args(argv)
-    recent = None if a.recent_score == "none" else float(a.recent_score)
+    recent: float | None | str = a.recent_score
+    if recent not in ("none", "default"):
+        recent = float(recent)
+    elif recent == "none":
+        recent = None
     print(f"{a.clip.name}, video_zoom_whole = {a.whole}, recent faces from "
           f"{a.recent_score}\n")
-    print("| seed side (base px) | frames | chip frames | chip area mean | chip area median "
+    print("| seed side (base px) | frames | chip frames | chip area mean "
           "| zoom area per zoom frame | scan CPU-s |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for v in a.seed_side.split(","):
         r = scan_clip(a.clip, a.whole, None if v == "none" else float(v), a.frames, recent)
         print(f"| {r['seed_side']} | {r['frames']} | {r['chip_frames']} | "
-              f"{r['chip_mean']:.1%} | {r['chip_median']:.1%} | {r['zoom_area']:.1%} | "
+              f"{r['chip_mean']:.1%} | {r['zoom_area']:.1%} | "
               f"{r['cpu_s']:.1f} |", flush=True)
 
 

@@ -145,8 +145,10 @@ class VideoScanner:
             light = dataclasses.replace(settings, zooms=(1.0,), mirror=False)
             self.light = Scanner(light, detector=self.full.detector)
         self._recent: deque[tuple[int, Detections]] = deque(maxlen=VIDEO_CHIP_RECENT)
-        #: The chips' share of the frame, per chip frame scanned (for benchmarks).
-        self.chip_area: list[float] = []
+        #: The chips' share of the frame, summed over the chip frames scanned, and their
+        #: count (for benchmarks; two numbers, whatever the video's length).
+        self.chip_area_total = 0.0
+        self.chip_frames = 0
         #: The chips of the last chip frame scanned.
         self.chips: list[tuple[int, int, int, int]] = []
 
@@ -195,7 +197,8 @@ class VideoScanner:
             parts_seed = parts
         chips = plan_chips(parts_seed, w, h, self.settings, recent, cell=VIDEO_CHIP_CELL)
         self.chips = chips
-        self.chip_area.append(sum((c[2] - c[0]) * (c[3] - c[1]) for c in chips) / (w * h))
+        self.chip_area_total += sum((c[2] - c[0]) * (c[3] - c[1]) for c in chips) / (w * h)
+        self.chip_frames += 1
         parts += [run_pass_on_chips(detector, rgb, p, chips) for p in passes[1:]]
         extra = None
         if self.full.confirm_detector is not None:
