@@ -33,11 +33,13 @@ def _cpu() -> float:
 
 
 def scan_clip(clip: Path, whole: int, seed_side: float | None, frames: int | None,
-              recent_score: float | None | str = "default") -> dict:
+              recent_score: float | None | str = "default", cell: int | None = None) -> dict:
     info = probe_video(clip)
     settings = dataclasses.replace(video_scan_settings(info.width, info.height),
                                    video_zoom_whole=whole)
     video.VIDEO_CHIP_SEED_SIDE = seed_side
+    if cell is not None:
+        video.VIDEO_CHIP_CELL = cell
     if recent_score != "default":
         video.VIDEO_CHIP_RECENT_SCORE = recent_score
     vs = VideoScanner(settings, VIDEO_ZOOM_EVERY)
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="comma-separated VIDEO_CHIP_SEED_SIDE values (base-pass pixels; none)")
     ap.add_argument("--recent-score", default="default",
                     help="VIDEO_CHIP_RECENT_SCORE (none: the support threshold; default: veil's)")
+    ap.add_argument("--cell", type=int, default=None,
+                    help="VIDEO_CHIP_CELL (default: veil's)")
     ap.add_argument("--frames", type=int, default=None, help="first frames only")
     a = ap.parse_args(argv)
     recent: float | None | str = a.recent_score
@@ -80,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
           "| zoom area per zoom frame | scan CPU-s |")
     print("|---|---|---|---|---|---|")
     for v in a.seed_side.split(","):
-        r = scan_clip(a.clip, a.whole, None if v == "none" else float(v), a.frames, recent)
+        r = scan_clip(a.clip, a.whole, None if v == "none" else float(v), a.frames, recent,
+                      a.cell)
         print(f"| {r['seed_side']} | {r['frames']} | {r['chip_frames']} | "
               f"{r['chip_mean']:.1%} | {r['zoom_area']:.1%} | "
               f"{r['cpu_s']:.1f} |", flush=True)
