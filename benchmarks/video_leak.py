@@ -116,6 +116,7 @@ class ClipScore:
     totals: Totals = field(default_factory=Totals)
     faces: int = 0          # faces counted in at least one frame
     leaked_faces: int = 0   # of those, leaked in at least one counted frame
+    leaked_ids: tuple[int, ...] = ()  # their ground-truth track ids
     frames: int = 0
     missing_frames: int = 0
     resized: bool = False
@@ -159,6 +160,7 @@ def score_clip(original: Path, output: Path | None, gt_json: Path) -> ClipScore:
         score.frames += 1
     score.faces = len(tally.counted)
     score.leaked_faces = len(tally.leaked)
+    score.leaked_ids = tuple(sorted(tally.leaked))
     return score
 
 
@@ -226,6 +228,7 @@ def leak_mode(a: argparse.Namespace) -> None:
             total.face_px += s.totals.face_px
             faces += s.faces
             leaked += s.leaked_faces
+            print(f"{name} {clip.name}: leaked faces {list(s.leaked_ids)}", file=sys.stderr)
             if s.resized:
                 notes.add("output size differs from input: compared at the output size")
             if s.missing_frames and not failed:
@@ -343,6 +346,25 @@ def memory_mode(a: argparse.Namespace) -> None:
               f"{rows[-1][2] / rows[0][2]:.2f}")
 
 
+def _apply_schedule() -> None:
+    """The strided zoom's schedule asked for by ``--zoom-whole`` / ``--chip-seed-side``
+    (passed to the ``_api`` child in the environment; API mode only)."""
+    import veil.scan.video as video
+
+    whole = os.environ.get("VEIL_BENCH_ZOOM_WHOLE", "")
+    if whole:
+        video.VIDEO_ZOOM_WHOLE = int(whole)
+    side = os.environ.get("VEIL_BENCH_CHIP_SEED_SIDE", "")
+    if side:
+        video.VIDEO_CHIP_SEED_SIDE = None if side == "none" else float(side)
+    cell = os.environ.get("VEIL_BENCH_CHIP_CELL", "")
+    if cell:
+        video.VIDEO_CHIP_CELL = int(cell)
+    least = os.environ.get("VEIL_BENCH_CHIP_RECENT_SCORE", "")
+    if least:
+        video.VIDEO_CHIP_RECENT_SCORE = None if least == "none" else float(least)
+
+
 def _api(argv: list[str]) -> None:
     """Child-process entry: anonymize one video through the Python API (solid fill)."""
     from veil.jobs.video import anonymize_video
@@ -357,6 +379,7 @@ def _api(argv: list[str]) -> None:
         graph = argv[4]
         registry.FACTORIES["centerface-int8"] = lambda device: CenterFaceInt8(graph,
                                                                              device=device)
+    _apply_schedule()
     scan = ScanSettings(video_detector=video_detector) if video_detector else ScanSettings()
     res = anonymize_video(src, dst, scan=scan,
                           mask=MaskSettings(method="solid"), audio=audio, overwrite=True)
@@ -406,7 +429,27 @@ def main(argv: list[str] | None = None) -> None:
                          "(runs veil through the API)")
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0],
                     help="memory: clip lengths in minutes")
+    ap.add_argument("--zoom-whole", type=int, default=None, metavar="N",
+                    help="leak/speed, --veil api: veil.scan.video.VIDEO_ZOOM_WHOLE (the strided "
+                         "native zoom; default: veil's)")
+    ap.add_argument("--chip-seed-side", default=None, metavar="PX",
+                    help="leak/speed, --veil api: veil.scan.video.VIDEO_CHIP_SEED_SIDE (base-pass "
+                         "pixels, or none; default: veil's)")
+    ap.add_argument("--chip-recent-score", default=None, metavar="S",
+                    help="leak/speed, --veil api: veil.scan.video.VIDEO_CHIP_RECENT_SCORE (or "
+                         "none: the support threshold; default: veil's)")
+    ap.add_argument("--chip-cell", default=None, metavar="PX",
+                    help="leak/speed, --veil api: veil.scan.video.VIDEO_CHIP_CELL "
+                         "(default: veil's)")
     a = ap.parse_args(argv)
+    if a.chip_cell is not None:
+        os.environ["VEIL_BENCH_CHIP_CELL"] = a.chip_cell
+    if a.chip_recent_score is not None:
+        os.environ["VEIL_BENCH_CHIP_RECENT_SCORE"] = a.chip_recent_score
+    if a.zoom_whole is not None:
+        os.environ["VEIL_BENCH_ZOOM_WHOLE"] = str(a.zoom_whole)
+    if a.chip_seed_side is not None:
+        os.environ["VEIL_BENCH_CHIP_SEED_SIDE"] = a.chip_seed_side
     {"leak": leak_mode, "speed": speed_mode, "memory": memory_mode,
      "verify": verify_mode}[a.mode](a)
 

@@ -318,11 +318,12 @@ def chip_seeds(parts: list[Detections], settings: ScanSettings) -> Detections:
 
 
 def plan_chips(parts: list[Detections], width: int, height: int,
-               settings: ScanSettings, extra: Detections | None = None) -> list[Chip]:
+               settings: ScanSettings, extra: Detections | None = None,
+               cell: int = _CHIP_CELL) -> list[Chip]:
     """Where the adaptive search zooms: each seed (:func:`chip_seeds`, and every box of
     ``extra``, such as the faces of the frames just before a video frame) grown by
     ``chip_margin`` (or half its size, if more) on each side, snapped to a grid of
-    16 px cells, and to :data:`CHIP_MIN_SIDE` a side at least; touching or overlapping
+    ``cell`` px cells (16), and to :data:`CHIP_MIN_SIDE` a side at least; touching or overlapping
     chips merged into their bounding rectangle until none overlap. When the chips cover
     ``chip_full`` of the picture or more, the one chip is the whole picture. Sorted, so
     the search is deterministic."""
@@ -331,7 +332,6 @@ def plan_chips(parts: list[Detections], width: int, height: int,
         seeds = Detections.concatenate([seeds, Detections(extra.boxes, extra.scores)])
     if not len(seeds) or width <= 0 or height <= 0:
         return []
-    cell = _CHIP_CELL
     gw, gh = -(-width // cell), -(-height // cell)
     least = -(-CHIP_MIN_SIDE // cell)
     rects: list[list[int]] = []

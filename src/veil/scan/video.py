@@ -55,12 +55,32 @@ VIDEO_TILE_SIDE = 2048
 VIDEO_TILE_OVERLAP = 128
 #: ``ScanSettings.video_zoom_whole`` of video jobs: the zoom pass sees the whole frame
 #: on one frame in this many, and chips only on the zoom frames between (0: whole on
-#: every zoom frame). Left at 0: 4 took a 720p job to about 0.7x its CPU and leaked less
-#: on generator B's clips (18 against 21 of 92 faces), but 2 more faces of 94 on
-#: generator A's (7 against 5); BENCHMARKS.md, "Strided native zoom for video (session 8)".
-VIDEO_ZOOM_WHOLE = 0
+#: every zoom frame). 4 since session 9, with the chip rules below: the chips cover about
+#: 1% of ``source_s18.mp4``'s frames (48% with session 8's rules) and the generator A and
+#: B clips at 720p leak within one face of 0 (A 6 against 5 of 94, B 21 against 21 of 92);
+#: BENCHMARKS.md, "Cheaper chips for the strided zoom (session 9)".
+VIDEO_ZOOM_WHOLE = 4
 #: Chips of a zoom frame are also laid around the faces of this many frames before.
 VIDEO_CHIP_RECENT = 2
+#: A candidate (the base pass's, or a face of the frames before) opens a chip of a strided
+#: zoom frame only when its long side is at most this many pixels of the base pass (48
+#: frame pixels at 720p): a larger box is seen clearly at the base scale, and at a faint
+#: score it is almost never a face (the faint-track rule's idea, ``TrackSettings.
+#: faint_max_size``). ``None``: every weak candidate and recent face opens one (session 8).
+VIDEO_CHIP_SEED_SIDE: float | None = 24.0
+#: The faces of the frames before that open chips score at least this much (``None``: the
+#: support threshold, as in session 8). The faint-track rule keeps candidates from
+#: :data:`VIDEO_KEEP_WEAK` (0.06) that persist, so a small face seen only at 0.06-0.075 on
+#: a whole frame needs a chip on the next zoom frames to persist; with the size rule above
+#: such seeds are few and small.
+VIDEO_CHIP_RECENT_SCORE: float | None = VIDEO_KEEP_WEAK
+#: Chips of a strided zoom frame start on a grid of this many frame pixels. CenterFace
+#: pads its input to a multiple of 32 at the right and bottom, so a chip starting on the
+#: 32 px grid gives the detector the same pixels, on the same grid, as the whole frame
+#: does (the zoom is of the frame's own pixels): a face inside it scores as on a whole
+#: frame. On the 16 px grid of photos' chips, half the chips were shifted by 16 px against
+#: the network's stride, and faint faces (0.06-0.1) scored differently in them.
+VIDEO_CHIP_CELL = 32
 
 
 def video_scan_settings(width: int, height: int, scan: ScanSettings | None = None
@@ -106,8 +126,10 @@ class VideoScanner:
     one frame in N (``index % N == 0``); on the other zoom frames they run on chips only
     (:func:`veil.scan.scanner.plan_chips`): around the base pass's small or weak
     candidates and around the faces reported on the :data:`VIDEO_CHIP_RECENT` frames
-    before (scoring the support threshold or more), so a face the base pass cannot see is found
-    again at the latest on the next whole frame.
+    before (scoring :data:`VIDEO_CHIP_RECENT_SCORE` or more), so a face the base pass cannot
+    see is found again at the latest on the next whole frame. Only boxes of at most
+    :data:`VIDEO_CHIP_SEED_SIDE` base-pass pixels open chips, and chips start on a grid of
+    :data:`VIDEO_CHIP_CELL` frame pixels.
     ``scan(rgb, index)`` is the only call; frames are scanned in order.
     """
 
@@ -123,6 +145,12 @@ class VideoScanner:
             light = dataclasses.replace(settings, zooms=(1.0,), mirror=False)
             self.light = Scanner(light, detector=self.full.detector)
         self._recent: deque[tuple[int, Detections]] = deque(maxlen=VIDEO_CHIP_RECENT)
+        #: The chips' share of the frame, summed over the chip frames scanned, and their
+        #: count (for benchmarks; two numbers, whatever the video's length).
+        self.chip_area_total = 0.0
+        self.chip_frames = 0
+        #: The chips of the last chip frame scanned.
+        self.chips: list[tuple[int, int, int, int]] = []
 
     def passes_for(self, width: int, height: int, index: int) -> str:
         """How frame ``index`` is searched: ``whole`` (all passes on the whole frame),
@@ -147,9 +175,10 @@ class VideoScanner:
         else:
             found = (self.full if how == "whole" else self.light).scan(rgb)
         if self.whole_every > 1:
-            # Weak faces too (support threshold and up): a face the tracker still bridges.
+            # Weak faces too: a face the tracker still bridges, or a faint one it keeps.
+            least = VIDEO_CHIP_RECENT_SCORE
             self._recent.append((index, found.with_min_score(
-                self.settings.support_threshold)))
+                self.settings.support_threshold if least is None else least)))
         return found
 
     def _scan_chips(self, rgb: np.ndarray, index: int) -> Detections:
@@ -159,9 +188,27 @@ class VideoScanner:
         parts = [run_pass(detector, rgb, passes[0])]
         recent = Detections.concatenate([d for i, d in self._recent
                                          if index - i <= VIDEO_CHIP_RECENT])
-        chips = plan_chips(parts, w, h, self.settings, recent)
+        limit = VIDEO_CHIP_SEED_SIDE
+        if limit is not None:  # base-pass pixels, to the frame's
+            side = limit / max(passes[0].scale, 1e-6)
+            parts_seed = [_small(parts[0], side)]
+            recent = _small(recent, side)
+        else:
+            parts_seed = parts
+        chips = plan_chips(parts_seed, w, h, self.settings, recent, cell=VIDEO_CHIP_CELL)
+        self.chips = chips
+        self.chip_area_total += sum((c[2] - c[0]) * (c[3] - c[1]) for c in chips) / (w * h)
+        self.chip_frames += 1
         parts += [run_pass_on_chips(detector, rgb, p, chips) for p in passes[1:]]
         extra = None
         if self.full.confirm_detector is not None:
             extra = self.full.confirmed_weak(rgb, parts)
         return self.full.combine(parts, w, h, extra)
+
+
+def _small(dets: Detections, side: float) -> Detections:
+    """The boxes of ``dets`` whose long side is at most ``side`` pixels."""
+    if not len(dets):
+        return dets
+    b = dets.boxes
+    return dets[np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) <= side]
