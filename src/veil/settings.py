@@ -110,9 +110,11 @@ class ScanSettings:
         gets no zoom: see BENCHMARKS.md, "Adaptive zoom for photos").
     video_zoom_whole: ``video``: the zoom pass (at the frame's own pixels on frames larger
         than ``base_side``) sees the whole frame on one frame in this many; on the other
-        zoom frames it runs only on chips around the base pass's small or weak candidates
-        and the faces of the frames just before (:class:`veil.scan.video.VideoScanner`).
-        0 (plans made before session 8): the whole frame on every zoom frame.
+        zoom frames it runs only on chips around the base pass's small candidates and the
+        small faces of the frames just before (:class:`veil.scan.video.VideoScanner`; the
+        size and score rules are its ``VIDEO_CHIP_*`` constants). Video jobs use 4
+        (:data:`veil.scan.video.VIDEO_ZOOM_WHOLE`); 0, the default here and in plans made
+        before session 9: the whole frame on every zoom frame.
     """
 
     threshold: float = 0.25
