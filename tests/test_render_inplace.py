@@ -185,3 +185,40 @@ def test_the_same_plan_gives_the_same_bytes_in_place(clip: Path, tmp_path: Path)
         render_video(clip, plan, tmp_path / name)
         outs.append((tmp_path / name).read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_the_render_converts_with_one_swscale_thread(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every colour conversion of a render passes ``threads=1`` (swscale's automatic
+    threads are a suspect of a rare determinism flake): the in-place path, a 4:4:4 clip's
+    passthrough, and the whole-frame path of a rotated clip."""
+    from veil.media.colour import Colour
+
+    seen: list[object] = []
+    for name in ("to_rgb", "from_rgb", "passthrough", "yuv_of_rgb_frame"):
+        real = getattr(Colour, name)
+
+        def spy(self, frame, threads=None, _real=real):  # noqa: ANN001, ANN202
+            seen.append(threads)
+            return _real(self, frame, threads=threads)
+
+        monkeypatch.setattr(Colour, name, spy)
+    src = write_video(tmp_path / "c444.mp4", [texture(i) for i in range(N)])  # yuv444p
+    render_video(src, plan_for(src, MaskSettings()), tmp_path / "o.mp4")
+    rotated = tmp_path / "rot.mp4"
+    with av.open(str(rotated), "w") as c:
+        v = c.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        v.set_display_matrix([0, 65536, 0, 65536, 0, 0, 0, 0, 1 << 30])  # a transpose
+        for i in range(N):
+            f = av.VideoFrame.from_ndarray(texture(i), format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+    plan = Plan(MediaInfo("rot.mp4", "c" * 64, "video", H, W, frame_count=N, fps=10.0))
+    for f in range(N):
+        plan.add_region(f, Region((10, 10, 60, 70)))
+    render_video(rotated, plan, tmp_path / "r.mp4")
+    assert len(seen) > 3 * N and set(seen) == {1}

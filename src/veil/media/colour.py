@@ -135,9 +135,9 @@ class Colour:
                               dst_color_range=out.range, interpolation=_interpolation(),
                               threads=threads)
 
-    def passthrough(self, frame: Any) -> Any | None:
+    def passthrough(self, frame: Any, threads: int | None = None) -> Any | None:
         """The decoded frame as ``yuv420p`` with no level change, or ``None`` when it
-        needs the RGB path (HDR, more than 8 bits)."""
+        needs the RGB path (HDR, more than 8 bits). ``threads``: swscale's threads."""
         if self.hdr is not None or self.bits > 8:
             return None
         name = frame.format.name
@@ -147,7 +147,7 @@ class Colour:
             # Y'CbCr to Y'CbCr with the same range: only the chroma is resampled.
             return frame.reformat(format="yuv420p", src_colorspace=self.sws_matrix,
                                   dst_colorspace=self.sws_matrix, src_color_range=self.range,
-                                  dst_color_range=self.range)
+                                  dst_color_range=self.range, threads=threads)
         return None
 
 

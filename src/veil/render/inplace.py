@@ -18,12 +18,10 @@ from typing import Any
 import numpy as np
 
 from veil.media.colour import Colour
+from veil.media.video import SWS_THREADS  # one swscale thread: the same bytes everywhere
 from veil.plan.record import Plan
 from veil.render.masks import mask_tiles, paint_tiles
 
-#: swscale threads of these conversions: one, so the same frame gives the same bytes
-#: whatever the machine (PyAV's default, ``None``, lets swscale choose).
-SWS_THREADS = 1
 #: pixels around each mask's context that are converted with it, so that the chroma
 #: interpolation at a tile's edge does not reach the pixels that are written back
 TILE_MARGIN = 8

@@ -28,6 +28,7 @@ import numpy as np
 from veil.errors import MediaError
 from veil.media.atomic import atomic_path
 from veil.media.video import (
+    SWS_THREADS,
     AudioMode,
     DecodedFrame,
     VideoInfo,
@@ -164,7 +165,7 @@ def _render_frame(item: DecodedFrame, plan: Plan, writer: VideoWriter, stats: Re
         stats.whole_frames += 1
     else:
         boxes = fp.active_boxes()
-        base = (writer.colour.passthrough(item.frame)
+        base = (writer.colour.passthrough(item.frame, threads=SWS_THREADS)
                 if len(boxes) and passthrough and writer.colour is not None else None)
         if base is not None and base.format.name == "yuv420p":
             # in place: only the masked windows go to RGB and back (render/inplace.py)
@@ -173,11 +174,12 @@ def _render_frame(item: DecodedFrame, plan: Plan, writer: VideoWriter, stats: Re
             stats.masked_frames += 1
             stats.face_regions += len(boxes)
         elif len(boxes):
-            writer.write_rgb(mask_planned(item.rgb(), plan, item.index, rng), item.pts)
+            writer.write_rgb(mask_planned(item.rgb(threads=SWS_THREADS), plan, item.index, rng),
+                             item.pts)
             stats.masked_frames += 1
             stats.face_regions += len(boxes)
         elif passthrough and writer.can_pass(item.frame):
             writer.write_frame(item.frame, item.pts)
         else:
-            writer.write_rgb(item.rgb(), item.pts)
+            writer.write_rgb(item.rgb(threads=SWS_THREADS), item.pts)
     stats.frames += 1
