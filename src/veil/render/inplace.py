@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import av
 import numpy as np
 
 from veil.media.colour import Colour
@@ -74,7 +75,11 @@ def mask_frame_yuv(frame: Any, plan: Plan, index: int, colour: Colour,
     methods = [r.method for r in regions]
     h, w = frame.height, frame.width
     like = _Frames(frame)
-    out = like.yuv(yuv_planes(frame))
+    # the frame to encode: a copy (its chroma siting does not matter to the encoder)
+    out = av.VideoFrame(w, h, "yuv420p")
+    for dst, src in zip(yuv_planes(out), yuv_planes(frame), strict=True):
+        dst[...] = src
+    out.colorspace, out.color_range = frame.colorspace, frame.color_range
     if not len(boxes):
         return out
     planes = yuv_planes(out)
@@ -90,8 +95,8 @@ def mask_frame_yuv(frame: Any, plan: Plan, index: int, colour: Colour,
             continue
         back = yuv_planes(colour.yuv_of_rgb_frame(like.rgb(rgb), threads=SWS_THREADS))
         planes[0][c][cov] = back[0][cov]
-        th, tw = cov.shape
-        chroma = cov.reshape(th // 2, 2, tw // 2, 2).any(axis=(1, 3))
+        # a chroma sample is written when any of its four luma pixels is covered
+        chroma = cov[0::2, 0::2] | cov[1::2, 0::2] | cov[0::2, 1::2] | cov[1::2, 1::2]
         planes[1][hc][chroma] = back[1][chroma]
         planes[2][hc][chroma] = back[2][chroma]
     return out
