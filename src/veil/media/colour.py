@@ -103,32 +103,41 @@ class Colour:
                 "text": self.describe()}
 
     # -- conversions ------------------------------------------------------------------
-    def to_rgb(self, frame: Any) -> np.ndarray:
-        """RGB ``uint8`` ``(H, W, 3)`` of a decoded frame, read with this colour."""
+    def to_rgb(self, frame: Any, threads: int | None = None) -> np.ndarray:
+        """RGB ``uint8`` ``(H, W, 3)`` of a decoded frame, read with this colour.
+        ``threads``: swscale's threads (``None``: PyAV's default, automatic)."""
         if self.hdr is not None:
             rgb16 = frame.to_ndarray(format="rgb48le", src_colorspace=self.sws_matrix,
                                      dst_colorspace=self.sws_matrix,
                                      src_color_range=self.range,
                                      dst_color_range=RANGE_FULL,
-                                     interpolation=_interpolation())
+                                     interpolation=_interpolation(), threads=threads)
             return tone_map_hdr(rgb16, self.hdr)
         return frame.to_ndarray(format="rgb24", src_colorspace=self.sws_matrix,
                                 dst_colorspace=self.sws_matrix, src_color_range=self.range,
-                                dst_color_range=RANGE_FULL, interpolation=_interpolation())
+                                dst_color_range=RANGE_FULL, interpolation=_interpolation(),
+                                threads=threads)
 
-    def from_rgb(self, rgb: np.ndarray) -> Any:
-        """A ``yuv420p`` frame of RGB pixels, written with the output's matrix and range."""
+    def from_rgb(self, rgb: np.ndarray, threads: int | None = None) -> Any:
+        """A ``yuv420p`` frame of RGB pixels, written with the output's matrix and range.
+        ``threads``: swscale's threads (``None``: PyAV's default, automatic)."""
         import av
 
-        out = self.out
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        return self.yuv_of_rgb_frame(frame, threads)
+
+    def yuv_of_rgb_frame(self, frame: Any, threads: int | None = None) -> Any:
+        """:meth:`from_rgb` of an ``rgb24`` frame (the new frame keeps that frame's
+        other properties, such as its chroma siting)."""
+        out = self.out
         return frame.reformat(format="yuv420p", src_colorspace=out.sws_matrix,
                               dst_colorspace=out.sws_matrix, src_color_range=RANGE_FULL,
-                              dst_color_range=out.range, interpolation=_interpolation())
+                              dst_color_range=out.range, interpolation=_interpolation(),
+                              threads=threads)
 
-    def passthrough(self, frame: Any) -> Any | None:
+    def passthrough(self, frame: Any, threads: int | None = None) -> Any | None:
         """The decoded frame as ``yuv420p`` with no level change, or ``None`` when it
-        needs the RGB path (HDR, more than 8 bits)."""
+        needs the RGB path (HDR, more than 8 bits). ``threads``: swscale's threads."""
         if self.hdr is not None or self.bits > 8:
             return None
         name = frame.format.name
@@ -138,7 +147,7 @@ class Colour:
             # Y'CbCr to Y'CbCr with the same range: only the chroma is resampled.
             return frame.reformat(format="yuv420p", src_colorspace=self.sws_matrix,
                                   dst_colorspace=self.sws_matrix, src_color_range=self.range,
-                                  dst_color_range=self.range)
+                                  dst_color_range=self.range, threads=threads)
         return None
 
 

@@ -40,6 +40,11 @@ MP4_COPY_AUDIO: frozenset[str] = frozenset({"aac", "mp3", "alac", "ac3", "eac3",
 
 _MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
+#: swscale threads of the writer's conversions: one, so that the bytes written never
+#: depend on how swscale splits a frame (measured at 720p: no more CPU per frame than
+#: its automatic threads; BENCHMARKS.md, "Render without the colour round trip")
+SWS_THREADS = 1
+
 AudioMode = Literal["copy", "aac", "dropped", "none"]
 
 
@@ -249,13 +254,14 @@ class DecodedFrame:
     colour: Colour | None = None
     corrupt: bool = False
 
-    def rgb(self) -> np.ndarray:
+    def rgb(self, threads: int | None = None) -> np.ndarray:
         """Upright RGB ``uint8`` pixels ``(H, W, 3)``, read with the stream's colour
-        (the same conversion for every frame of the stream)."""
+        (the same conversion for every frame of the stream). ``threads``: swscale's
+        threads (``None``: PyAV's default, automatic)."""
         if self.colour is not None:
-            img = self.colour.to_rgb(self.frame)
+            img = self.colour.to_rgb(self.frame, threads=threads)
         else:
-            img = self.frame.to_ndarray(format="rgb24")
+            img = self.frame.to_ndarray(format="rgb24", threads=threads)
         return self.orientation.apply(img)
 
 
@@ -565,25 +571,26 @@ class VideoWriter:
                 mode="edge",
             )
         if self.colour is not None:
-            frame = self.colour.from_rgb(rgb)
+            frame = self.colour.from_rgb(rgb, threads=SWS_THREADS)
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame = frame.reformat(format="yuv420p")
+            frame = frame.reformat(format="yuv420p", threads=SWS_THREADS)
         self._put(frame, pts)
 
     def can_pass(self, frame: Any) -> bool:
         """Whether :meth:`write_frame` can take this decoded frame without RGB."""
-        return self.colour is None or self.colour.passthrough(frame) is not None
+        return self.colour is None or \
+            self.colour.passthrough(frame, threads=SWS_THREADS) is not None
 
     def write_frame(self, frame: Any, pts: int | None) -> None:
         """Encode a decoded frame as it is (no rotation, same size, same levels)."""
         if self.colour is not None:
-            same = self.colour.passthrough(frame)
+            same = self.colour.passthrough(frame, threads=SWS_THREADS)
             if same is None:
                 raise MediaError(self.path, f"cannot pass {frame.format.name} frames through")
             frame = same
         elif frame.format.name != "yuv420p":
-            frame = frame.reformat(format="yuv420p")
+            frame = frame.reformat(format="yuv420p", threads=SWS_THREADS)
         self._put(frame, pts)
 
     def _put(self, frame: Any, pts: int | None) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -125,21 +126,68 @@ def mask_regions(frame: np.ndarray, boxes: np.ndarray, settings: MaskSettings,
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     if len(boxes) == 0:
         return out
+    fh, fw = out.shape[:2]
+    whole = Tile(0, 0, fw, fh, tuple(range(len(boxes))))
+    paint_tiles([out], [whole], (fh, fw), boxes, settings, rng, methods=methods, seed=seed,
+                frame_index=frame_index)
+    return out
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A rectangle ``[y1:y2, x1:x2]`` of a frame holding everything that the masks of
+    the boxes ``members`` read and write (see :func:`mask_tiles`)."""
+
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    members: tuple[int, ...]
+
+
+def _method(methods: Sequence[str | None] | None, i: int, settings: MaskSettings) -> str:
+    return (methods[i] if methods is not None else None) or settings.method
+
+
+def _face_width(box: np.ndarray) -> float:
+    # Strength follows the larger side of the face box.
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
+def paint_tiles(tiles_px: Sequence[np.ndarray], tiles: Sequence[Tile], shape_hw: tuple[int, int],
+                boxes: np.ndarray, settings: MaskSettings,
+                rng: np.random.Generator | None = None, *,
+                methods: Sequence[str | None] | None = None, seed: str = "",
+                frame_index: int = 0) -> list[np.ndarray]:
+    """Mask, in place, the RGB pixels ``tiles_px[t]`` of the frame rectangles ``tiles[t]``
+    of an ``(H, W)`` frame exactly as :func:`mask_regions` masks the whole frame there:
+    the geometry is worked out on the whole frame, the boxes are painted in the same
+    order (largest first) with the same noise. Each box is painted onto the tile that
+    lists it, which must hold its mask and the context its mask reads (as the tiles
+    of :func:`mask_tiles` do). Returns, per tile, the boolean mask of the pixels that
+    the masks cover (the pixels that may have changed)."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     if methods is not None and len(methods) != len(boxes):
         raise ValueError("one method per box, or none")
-    fh, fw = out.shape[:2]
+    fh, fw = shape_hw
+    covered = [np.zeros(px.shape[:2], dtype=bool) for px in tiles_px]
+    home = {i: t for t, tile in enumerate(tiles) for i in tile.members}
     grown = expand_boxes(boxes, settings.margin, settings.pad_px)
     # Largest first, so a small face inside a large one is still masked on top.
     order = np.argsort(-(boxes[:, 2] - boxes[:, 0]))
     for i in order:
-        # Strength follows the larger side of the face box.
-        face_w = float(max(boxes[i, 2] - boxes[i, 0], boxes[i, 3] - boxes[i, 1]))
+        face_w = _face_width(boxes[i])
         placed = _placed_shape(grown[i], fw, fh, settings.shape)
-        if placed is None:
+        if placed is None or int(i) not in home:
             continue
+        t = home[int(i)]
+        tile, px = tiles[t], tiles_px[t]
         x1, y1, x2, y2, sel = placed
-        roi = out[y1:y2, x1:x2]
-        method = (methods[i] if methods is not None else None) or settings.method
+        # integer shifts into the tile: the same pixels, the same context
+        x1, x2, y1, y2 = x1 - tile.x1, x2 - tile.x1, y1 - tile.y1, y2 - tile.y1
+        covered[t][y1:y2, x1:x2] |= sel
+        roi = px[y1:y2, x1:x2]
+        method = _method(methods, int(i), settings)
         if method == "solid":
             roi[sel] = np.array(settings.color, dtype=np.uint8)
             continue
@@ -147,9 +195,59 @@ def mask_regions(frame: np.ndarray, boxes: np.ndarray, settings: MaskSettings,
             masked = _pixelate(roi, face_w, settings.pixel_blocks)
         else:
             gen = rng or np.random.default_rng(region_seed(seed, frame_index, boxes[i]))
-            masked = _blur(out, x1, y1, x2, y2, face_w, settings, gen)
+            masked = _blur(px, x1, y1, x2, y2, face_w, settings, gen)
         roi[sel] = masked[sel]
-    return out
+    return covered
+
+
+def _reach(x1: int, y1: int, x2: int, y2: int, face_w: float, method: str,
+           settings: MaskSettings) -> tuple[int, int, int, int]:
+    """The rectangle a mask on ``[y1:y2, x1:x2]`` reads (the blur reads around it)."""
+    if method in ("solid", "pixelate"):
+        return x1, y1, x2, y2
+    pad = _odd(settings.blur_ratio * face_w) // 2 + 1
+    return x1 - pad, y1 - pad, x2 + pad, y2 + pad
+
+
+def mask_tiles(shape_hw: tuple[int, int], boxes: np.ndarray, settings: MaskSettings, *,
+               methods: Sequence[str | None] | None = None, margin: int = 8,
+               align: int = 2) -> list[Tile]:
+    """Disjoint rectangles of an ``(H, W)`` frame, together holding every pixel that
+    :func:`mask_regions` reads or writes for ``boxes``, each grown by ``margin`` pixels
+    (context for a colour conversion of the tile alone), cut to the frame and aligned to
+    ``align`` (2: whole 4:2:0 chroma samples). Rectangles that overlap are merged, so a
+    mask never reads pixels another tile's masks write. Boxes wholly outside the frame
+    belong to no tile."""
+    h, w = shape_hw
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    grown = expand_boxes(boxes, settings.margin, settings.pad_px)
+    rects: list[list[int]] = []  # x1, y1, x2, y2, then member indices
+    for i, g in enumerate(grown):
+        placed = _placed_shape(g, w, h, settings.shape)
+        if placed is None:
+            continue
+        x1, y1, x2, y2 = _reach(*placed[:4], _face_width(boxes[i]), _method(methods, i, settings),
+                                settings)
+        x1 = max(0, (x1 - margin) // align * align)
+        y1 = max(0, (y1 - margin) // align * align)
+        x2 = min(w, -(-(x2 + margin) // align) * align)
+        y2 = min(h, -(-(y2 + margin) // align) * align)
+        rects.append([x1, y1, x2, y2, i])
+    merged = True
+    while merged:
+        merged = False
+        for a in range(len(rects)):
+            for b in range(a + 1, len(rects)):
+                ra, rb = rects[a], rects[b]
+                if ra[0] < rb[2] and rb[0] < ra[2] and ra[1] < rb[3] and rb[1] < ra[3]:
+                    rects[a] = [min(ra[0], rb[0]), min(ra[1], rb[1]), max(ra[2], rb[2]),
+                                max(ra[3], rb[3])] + ra[4:] + rb[4:]
+                    del rects[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [Tile(r[0], r[1], r[2], r[3], tuple(sorted(r[4:]))) for r in rects]
 
 
 def mask_whole_frame(frame: np.ndarray, settings: MaskSettings) -> np.ndarray:

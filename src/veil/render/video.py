@@ -7,7 +7,10 @@ fill. Nothing is written under the final name unless every frame was written.
 
 Colour: every frame is read and written with the input's colour matrix and range
 (:mod:`veil.media.colour`); a frame without a mask is passed on in Y'CbCr as decoded
-(same levels), a masked one goes to RGB and back with the same conversion.
+(same levels). A masked frame that could pass so is masked in place
+(:mod:`veil.render.inplace`): only the windows the masks touch go to RGB and back, every
+other pixel stays as decoded; any other masked frame (HDR, more than 8 bits, rotated,
+odd size) goes to RGB and back whole with the same conversion.
 
 Size: the video bitrate is capped at :data:`BITRATE_CAP` x the source's video bitrate
 (x264's VBV), so a re-encode does not come out many times the size of its input.
@@ -25,6 +28,7 @@ import numpy as np
 from veil.errors import MediaError
 from veil.media.atomic import atomic_path
 from veil.media.video import (
+    SWS_THREADS,
     AudioMode,
     DecodedFrame,
     VideoInfo,
@@ -37,6 +41,7 @@ from veil.media.video import (
 from veil.plan.record import Plan
 from veil.progress import Progress
 from veil.render.image import mask_planned
+from veil.render.inplace import mask_frame_yuv
 from veil.render.masks import mask_whole_frame
 
 #: The output's video bitrate is capped at this multiple of the source's (see
@@ -160,12 +165,21 @@ def _render_frame(item: DecodedFrame, plan: Plan, writer: VideoWriter, stats: Re
         stats.whole_frames += 1
     else:
         boxes = fp.active_boxes()
-        if len(boxes):
-            writer.write_rgb(mask_planned(item.rgb(), plan, item.index, rng), item.pts)
+        base = (writer.colour.passthrough(item.frame, threads=SWS_THREADS)
+                if len(boxes) and passthrough and writer.colour is not None else None)
+        if base is not None and base.format.name == "yuv420p":
+            # in place: only the masked windows go to RGB and back (render/inplace.py)
+            writer.write_frame(mask_frame_yuv(base, plan, item.index, writer.colour, rng),
+                               item.pts)
+            stats.masked_frames += 1
+            stats.face_regions += len(boxes)
+        elif len(boxes):
+            writer.write_rgb(mask_planned(item.rgb(threads=SWS_THREADS), plan, item.index, rng),
+                             item.pts)
             stats.masked_frames += 1
             stats.face_regions += len(boxes)
         elif passthrough and writer.can_pass(item.frame):
             writer.write_frame(item.frame, item.pts)
         else:
-            writer.write_rgb(item.rgb(), item.pts)
+            writer.write_rgb(item.rgb(threads=SWS_THREADS), item.pts)
     stats.frames += 1
