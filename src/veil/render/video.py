@@ -165,12 +165,12 @@ def _render_frame(item: DecodedFrame, plan: Plan, writer: VideoWriter, stats: Re
         stats.whole_frames += 1
     else:
         boxes = fp.active_boxes()
-        base = (writer.colour.passthrough(item.frame, threads=SWS_THREADS)
-                if len(boxes) and passthrough and writer.colour is not None else None)
-        if base is not None and base.format.name == "yuv420p":
+        colour = writer.colour
+        base = (colour.passthrough(item.frame, threads=SWS_THREADS)
+                if len(boxes) and passthrough and colour is not None else None)
+        if base is not None and colour is not None and base.format.name == "yuv420p":
             # in place: only the masked windows go to RGB and back (render/inplace.py)
-            writer.write_frame(mask_frame_yuv(base, plan, item.index, writer.colour, rng),
-                               item.pts)
+            writer.write_frame(mask_frame_yuv(base, plan, item.index, colour, rng), item.pts)
             stats.masked_frames += 1
             stats.face_regions += len(boxes)
         elif len(boxes):
