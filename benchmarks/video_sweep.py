@@ -315,8 +315,8 @@ def size_grid(width: int, height: int) -> dict[str, VideoSetting]:
 
 def yunet_grid(width: int, height: int) -> dict[str, VideoSetting]:
     """YuNet-n for the frames of ``width`` x ``height`` clips: today's default; YuNet in
-    place of CenterFace's zoom pass (same scale and schedule, every frame, and at x1.5
-    of it), over a grid of YuNet thresholds and weak floors; YuNet for both passes."""
+    place of CenterFace's zoom pass (same scale, every 2nd frame and every frame), over a
+    grid of YuNet thresholds and weak floors; YuNet for both passes."""
     if (width, height) == (640, 360):
         d = VideoSetting()
     else:
@@ -334,8 +334,6 @@ def yunet_grid(width: int, height: int) -> dict[str, VideoSetting]:
     for t, wk in ((0.3, 0.1), (0.4, 0.2), (0.5, 0.2)):
         grid[f"CF base + YuNet zoom, every frame, yunet t{t} w{wk}"] = replace(
             mixed, yunet=(t, wk), every=1)
-        grid[f"CF base + YuNet zoom x1.5 of it, every 2nd, yunet t{t} w{wk}"] = replace(
-            mixed, yunet=(t, wk), zoom=1.5 * d.zoom)
         grid[f"YuNet both passes, every 2nd, yunet t{t} w{wk}"] = replace(
             mixed, yunet=(t, wk), base_detector="yunet")
     return grid
