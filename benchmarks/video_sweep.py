@@ -6,6 +6,7 @@
     python -m benchmarks.video_sweep --scales 1.0,1.5      # cache only what the default needs
     python -m benchmarks.video_sweep --size 1280x720 --clips 6   # size-aware zoom options
     python -m benchmarks.video_sweep --gen b --grid motion       # camera-motion tracking
+    python -m benchmarks.video_sweep --size 1280x720 --clips 6 --detector yunet  # YuNet-n
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
@@ -25,6 +26,13 @@ final figures of the chosen defaults.
 The camera's motion (:class:`veil.plan.motion.CameraMotion`, as the job measures it) is
 cached next to the candidates (``<work>/motion``, with its CPU seconds); a setting with
 ``camera=False`` builds its plan without it (the tracker of session 6 and before).
+
+``--detector yunet`` also caches YuNet-n's candidates (apart, ``<folder>-yunet``) and
+scores :func:`yunet_grid`: YuNet in place of CenterFace's zoom pass (the costly one) or
+of both passes. YuNet's scores are on another scale than CenterFace's, so each such
+setting names a YuNet threshold and weak floor (``VideoSetting.yunet``) that
+:func:`map_yunet_scores` maps onto the job's own threshold and ``keep_weak``; the
+support rule, the plan's confirmation and its faint-track rules then apply unchanged.
 """
 
 from __future__ import annotations
@@ -78,6 +86,10 @@ class VideoSetting:
     track: TrackSettings = field(default_factory=TrackSettings)
     mask: MaskSettings = field(default_factory=MaskSettings)
     camera: bool = True                   # give the plan the cached camera motion
+    base_detector: str = "centerface"     # detector of the base pass: centerface / yunet
+    zoom_detector: str = "centerface"     # detector of the zoom pass
+    # YuNet's own threshold and weak floor, mapped onto ``threshold`` and ``keep_weak``
+    yunet: tuple[float, float] = (0.5, 0.2)
 
 
 def _grid() -> dict[str, VideoSetting]:
@@ -162,15 +174,32 @@ def _key(scale: float) -> float:
     return round(scale, 4)
 
 
+def map_yunet_scores(scores: np.ndarray, yunet: tuple[float, float], threshold: float,
+                     weak: float) -> np.ndarray:
+    """YuNet scores on CenterFace's scale as the job's rules read it: piecewise linear
+    and increasing, YuNet's threshold ``yunet[0]`` onto ``threshold``, its weak floor
+    ``yunet[1]`` onto ``weak`` (the job's ``keep_weak``), 0 and 1 onto themselves. So a
+    YuNet candidate is a face at its own threshold, reported weak from its own floor,
+    and supports another pass in between (the support threshold falls between them)."""
+    y_threshold, y_weak = yunet
+    if not 0 < y_weak < y_threshold < 1 or not 0 < weak < threshold < 1:
+        raise ValueError("need 0 < weak floor < threshold < 1 on both scales")
+    return np.interp(scores, [0.0, y_weak, y_threshold, 1.0],
+                     [0.0, weak, threshold, 1.0]).astype(np.float32)
+
+
 def cache_candidates(clips: list[Path], work: Path,
                      scales: tuple[float, ...] = SCALES,
                      folder: str = "candidates",
-                     model: Path | None = None) -> dict[str, Any]:
+                     model: Path | None = None,
+                     detector_name: str = "centerface") -> dict[str, Any]:
     """Candidates of every frame at every scale in ``scales`` (cached on disk under
     ``work / folder``; a cached clip that lacks one of them is scanned again), and the
     detector's CPU seconds at each scale (``cpu``). ``model``: another CenterFace graph
-    (such as ``benchmarks.int8 --save``'s) in place of veil's."""
+    (such as ``benchmarks.int8 --save``'s) in place of veil's. ``detector_name``
+    ``yunet``: YuNet-n's candidates (its own scores, down to the same floor)."""
     from veil.scan.centerface import CenterFace
+    from veil.scan.yunet import YuNet
 
     out: dict[str, Any] = {}
     detector = None
@@ -182,7 +211,8 @@ def cache_candidates(clips: list[Path], work: Path,
             if all(k in per for per in entry["frames"] for k in keys):
                 out[str(clip)] = entry
                 continue
-        detector = detector or CenterFace(model, floor=FLOOR)
+        detector = detector or (YuNet(floor=FLOOR) if detector_name == "yunet"
+                                else CenterFace(model, floor=FLOOR))
         cuts = SceneCutDetector()
         frames: list[dict[float, tuple[np.ndarray, np.ndarray]]] = []
         cpu = dict.fromkeys(keys, 0.0)
@@ -218,6 +248,23 @@ def _scan_settings(v: VideoSetting) -> ScanSettings:
                         zooms=(1.0,) if v.zoom is None else (1.0, v.zoom), mirror=False)
 
 
+def _source(entry: dict[str, Any], detector: str) -> dict[str, Any]:
+    """The cached candidates of ``detector`` for one clip (YuNet's under ``yunet``)."""
+    if detector == "centerface":
+        return entry
+    if detector not in entry:
+        raise KeyError(f"no {detector} candidates cached (run with --detector {detector})")
+    return entry[detector]
+
+
+def _pass(entry: dict[str, Any], t: int, scale: float, detector: str,
+          v: VideoSetting) -> Detections:
+    boxes, scores = _source(entry, detector)["frames"][t][_key(scale)]
+    if detector == "yunet":
+        scores = map_yunet_scores(scores, v.yunet, v.threshold, v.keep_weak)
+    return Detections(boxes, scores)
+
+
 def _plans(cache: dict[str, Any], v: VideoSetting) -> Iterator[tuple[Plan, dict[str, Any]]]:
     """The plan a job would build from each clip's cached candidates, with the clip's
     ground truth (``frames``, ``width``, ``height``)."""
@@ -227,9 +274,10 @@ def _plans(cache: dict[str, Any], v: VideoSetting) -> Iterator[tuple[Plan, dict[
         gt = json.loads(Path(clip + ".gt.json").read_text())
         h, w = entry["shape"]
         dets = []
-        for t, per in enumerate(entry["frames"]):
-            scales = [v.base] + ([v.zoom] if v.zoom is not None and t % v.every == 0 else [])
-            parts = [Detections(*per[_key(s)]) for s in scales]
+        for t in range(len(entry["frames"])):
+            parts = [_pass(entry, t, v.base, v.base_detector, v)]
+            if v.zoom is not None and t % v.every == 0:
+                parts.append(_pass(entry, t, v.zoom, v.zoom_detector, v))
             dets.append(scanner.combine(parts, w, h))
         media = MediaInfo(name=Path(clip).name, sha256="", kind="video", width=w, height=h,
                           frame_count=len(dets))
@@ -265,15 +313,51 @@ def size_grid(width: int, height: int) -> dict[str, VideoSetting]:
     }
 
 
+def yunet_grid(width: int, height: int) -> dict[str, VideoSetting]:
+    """YuNet-n for the frames of ``width`` x ``height`` clips: today's default; YuNet in
+    place of CenterFace's zoom pass (same scale, every 2nd frame and every frame), over a
+    grid of YuNet thresholds and weak floors; YuNet for both passes."""
+    if (width, height) == (640, 360):
+        d = VideoSetting()
+    else:
+        base = min(1.0, VIDEO_BASE_SIDE / max(width, height))
+        d = VideoSetting(base=base, zoom=max(1.0, VIDEO_ZOOM * base))
+    assert d.zoom is not None
+    grid = {"today (CenterFace both passes)": d,
+            "CenterFace base pass only": replace(d, zoom=None)}
+    mixed = replace(d, zoom_detector="yunet")
+    for t in (0.3, 0.4, 0.5, 0.6):
+        for wk in (0.1, 0.2, 0.3):
+            if wk < t:
+                grid[f"CF base + YuNet zoom, every 2nd, yunet t{t} w{wk}"] = replace(
+                    mixed, yunet=(t, wk))
+    for t, wk in ((0.3, 0.1), (0.4, 0.2), (0.5, 0.2)):
+        grid[f"CF base + YuNet zoom, every frame, yunet t{t} w{wk}"] = replace(
+            mixed, yunet=(t, wk), every=1)
+        grid[f"YuNet both passes, every 2nd, yunet t{t} w{wk}"] = replace(
+            mixed, yunet=(t, wk), base_detector="yunet")
+    return grid
+
+
 def cpu_per_frame(cache: dict[str, Any], v: VideoSetting) -> float:
     """Detector CPU seconds per frame of setting ``v``, from the cached timings."""
     frames = sum(len(e["frames"]) for e in cache.values())
-    cpu = {k: sum(e.get("cpu", {}).get(k, float("nan")) for e in cache.values())
-           for k in {_key(v.base)} | ({_key(v.zoom)} if v.zoom is not None else set())}
-    per = cpu[_key(v.base)] / max(frames, 1)
+
+    def cpu(scale: float, detector: str) -> float:
+        return sum(_source(e, detector).get("cpu", {}).get(_key(scale), float("nan"))
+                   for e in cache.values()) / max(frames, 1)
+
+    per = cpu(v.base, v.base_detector)
     if v.zoom is not None:
-        per += cpu[_key(v.zoom)] / max(frames, 1) / v.every
+        per += cpu(v.zoom, v.zoom_detector) / v.every
     return per
+
+
+def _scales_of(grid: dict[str, VideoSetting], detector: str) -> tuple[float, ...]:
+    """The scales at which the settings of ``grid`` run ``detector``."""
+    return tuple(sorted({_key(s) for v in grid.values()
+                         for s, d in ((v.base, v.base_detector), (v.zoom, v.zoom_detector))
+                         if s is not None and d == detector}))
 
 
 def score_setting(cache: dict[str, Any], v: VideoSetting) -> tuple[Totals, int, int]:
@@ -349,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--centerface", type=Path, default=None, metavar="ONNX",
                     help="another CenterFace graph (e.g. benchmarks.int8 --save's), its "
                          "candidates cached apart")
+    ap.add_argument("--detector", choices=("centerface", "yunet"), default="centerface",
+                    help="yunet: also cache YuNet-n's candidates (apart) and score "
+                         "yunet_grid, YuNet in place of CenterFace's zoom pass or both")
     ap.add_argument("--grid", choices=("default", "motion"), default="default",
                     help="motion: camera-motion tracking settings (640x360 only)")
     ap.add_argument("--only", default=None,
@@ -367,13 +454,16 @@ def main(argv: list[str] | None = None) -> int:
                                seed=a.seed, first=a.first)
         grid, folder = (_motion_grid() if a.grid == "motion" else _grid()), "candidates"
         scales = SCALES
+        if a.detector == "yunet":
+            grid = yunet_grid(w, h)
+            scales = _scales_of(grid, "centerface")
     else:  # the clips of benchmarks.video_leak --size, in its folder layout
         work, tag = a.work, f"{a.gen}-{w}x{h}"
         clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips,
                                frames=a.frames, size=(w, h), seed=a.seed, first=a.first)
-        grid, folder = size_grid(w, h), f"candidates-{tag}"
-        scales = tuple(sorted({_key(s) for v in grid.values()
-                               for s in (v.base, v.zoom) if s is not None}))
+        grid = yunet_grid(w, h) if a.detector == "yunet" else size_grid(w, h)
+        folder = f"candidates-{tag}"
+        scales = _scales_of(grid, "centerface")
     if a.scales:
         scales = tuple(_key(float(v)) for v in a.scales.split(","))
     if a.centerface is not None:
@@ -381,6 +471,13 @@ def main(argv: list[str] | None = None) -> int:
 
         folder += "-" + hashlib.sha256(a.centerface.read_bytes()).hexdigest()[:12]
     cache = cache_candidates(clips, work, scales, folder, a.centerface)
+    yscales: tuple[float, ...] = ()
+    if a.detector == "yunet":
+        yscales = _scales_of(grid, "yunet")
+        ycache = cache_candidates(clips, work, yscales, f"{folder}-yunet",
+                                  detector_name="yunet")
+        for clip, entry in cache.items():
+            entry["yunet"] = ycache[clip]
     motion = cache_motion(clips, work)
     for clip, entry in cache.items():
         entry["motion"] = motion[clip]["motion"]
@@ -405,9 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         grid = {k: v for k, v in grid.items() if a.only in k}
     print("| setting | frame leak | track leak | collateral | detector CPU-s per frame |")
     print("|---|---|---|---|---|")
-    have = {_key(s) for s in scales}
+    have = {("centerface", _key(s)) for s in scales} | {("yunet", s) for s in yscales}
     for name, v in grid.items():
-        if {_key(s) for s in (v.base, v.zoom) if s is not None} - have:
+        if {(d, _key(s)) for s, d in ((v.base, v.base_detector), (v.zoom, v.zoom_detector))
+                if s is not None} - have:
             continue
         total, leaked, faces = score_setting(cache, v)
         print(f"| {name} | {100 * total.leaked / max(total.counted, 1):.2f}% | "

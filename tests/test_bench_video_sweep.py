@@ -69,3 +69,37 @@ def test_the_cached_camera_motion_reaches_the_plan(tmp_path: Path) -> None:
     with_camera, _, _ = score_setting(cache, VideoSetting())
     without, _, _ = score_setting(cache, replace(VideoSetting(), camera=False))
     assert with_camera.leaked == 0 < without.leaked
+
+
+def test_yunet_scores_map_onto_the_jobs_threshold_and_weak_floor() -> None:
+    from benchmarks.video_sweep import map_yunet_scores
+
+    raw = np.array([0.0, 0.1, 0.2, 0.35, 0.5, 0.9, 1.0], np.float32)
+    out = map_yunet_scores(raw, (0.5, 0.2), threshold=0.25, weak=0.06)
+    assert np.all(np.diff(out) > 0)
+    assert np.allclose(out[[0, 2, 4, 6]], [0.0, 0.06, 0.25, 1.0])
+    assert 0.06 < out[3] < 0.25 and out[1] < 0.06
+
+
+def test_a_mixed_setting_takes_its_zoom_pass_from_yunet(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from benchmarks.video_sweep import cpu_per_frame
+
+    cache = _cache(tmp_path, 0.01)            # CenterFace misses the face everywhere
+    entry = cache[str(tmp_path / "c.mp4")]
+    entry["cpu"] = {s: 10.0 for s in SCALES}  # 1 CPU-s per frame and pass
+    box = np.array([[100, 100, 140, 140]], np.float32)
+    entry["yunet"] = {"frames": [{1.5: (box, np.array([0.7], np.float32))}] * 10,
+                      "cpu": {1.5: 3.0}}
+    d = VideoSetting()
+    total, _, _ = score_setting(cache, d)
+    assert total.leaked == 10
+    mixed = replace(d, zoom_detector="yunet", yunet=(0.5, 0.2))
+    total, _, _ = score_setting(cache, mixed)
+    assert total.leaked == 0                  # found on the zoom frames, tracked between
+    assert cpu_per_frame(cache, d) == 1.0 + 1.0 / 2
+    assert abs(cpu_per_frame(cache, mixed) - (1.0 + 0.3 / 2)) < 1e-9
+    low = replace(mixed, yunet=(0.8, 0.75))   # 0.7 is under YuNet's weak floor there
+    total, _, _ = score_setting(cache, low)
+    assert total.leaked == 10
