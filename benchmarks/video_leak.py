@@ -351,18 +351,12 @@ def _apply_schedule() -> None:
     (passed to the ``_api`` child in the environment; API mode only)."""
     import veil.scan.video as video
 
-    whole = os.environ.get("VEIL_BENCH_ZOOM_WHOLE", "")
-    if whole:
-        video.VIDEO_ZOOM_WHOLE = int(whole)
-    side = os.environ.get("VEIL_BENCH_CHIP_SEED_SIDE", "")
-    if side:
-        video.VIDEO_CHIP_SEED_SIDE = None if side == "none" else float(side)
-    cell = os.environ.get("VEIL_BENCH_CHIP_CELL", "")
-    if cell:
-        video.VIDEO_CHIP_CELL = int(cell)
-    least = os.environ.get("VEIL_BENCH_CHIP_RECENT_SCORE", "")
-    if least:
-        video.VIDEO_CHIP_RECENT_SCORE = None if least == "none" else float(least)
+    # the environment variable, the scanner's constant it sets, and how it is read
+    for name, kind in (("ZOOM_WHOLE", int), ("CHIP_SEED_SIDE", float), ("CHIP_CELL", int),
+                       ("CHIP_RECENT_SCORE", float)):
+        text = os.environ.get(f"VEIL_BENCH_{name}", "")
+        if text:
+            setattr(video, f"VIDEO_{name}", None if text == "none" else kind(text))
 
 
 def _api(argv: list[str]) -> None:
