@@ -235,8 +235,7 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
         missing = [p for p in inputs if not p.exists()]
         if len(missing) == len(inputs):  # nothing to do: say so before anything is written
             raise LineError(f"{missing[0]}: no such file or folder"
-                                   + (f" (nor {len(missing) - 1} more)" if len(missing) > 1
-                                      else ""))
+                            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""))
     chosen: dict[str, Any] = {"device": device}
     if video_detector is not None:
         chosen["video_detector"] = video_detector
@@ -306,10 +305,10 @@ def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMet
                 else f"cannot create {folder}: {why}")
         if hint is None:  # the side folder
             raise LineError(f"{what} (veil keeps the plans and the records that "
-                                   "let a re-run resume there, beside the output folder)")
+                            "let a re-run resume there, beside the output folder)")
         if hint == "--report" and report_dir is None:
             raise LineError(f"{what} (the report's default folder; choose another "
-                                   "with --report)")
+                            "with --report)")
         raise click.BadParameter(what, param_hint=hint)
     recorder = Recorder(outdir, options)
     if resumed.done and not quiet:
