@@ -197,14 +197,32 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
             iou = box_iou(pred, boxes)
             dist = _centre_dist(pred, boxes)
             ratio = _size_ratio(pred, boxes)
-            allowed = ((iou >= s.min_iou) | (dist <= s.max_centre_dist)) & (ratio <= 2.0)
+            near = (iou >= s.min_iou) | (dist <= s.max_centre_dist)
             cost = (1.0 - iou) + dist
-            for r, k in _assign(cost, allowed):
-                tr = active[r]
-                tr.frames.append(t)
-                tr.boxes.append(boxes[k].copy())
-                tr.scores.append(float(dets.scores[k]))
-                matched.add(k)
+            if s.weak_max_ratio is None or s.confirm_score is None:
+                stages = [near & (ratio <= 2.0)]
+            else:
+                # Confident detections first, to tracks already confirmed by one and
+                # then to the others; a weak one only continues a track that no
+                # confident one did, and only at nearly the track's size.
+                strong = np.asarray(dets.scores) >= s.confirm_score
+                sure = np.array([max(tr.scores) >= s.confirm_score for tr in active])
+                stages = [near & (ratio <= 2.0) & strong[None, :] & sure[:, None],
+                          near & (ratio <= 2.0) & strong[None, :],
+                          near & (ratio <= s.weak_max_ratio) & ~strong[None, :]]
+            taken: set[int] = set()
+            for allowed in stages:
+                if taken:
+                    allowed = allowed.copy()
+                    allowed[sorted(taken), :] = False
+                    allowed[:, sorted(matched)] = False
+                for r, k in _assign(cost, allowed):
+                    tr = active[r]
+                    tr.frames.append(t)
+                    tr.boxes.append(boxes[k].copy())
+                    tr.scores.append(float(dets.scores[k]))
+                    matched.add(k)
+                    taken.add(r)
         for k in range(len(boxes)):
             if k in matched:
                 continue
