@@ -173,8 +173,13 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
     fast = fast_frames(cam, frame_size, s)
     fast_sum = np.concatenate([[0], np.cumsum(fast)]) if len(fast) else None
     cuts = set(int(c) for c in scene_cuts)
+    weak_limit = None
+    if (s.weak_max_ratio is not None and s.confirm_score is not None
+            and s.faint_max_size is not None and frame_size is not None):
+        weak_limit = s.faint_max_size * max(frame_size[0], frame_size[1], 1)
     tracks: list[Track] = []
     active: list[Track] = []
+    copies: set[int] = set()   # tracks holding only weak boxes larger than weak_limit
 
     def alive(tr: Track, t: int) -> bool:
         gap = t - tr.last_frame
@@ -191,6 +196,10 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
         active = [tr for tr in active if alive(tr, t)]
         boxes = dets.boxes
         matched: set[int] = set()
+        large_weak = np.zeros(len(boxes), dtype=bool)
+        if weak_limit is not None and len(boxes):
+            sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+            large_weak = (np.asarray(dets.scores) < s.confirm_score) & (sides > weak_limit)
         if len(active) and len(boxes):
             pred = np.stack([tr.predict(t, cam, s.own_velocity)
                              for tr in active]).astype(np.float32)
@@ -199,17 +208,16 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
             ratio = _size_ratio(pred, boxes)
             near = (iou >= s.min_iou) | (dist <= s.max_centre_dist)
             cost = (1.0 - iou) + dist
-            if s.weak_max_ratio is None or s.confirm_score is None:
-                stages = [near & (ratio <= 2.0)]
-            else:
-                # Confident detections first, to tracks already confirmed by one and
-                # then to the others; a weak one only continues a track that no
-                # confident one did, and only at nearly the track's size.
-                strong = np.asarray(dets.scores) >= s.confirm_score
-                sure = np.array([max(tr.scores) >= s.confirm_score for tr in active])
-                stages = [near & (ratio <= 2.0) & strong[None, :] & sure[:, None],
-                          near & (ratio <= 2.0) & strong[None, :],
-                          near & (ratio <= s.weak_max_ratio) & ~strong[None, :]]
+            # A weak box larger than a faint track may be is often a copy of a face's
+            # box (forehead and hair) or a texture: the other detections are linked
+            # first, to tracks that hold one of them before tracks that hold only such
+            # boxes; such a box then continues a track left over, at nearly its size.
+            other = ~large_weak[None, :]
+            held = np.array([tr.track_id not in copies for tr in active])
+            stages = [near & (ratio <= 2.0) & other]
+            if large_weak.any() or not held.all():
+                stages = [stages[0] & held[:, None], stages[0],
+                          near & (ratio <= (s.weak_max_ratio or 2.0)) & large_weak[None, :]]
             taken: set[int] = set()
             for allowed in stages:
                 if taken:
@@ -223,11 +231,15 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
                     tr.scores.append(float(dets.scores[k]))
                     matched.add(k)
                     taken.add(r)
+                    if not large_weak[k]:
+                        copies.discard(tr.track_id)
         for k in range(len(boxes)):
             if k in matched:
                 continue
             tr = Track(track_id=len(tracks), frames=[t], boxes=[boxes[k].copy()],
                        scores=[float(dets.scores[k])])
+            if large_weak[k]:
+                copies.add(tr.track_id)
             tracks.append(tr)
             active.append(tr)
     return tracks
