@@ -333,13 +333,15 @@ class TrackSettings:
         faces; a large box at a faint score is a texture the detector half-likes (a
         plant, a curtain), since a face that large is seen clearly. ``None``: no limit
         (plans made before this setting existed are read so).
-    weak_max_ratio: detections scoring under ``confirm_score`` ("weak") are associated
-        after the confident ones, only with tracks that no confident detection of the
-        frame continued, and only when their size is within this ratio of the track's
-        predicted box (confident ones: within 2). A weak box beside a face (a shifted
-        copy over forehead and hair) then cannot take the face's place in its track,
-        while a face whose score dips in motion blur still continues its track.
-        ``None``: one association for all scores, within a ratio of 2 (plans made
+    weak_max_ratio: a detection under ``confirm_score`` whose long side exceeds
+        ``faint_max_size`` of the frame's (a box larger than a faint track may be) is
+        often a copy of a face's box over forehead and hair, or a texture. Each frame,
+        the other detections are linked first, to tracks that hold one of them before
+        tracks that hold only such boxes; such a box then continues only a track left
+        over, and only within this size ratio of its predicted box (others: within 2).
+        A copy beside a face thus cannot take the face's place in its track, while a
+        close-up face whose score dips in motion blur still continues its own.
+        ``None``: one association for all detections, within a ratio of 2 (plans made
         before this setting existed are read so).
     camera_motion: follow the camera's motion, when the scan measured it
         (:mod:`veil.plan.motion`): predictions, gap filling and extensions are carried

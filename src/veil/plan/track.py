@@ -166,7 +166,8 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
     when given, is the camera's motion into frame ``i`` (:mod:`veil.plan.motion`) and
     ``frame_size`` the picture's width and height: predictions then follow the camera,
     and frames of fast camera motion do not count against ``max_gap`` (up to
-    ``coast_max`` of them).
+    ``coast_max`` of them). With ``frame_size``, weak boxes larger than a faint track may
+    be are linked last (``TrackSettings.weak_max_ratio``).
     """
     s = settings or TrackSettings()
     cam = _camera(camera, s)
