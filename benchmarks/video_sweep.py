@@ -151,11 +151,11 @@ def _motion_grid() -> dict[str, VideoSetting]:
         # weak detections joining face tracks (session 9)
         "weak: one association for all scores": replace(
             d, track=replace(t, weak_max_ratio=None)),
-        "weak: after confident ones, ratio 2.0": replace(
+        "weak: large weak boxes linked last, ratio 2.0": replace(
             d, track=replace(t, weak_max_ratio=2.0)),
-        "weak: after confident ones, ratio 1.3": replace(
+        "weak: large weak boxes linked last, ratio 1.3": replace(
             d, track=replace(t, weak_max_ratio=1.3)),
-        "weak: after confident ones, ratio 1.2": replace(
+        "weak: large weak boxes linked last, ratio 1.2": replace(
             d, track=replace(t, weak_max_ratio=1.2)),
     }
 
