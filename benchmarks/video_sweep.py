@@ -148,6 +148,15 @@ def _motion_grid() -> dict[str, VideoSetting]:
         "camera motion, extend 2 before / 4 after": replace(
             d, track=replace(t, extend_before=2, extend_after=4)),
         "camera motion, growth 0.01": replace(d, track=replace(t, uncertain_grow=0.01)),
+        # weak detections joining face tracks (session 9)
+        "weak: one association for all scores": replace(
+            d, track=replace(t, weak_max_ratio=None)),
+        "weak: large weak boxes linked last, ratio 2.0": replace(
+            d, track=replace(t, weak_max_ratio=2.0)),
+        "weak: large weak boxes linked last, ratio 1.3": replace(
+            d, track=replace(t, weak_max_ratio=1.3)),
+        "weak: large weak boxes linked last, ratio 1.2": replace(
+            d, track=replace(t, weak_max_ratio=1.2)),
     }
 
 

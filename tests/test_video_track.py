@@ -284,3 +284,64 @@ def test_track_settings_of_earlier_plans_read_without_the_faint_limit():
     assert TrackSettings.from_dict(old).faint_max_size is None
     now = TrackSettings().to_dict()
     assert TrackSettings.from_dict(now) == TrackSettings()
+
+
+def _face_with_a_weak_copy() -> list[Detections]:
+    """A face that moves fast and turns back (its track's prediction overshoots), with
+    a weak copy of its box over forehead and hair in the frame of the turn."""
+    xs = [100 + 30 * i for i in range(11)] + [380 - 30 * (i - 10) for i in range(11, 30)]
+    dets = []
+    for i, x in enumerate(xs):
+        boxes, scores = [[x, 100, x + 100, 220]], [0.9]
+        if i == 10:
+            boxes.append([x - 40, 60, x + 80, 200])
+            scores.append(0.07)
+        dets.append(Detections(boxes, scores))
+    return dets
+
+
+def test_a_weak_copy_beside_a_face_does_not_take_the_face_track():
+    # Issue 12 (driving_d12.mp4, int8): a weak box beside the face started a track that
+    # took the face's next detections; the one face became several overlapping tracks.
+    s = TrackSettings(confirm_score=0.25, camera_motion=False)
+    tracks = link_tracks(_face_with_a_weak_copy(), settings=s, frame_size=(640, 360))
+    face = [t for t in tracks if max(t.scores) >= 0.25]
+    assert len(face) == 1 and face[0].frames == list(range(30))
+    assert min(face[0].scores) >= 0.25
+    # one association for every score (plans before weak_max_ratio) splits the face
+    old = link_tracks(_face_with_a_weak_copy(), frame_size=(640, 360),
+                      settings=TrackSettings(confirm_score=0.25, camera_motion=False,
+                                             weak_max_ratio=None))
+    assert len([t for t in old if max(t.scores) >= 0.25]) == 2
+
+
+def test_a_close_up_face_whose_score_dips_in_blur_keeps_its_track_and_its_masks():
+    dets = moving_face(20, size=150.0)   # larger than a faint track may be at 640 px
+    for i in range(8, 12):   # motion blur: the same face, a weak score
+        dets[i] = Detections(dets[i].boxes * np.array([1, 1, 1.05, 1.05], np.float32), [0.1])
+    s = TrackSettings(confirm_score=0.25, camera_motion=False)
+    tracks = link_tracks(dets, settings=s, frame_size=(640, 360))
+    assert len(tracks) == 1 and tracks[0].frames == list(range(20))
+    media = MediaInfo(name="c.mp4", sha256="0", kind="video", width=640, height=360,
+                      frame_count=20)
+    plan = build_video_plan(dets, media, scan=ScanSettings(), mask=MaskSettings())
+    assert all(plan.frame(t).regions for t in range(20))
+
+
+def test_a_much_larger_weak_box_does_not_continue_a_face_track():
+    # the face is lost at frame 10; a weak box 1.8 times its size sits on it
+    dets = moving_face(20, start=(100.0, 100.0), step=(0.0, 0.0), size=60.0,
+                       missing=range(10, 20))
+    dets[10] = Detections([[76.0, 76.0, 184.0, 184.0]], [0.07])
+    s = TrackSettings(confirm_score=0.25, camera_motion=False)
+    tracks = link_tracks(dets, settings=s, frame_size=(640, 360))
+    assert tracks[0].frames == list(range(10))
+    lax = TrackSettings(confirm_score=0.25, camera_motion=False, weak_max_ratio=2.0)
+    assert link_tracks(dets, settings=lax, frame_size=(640, 360))[0].frames == list(range(11))
+
+
+def test_track_settings_of_earlier_plans_read_with_one_association_for_all_scores():
+    old = {k: v for k, v in TrackSettings().to_dict().items() if k != "weak_max_ratio"}
+    assert TrackSettings.from_dict(old).weak_max_ratio is None
+    assert TrackSettings().weak_max_ratio == pytest.approx(1.5)
+    assert TrackSettings.from_dict(TrackSettings().to_dict()) == TrackSettings()

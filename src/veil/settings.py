@@ -333,6 +333,16 @@ class TrackSettings:
         faces; a large box at a faint score is a texture the detector half-likes (a
         plant, a curtain), since a face that large is seen clearly. ``None``: no limit
         (plans made before this setting existed are read so).
+    weak_max_ratio: a detection under ``confirm_score`` whose long side exceeds
+        ``faint_max_size`` of the frame's (a box larger than a faint track may be) is
+        often a copy of a face's box over forehead and hair, or a texture. Each frame,
+        the other detections are linked first, to tracks that hold one of them before
+        tracks that hold only such boxes; such a box then continues only a track left
+        over, and only within this size ratio of its predicted box (others: within 2).
+        A copy beside a face thus cannot take the face's place in its track, while a
+        close-up face whose score dips in motion blur still continues its own.
+        ``None``: one association for all detections, within a ratio of 2 (plans made
+        before this setting existed are read so).
     camera_motion: follow the camera's motion, when the scan measured it
         (:mod:`veil.plan.motion`): predictions, gap filling and extensions are carried
         through it. ``False``: the track's own constant velocity, as before.
@@ -361,6 +371,7 @@ class TrackSettings:
     min_detections: int = 3
     confirm_score: float | None = None
     faint_max_size: float | None = 0.125
+    weak_max_ratio: float | None = 1.5
     camera_motion: bool = True
     own_velocity: float = 1.0
     camera_widen: float = 1.0
@@ -378,4 +389,6 @@ class TrackSettings:
             raise ValueError(f"unknown track setting {unknown[0]!r}")
         # A record without the faint size limit was made before it existed: no limit;
         # one without camera_motion was made without the camera's motion.
-        return cls(**{"faint_max_size": None, "camera_motion": False, **data})
+        # One without weak_max_ratio associated every score in one step.
+        return cls(**{"faint_max_size": None, "camera_motion": False,
+                      "weak_max_ratio": None, **data})

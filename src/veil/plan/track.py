@@ -166,15 +166,21 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
     when given, is the camera's motion into frame ``i`` (:mod:`veil.plan.motion`) and
     ``frame_size`` the picture's width and height: predictions then follow the camera,
     and frames of fast camera motion do not count against ``max_gap`` (up to
-    ``coast_max`` of them).
+    ``coast_max`` of them). With ``frame_size``, weak boxes larger than a faint track may
+    be are linked last (``TrackSettings.weak_max_ratio``).
     """
     s = settings or TrackSettings()
     cam = _camera(camera, s)
     fast = fast_frames(cam, frame_size, s)
     fast_sum = np.concatenate([[0], np.cumsum(fast)]) if len(fast) else None
     cuts = set(int(c) for c in scene_cuts)
+    weak_limit = None
+    if (s.weak_max_ratio is not None and s.confirm_score is not None
+            and s.faint_max_size is not None and frame_size is not None):
+        weak_limit = s.faint_max_size * max(frame_size[0], frame_size[1], 1)
     tracks: list[Track] = []
     active: list[Track] = []
+    copies: set[int] = set()   # tracks holding only weak boxes larger than weak_limit
 
     def alive(tr: Track, t: int) -> bool:
         gap = t - tr.last_frame
@@ -191,25 +197,50 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
         active = [tr for tr in active if alive(tr, t)]
         boxes = dets.boxes
         matched: set[int] = set()
+        large_weak = np.zeros(len(boxes), dtype=bool)
+        if weak_limit is not None and len(boxes):
+            sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+            large_weak = (np.asarray(dets.scores) < s.confirm_score) & (sides > weak_limit)
         if len(active) and len(boxes):
             pred = np.stack([tr.predict(t, cam, s.own_velocity)
                              for tr in active]).astype(np.float32)
             iou = box_iou(pred, boxes)
             dist = _centre_dist(pred, boxes)
             ratio = _size_ratio(pred, boxes)
-            allowed = ((iou >= s.min_iou) | (dist <= s.max_centre_dist)) & (ratio <= 2.0)
+            near = (iou >= s.min_iou) | (dist <= s.max_centre_dist)
             cost = (1.0 - iou) + dist
-            for r, k in _assign(cost, allowed):
-                tr = active[r]
-                tr.frames.append(t)
-                tr.boxes.append(boxes[k].copy())
-                tr.scores.append(float(dets.scores[k]))
-                matched.add(k)
+            # A weak box larger than a faint track may be is often a copy of a face's
+            # box (forehead and hair) or a texture: the other detections are linked
+            # first, to tracks that hold one of them before tracks that hold only such
+            # boxes; such a box then continues a track left over, at nearly its size.
+            other = ~large_weak[None, :]
+            held = np.array([tr.track_id not in copies for tr in active])
+            stages = [near & (ratio <= 2.0) & other]
+            if large_weak.any() or not held.all():
+                stages = [stages[0] & held[:, None], stages[0],
+                          near & (ratio <= (s.weak_max_ratio or 2.0)) & large_weak[None, :]]
+            taken: set[int] = set()
+            for allowed in stages:
+                if taken:
+                    allowed = allowed.copy()
+                    allowed[sorted(taken), :] = False
+                    allowed[:, sorted(matched)] = False
+                for r, k in _assign(cost, allowed):
+                    tr = active[r]
+                    tr.frames.append(t)
+                    tr.boxes.append(boxes[k].copy())
+                    tr.scores.append(float(dets.scores[k]))
+                    matched.add(k)
+                    taken.add(r)
+                    if not large_weak[k]:
+                        copies.discard(tr.track_id)
         for k in range(len(boxes)):
             if k in matched:
                 continue
             tr = Track(track_id=len(tracks), frames=[t], boxes=[boxes[k].copy()],
                        scores=[float(dets.scores[k])])
+            if large_weak[k]:
+                copies.add(tr.track_id)
             tracks.append(tr)
             active.append(tr)
     return tracks
