@@ -166,8 +166,8 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
     when given, is the camera's motion into frame ``i`` (:mod:`veil.plan.motion`) and
     ``frame_size`` the picture's width and height: predictions then follow the camera,
     and frames of fast camera motion do not count against ``max_gap`` (up to
-    ``coast_max`` of them). With ``frame_size``, weak boxes larger than a faint track may
-    be are linked last (``TrackSettings.weak_max_ratio``).
+    ``coast_max`` of them). With ``frame_size``, weak boxes too large for a faint track are
+    linked last (``TrackSettings.weak_max_ratio``).
     """
     s = settings or TrackSettings()
     cam = _camera(camera, s)
@@ -209,8 +209,8 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
             ratio = _size_ratio(pred, boxes)
             near = (iou >= s.min_iou) | (dist <= s.max_centre_dist)
             cost = (1.0 - iou) + dist
-            # A weak box larger than a faint track may be is often a copy of a face's
-            # box (forehead and hair) or a texture: the other detections are linked
+            # A weak box too large for a faint track is often a copy of a face's box
+            # (forehead and hair) or a texture: the other detections are linked
             # first, to tracks that hold one of them before tracks that hold only such
             # boxes; such a box then continues a track left over, at nearly its size.
             other = ~large_weak[None, :]
