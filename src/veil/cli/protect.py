@@ -152,10 +152,10 @@ from veil.settings import (
 @click.option("--video-detector", type=click.Choice(VIDEO_DETECTORS), default=None,
               help="The CenterFace graph for video frames: int8 (shipped with veil) takes "
               "about 0.6x the CPU of a 720p job but leaked more faces on hand-held test "
-              "clips (11 of 104 against 6), and on a real clip it masked whole frames where a "
-              "large faint box joined the face's track; auto is int8 on x86-64 CPUs with "
-              "AVX512-VNNI and fp32 elsewhere (CUDA, other CPUs). Photos always use fp32. The plan "
-              "records the graph used.  [default: fp32]")
+              "clips (11 of 104 against 6) and masks more faint textures on real clips; auto "
+              "is int8 on x86-64 CPUs with AVX512-VNNI (most recent ones) and fp32 elsewhere "
+              "(CUDA, other CPUs). Photos always use fp32. The plan records the graph used. "
+              " [default: fp32]")
 def protect(raw_inputs: tuple[str, ...], raw_outdir: str | None, method: MaskMethod,
             shape: MaskShape,
             margin: float,
