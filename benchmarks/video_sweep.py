@@ -90,6 +90,13 @@ class VideoSetting:
     zoom_detector: str = "centerface"     # detector of the zoom pass
     # YuNet's own threshold and weak floor, mapped onto ``threshold`` and ``keep_weak``
     yunet: tuple[float, float] = (0.5, 0.2)
+    # Collateral filters for YuNet's candidates under its threshold (``yunet_weak_kept``):
+    agree: float | None = None            # kept only where CenterFace's base pass (this
+    # frame or the one before) has a candidate from ``agree_floor`` overlapping it at
+    # this IoU, or (``agree_centre``) one box's centre inside the other; None: off
+    agree_floor: float = FLOOR
+    agree_centre: bool = True
+    weak_max_size: float | None = None    # kept only up to this fraction of the long side
 
 
 def _grid() -> dict[str, VideoSetting]:
@@ -257,10 +264,58 @@ def _source(entry: dict[str, Any], detector: str) -> dict[str, Any]:
     return entry[detector]
 
 
+def _agrees(boxes: np.ndarray, others: np.ndarray, iou: float, centre: bool) -> np.ndarray:
+    """Whether each of ``boxes`` overlaps one of ``others`` at ``iou`` or more or, with
+    ``centre``, holds the centre of one of them or has its own centre inside one."""
+    if not len(boxes) or not len(others):
+        return np.zeros(len(boxes), dtype=bool)
+    ok = box_iou(boxes, others).max(axis=1) >= iou
+    if centre:
+        def inside(pts: np.ndarray, bx: np.ndarray) -> np.ndarray:
+            x, y = pts[:, None, 0], pts[:, None, 1]
+            return ((bx[None, :, 0] <= x) & (x <= bx[None, :, 2])
+                    & (bx[None, :, 1] <= y) & (y <= bx[None, :, 3]))
+
+        def centres(bx: np.ndarray) -> np.ndarray:
+            return np.stack([(bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2], axis=1)
+
+        ok |= inside(centres(boxes), others).any(axis=1)
+        ok |= inside(centres(others), boxes).T.any(axis=1)
+    return np.asarray(ok, dtype=bool)
+
+
+def yunet_weak_kept(boxes: np.ndarray, scores: np.ndarray, v: VideoSetting,
+                    long_side: int, base: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Which of YuNet's candidates (``boxes``, its own ``scores``) a setting keeps: all at
+    or over its threshold ``v.yunet[0]``; under it, those that pass the setting's
+    filters: no larger than ``v.weak_max_size`` of the frame's ``long_side``, and with
+    ``v.agree``, overlapping a candidate of CenterFace's base pass (``base``: its boxes
+    and scores in this frame and the one before) that scores ``v.agree_floor`` or more."""
+    keep = np.ones(len(boxes), dtype=bool)
+    if not len(boxes):
+        return keep
+    weak = scores < v.yunet[0]
+    if v.weak_max_size is not None:
+        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        keep &= ~weak | (side <= v.weak_max_size * long_side)
+    if v.agree is not None:
+        others = [b[s >= v.agree_floor] for b, s in base if len(b)]
+        near = (_agrees(boxes, np.concatenate(others), v.agree, v.agree_centre)
+                if others else np.zeros(len(boxes), dtype=bool))
+        keep &= ~weak | near
+    return keep
+
+
 def _pass(entry: dict[str, Any], t: int, scale: float, detector: str,
           v: VideoSetting) -> Detections:
     boxes, scores = _source(entry, detector)["frames"][t][_key(scale)]
     if detector == "yunet":
+        if v.base_detector == "centerface" and (v.agree is not None
+                                                or v.weak_max_size is not None):
+            frames = entry["frames"]
+            base = [frames[i][_key(v.base)] for i in (t - 1, t) if i >= 0]
+            keep = yunet_weak_kept(boxes, scores, v, max(entry["shape"]), base)
+            boxes, scores = boxes[keep], scores[keep]
         scores = map_yunet_scores(scores, v.yunet, v.threshold, v.keep_weak)
     return Detections(boxes, scores)
 
@@ -337,6 +392,33 @@ def yunet_grid(width: int, height: int) -> dict[str, VideoSetting]:
         grid[f"YuNet both passes, every 2nd, yunet t{t} w{wk}"] = replace(
             mixed, yunet=(t, wk), base_detector="yunet")
     return grid
+
+
+def filter_grid(width: int, height: int) -> dict[str, VideoSetting]:
+    """Collateral filters for the mixed schedule's faint YuNet candidates (YuNet t0.3,
+    weak floor 0.1, zoom every frame and every 2nd): agreement with CenterFace's base
+    pass (``VideoSetting.agree``), a size limit (``weak_max_size``), and both; with
+    today's default and the unfiltered mixed schedules in the same run."""
+    grid = yunet_grid(width, height)
+    out = {k: grid[k] for k in ("today (CenterFace both passes)", "CenterFace base pass only")}
+    for every, label in ((1, "every frame"), (2, "every 2nd")):
+        for t, wk in ((0.3, 0.1), (0.3, 0.05), (0.5, 0.1)):
+            m = replace(grid["CF base + YuNet zoom, every 2nd, yunet t0.3 w0.1"],
+                        every=every, yunet=(t, wk))
+            name = f"CF base + YuNet zoom, {label}, yunet t{t} w{wk}"
+            if wk == 0.1 and t == 0.3:
+                out[name] = m
+            for iou, centre, floor in ((0.3, True, FLOOR), (0.3, False, FLOOR),
+                                       (0.3, True, 0.1), (0.3, True, 0.2)):
+                tag = f"agree IoU {iou}{' or centre' if centre else ''}, CF from {floor}"
+                out[f"{name}, {tag}"] = replace(m, agree=iou, agree_centre=centre,
+                                                agree_floor=floor)
+            for size in (0.03, 0.05, 0.08):
+                out[f"{name}, weak up to {size} of the long side"] = replace(
+                    m, weak_max_size=size)
+                out[f"{name}, agree IoU 0.3 or centre, weak up to {size}"] = replace(
+                    m, agree=0.3, weak_max_size=size)
+    return out
 
 
 def cpu_per_frame(cache: dict[str, Any], v: VideoSetting) -> float:
@@ -436,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", choices=("centerface", "yunet"), default="centerface",
                     help="yunet: also cache YuNet-n's candidates (apart) and score "
                          "yunet_grid, YuNet in place of CenterFace's zoom pass or both")
-    ap.add_argument("--grid", choices=("default", "motion"), default="default",
-                    help="motion: camera-motion tracking settings (640x360 only)")
+    ap.add_argument("--grid", choices=("default", "motion", "filters"), default="default",
+                    help="motion: camera-motion tracking settings (640x360 only); "
+                         "filters (with --detector yunet): filter_grid, collateral "
+                         "filters for YuNet's faint candidates")
     ap.add_argument("--only", default=None,
                     help="score only the settings whose name contains this text")
     ap.add_argument("--sources", action="store_true",
@@ -455,13 +539,15 @@ def main(argv: list[str] | None = None) -> int:
         grid, folder = (_motion_grid() if a.grid == "motion" else _grid()), "candidates"
         scales = SCALES
         if a.detector == "yunet":
-            grid = yunet_grid(w, h)
+            grid = filter_grid(w, h) if a.grid == "filters" else yunet_grid(w, h)
             scales = _scales_of(grid, "centerface")
     else:  # the clips of benchmarks.video_leak --size, in its folder layout
         work, tag = a.work, f"{a.gen}-{w}x{h}"
         clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips,
                                frames=a.frames, size=(w, h), seed=a.seed, first=a.first)
-        grid = yunet_grid(w, h) if a.detector == "yunet" else size_grid(w, h)
+        grid = size_grid(w, h)
+        if a.detector == "yunet":
+            grid = filter_grid(w, h) if a.grid == "filters" else yunet_grid(w, h)
         folder = f"candidates-{tag}"
         scales = _scales_of(grid, "centerface")
     if a.scales:
