@@ -397,27 +397,32 @@ def yunet_grid(width: int, height: int) -> dict[str, VideoSetting]:
 def filter_grid(width: int, height: int) -> dict[str, VideoSetting]:
     """Collateral filters for the mixed schedule's faint YuNet candidates (YuNet t0.3,
     weak floor 0.1, zoom every frame and every 2nd): agreement with CenterFace's base
-    pass (``VideoSetting.agree``), a size limit (``weak_max_size``), and both; with
-    today's default and the unfiltered mixed schedules in the same run."""
+    pass (``VideoSetting.agree``, IoU 0.3 or a centre inside, CenterFace from a floor),
+    a size limit (``weak_max_size``), and both; with today's default and the unfiltered
+    mixed schedules in the same run."""
     grid = yunet_grid(width, height)
-    out = {k: grid[k] for k in ("today (CenterFace both passes)", "CenterFace base pass only")}
-    for every, label in ((1, "every frame"), (2, "every 2nd")):
-        for t, wk in ((0.3, 0.1), (0.3, 0.05), (0.5, 0.1)):
-            m = replace(grid["CF base + YuNet zoom, every 2nd, yunet t0.3 w0.1"],
-                        every=every, yunet=(t, wk))
-            name = f"CF base + YuNet zoom, {label}, yunet t{t} w{wk}"
-            if wk == 0.1 and t == 0.3:
-                out[name] = m
-            for iou, centre, floor in ((0.3, True, FLOOR), (0.3, False, FLOOR),
-                                       (0.3, True, 0.1), (0.3, True, 0.2)):
-                tag = f"agree IoU {iou}{' or centre' if centre else ''}, CF from {floor}"
-                out[f"{name}, {tag}"] = replace(m, agree=iou, agree_centre=centre,
-                                                agree_floor=floor)
-            for size in (0.03, 0.05, 0.08):
-                out[f"{name}, weak up to {size} of the long side"] = replace(
-                    m, weak_max_size=size)
-                out[f"{name}, agree IoU 0.3 or centre, weak up to {size}"] = replace(
-                    m, agree=0.3, weak_max_size=size)
+    out = {"today (CenterFace both passes)": grid["today (CenterFace both passes)"]}
+    mixed = replace(grid["CF base + YuNet zoom, every 2nd, yunet t0.3 w0.1"], agree_centre=True)
+    rows: list[tuple[int, tuple[float, float], float | None, float | None]] = [
+        (1, (0.3, 0.1), None, None), (1, (0.3, 0.1), None, 0.04),
+        (1, (0.3, 0.1), 0.1, None), (1, (0.3, 0.1), 0.1, 0.04),
+        (1, (0.3, 0.1), None, 0.03), (1, (0.3, 0.1), None, 0.05),
+        (1, (0.3, 0.1), FLOOR, None), (1, (0.3, 0.1), 0.2, None),
+        (1, (0.3, 0.05), 0.1, 0.04),
+        (2, (0.3, 0.1), None, None), (2, (0.3, 0.1), None, 0.04),
+        (2, (0.3, 0.1), 0.1, None), (2, (0.3, 0.1), 0.1, 0.04),
+    ]
+    for every, (t, wk), floor, size in rows:
+        name = (f"CF base + YuNet zoom, {'every frame' if every == 1 else 'every 2nd'}, "
+                f"yunet t{t} w{wk}")
+        v = replace(mixed, every=every, yunet=(t, wk))
+        if floor is not None:
+            name += f", agree with CF from {floor}"
+            v = replace(v, agree=0.3, agree_floor=floor)
+        if size is not None:
+            name += f", weak up to {size} of the long side"
+            v = replace(v, weak_max_size=size)
+        out[name] = v
     return out
 
 
