@@ -152,3 +152,11 @@ def test_an_agreement_filter_drops_a_faint_yunet_texture(tmp_path: Path) -> None
     filtered, _, _ = score_setting(cache, replace(mixed, agree=0.3))
     assert plain.leaked == filtered.leaked == 0
     assert filtered.collateral < plain.collateral
+
+
+def test_only_picks_settings_by_any_of_its_texts() -> None:
+    from benchmarks.video_sweep import _picked
+
+    assert _picked("yunet t0.6 w0.1", "t0.5|t0.6")
+    assert not _picked("yunet t0.3 w0.1", "t0.5|t0.6")
+    assert not _picked("anything", "|")
