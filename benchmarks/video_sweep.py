@@ -418,7 +418,8 @@ def filter_grid(width: int, height: int) -> dict[str, VideoSetting]:
         (1, (0.6, 0.05), None, 0.04), (2, (0.6, 0.1), None, 0.04),
         (1, (0.6, 0.1), None, 0.05), (1, (0.6, 0.1), None, 0.06),
         (1, (0.6, 0.1), None, 0.08), (1, (0.7, 0.1), None, 0.04),
-        (1, (0.7, 0.1), None, 0.08),
+        (1, (0.7, 0.1), None, 0.08), (1, (0.8, 0.1), None, 0.04),
+        (1, (0.8, 0.1), None, 0.08),
     ]
     for every, (t, wk), floor, size in rows:
         name = (f"CF base + YuNet zoom, {'every frame' if every == 1 else 'every 2nd'}, "
