@@ -7,6 +7,7 @@
     python -m benchmarks.video_sweep --size 1280x720 --clips 6   # size-aware zoom options
     python -m benchmarks.video_sweep --gen b --grid motion       # camera-motion tracking
     python -m benchmarks.video_sweep --size 1280x720 --clips 6 --detector yunet  # YuNet-n
+    python -m benchmarks.video_sweep --size 1280x720 --clips 6 --detector yunet --grid filters
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
@@ -33,6 +34,8 @@ of both passes. YuNet's scores are on another scale than CenterFace's, so each s
 setting names a YuNet threshold and weak floor (``VideoSetting.yunet``) that
 :func:`map_yunet_scores` maps onto the job's own threshold and ``keep_weak``; the
 support rule, the plan's confirmation and its faint-track rules then apply unchanged.
+``--grid filters`` scores :func:`filter_grid`: filters on YuNet's candidates under its
+threshold (:func:`yunet_weak_kept`: agreement with CenterFace's base pass, a size limit).
 """
 
 from __future__ import annotations
@@ -419,7 +422,9 @@ def filter_grid(width: int, height: int) -> dict[str, VideoSetting]:
         (1, (0.6, 0.1), None, 0.05), (1, (0.6, 0.1), None, 0.06),
         (1, (0.6, 0.1), None, 0.08), (1, (0.7, 0.1), None, 0.04),
         (1, (0.7, 0.1), None, 0.08), (1, (0.8, 0.1), None, 0.04),
-        (1, (0.8, 0.1), None, 0.08),
+        (1, (0.8, 0.1), None, 0.08), (1, (0.9, 0.1), None, 0.04),
+        (1, (0.9, 0.1), None, 0.08), (2, (0.8, 0.1), None, 0.04),
+        (2, (0.8, 0.1), None, 0.08),
     ]
     for every, (t, wk), floor, size in rows:
         name = (f"CF base + YuNet zoom, {'every frame' if every == 1 else 'every 2nd'}, "
