@@ -7,6 +7,7 @@
     python -m benchmarks.video_sweep --size 1280x720 --clips 6   # size-aware zoom options
     python -m benchmarks.video_sweep --gen b --grid motion       # camera-motion tracking
     python -m benchmarks.video_sweep --size 1280x720 --clips 6 --detector yunet  # YuNet-n
+    python -m benchmarks.video_sweep --size 1280x720 --clips 6 --detector yunet --grid filters
 
 The detector runs once per frame of each clip at every scale a setting may use (1x,
 1.5x, 2x of the 640x360 frame, candidates down to 0.05), and the candidates are cached
@@ -33,6 +34,8 @@ of both passes. YuNet's scores are on another scale than CenterFace's, so each s
 setting names a YuNet threshold and weak floor (``VideoSetting.yunet``) that
 :func:`map_yunet_scores` maps onto the job's own threshold and ``keep_weak``; the
 support rule, the plan's confirmation and its faint-track rules then apply unchanged.
+``--grid filters`` scores :func:`filter_grid`: filters on YuNet's candidates under its
+threshold (:func:`yunet_weak_kept`: agreement with CenterFace's base pass, a size limit).
 """
 
 from __future__ import annotations
@@ -90,6 +93,13 @@ class VideoSetting:
     zoom_detector: str = "centerface"     # detector of the zoom pass
     # YuNet's own threshold and weak floor, mapped onto ``threshold`` and ``keep_weak``
     yunet: tuple[float, float] = (0.5, 0.2)
+    # Collateral filters for YuNet's candidates under its threshold (``yunet_weak_kept``):
+    agree: float | None = None            # kept only where CenterFace's base pass (this
+    # frame or the one before) has a candidate from ``agree_floor`` overlapping it at
+    # this IoU, or (``agree_centre``) one box's centre inside the other; None: off
+    agree_floor: float = FLOOR
+    agree_centre: bool = True
+    weak_max_size: float | None = None    # kept only up to this fraction of the long side
 
 
 def _grid() -> dict[str, VideoSetting]:
@@ -266,10 +276,58 @@ def _source(entry: dict[str, Any], detector: str) -> dict[str, Any]:
     return entry[detector]
 
 
+def _agrees(boxes: np.ndarray, others: np.ndarray, iou: float, centre: bool) -> np.ndarray:
+    """Whether each of ``boxes`` overlaps one of ``others`` at ``iou`` or more or, with
+    ``centre``, holds the centre of one of them or has its own centre inside one."""
+    if not len(boxes) or not len(others):
+        return np.zeros(len(boxes), dtype=bool)
+    ok = box_iou(boxes, others).max(axis=1) >= iou
+    if centre:
+        def inside(pts: np.ndarray, bx: np.ndarray) -> np.ndarray:
+            x, y = pts[:, None, 0], pts[:, None, 1]
+            return ((bx[None, :, 0] <= x) & (x <= bx[None, :, 2])
+                    & (bx[None, :, 1] <= y) & (y <= bx[None, :, 3]))
+
+        def centres(bx: np.ndarray) -> np.ndarray:
+            return np.stack([(bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2], axis=1)
+
+        ok |= inside(centres(boxes), others).any(axis=1)
+        ok |= inside(centres(others), boxes).T.any(axis=1)
+    return np.asarray(ok, dtype=bool)
+
+
+def yunet_weak_kept(boxes: np.ndarray, scores: np.ndarray, v: VideoSetting,
+                    long_side: int, base: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Which of YuNet's candidates (``boxes``, its own ``scores``) a setting keeps: all at
+    or over its threshold ``v.yunet[0]``; under it, those that pass the setting's
+    filters: no larger than ``v.weak_max_size`` of the frame's ``long_side``, and with
+    ``v.agree``, overlapping a candidate of CenterFace's base pass (``base``: its boxes
+    and scores in this frame and the one before) that scores ``v.agree_floor`` or more."""
+    keep = np.ones(len(boxes), dtype=bool)
+    if not len(boxes):
+        return keep
+    weak = scores < v.yunet[0]
+    if v.weak_max_size is not None:
+        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        keep &= ~weak | (side <= v.weak_max_size * long_side)
+    if v.agree is not None:
+        others = [b[s >= v.agree_floor] for b, s in base if len(b)]
+        near = (_agrees(boxes, np.concatenate(others), v.agree, v.agree_centre)
+                if others else np.zeros(len(boxes), dtype=bool))
+        keep &= ~weak | near
+    return keep
+
+
 def _pass(entry: dict[str, Any], t: int, scale: float, detector: str,
           v: VideoSetting) -> Detections:
     boxes, scores = _source(entry, detector)["frames"][t][_key(scale)]
     if detector == "yunet":
+        if v.base_detector == "centerface" and (v.agree is not None
+                                                or v.weak_max_size is not None):
+            frames = entry["frames"]
+            base = [frames[i][_key(v.base)] for i in (t - 1, t) if i >= 0]
+            keep = yunet_weak_kept(boxes, scores, v, max(entry["shape"]), base)
+            boxes, scores = boxes[keep], scores[keep]
         scores = map_yunet_scores(scores, v.yunet, v.threshold, v.keep_weak)
     return Detections(boxes, scores)
 
@@ -348,6 +406,49 @@ def yunet_grid(width: int, height: int) -> dict[str, VideoSetting]:
     return grid
 
 
+def filter_grid(width: int, height: int) -> dict[str, VideoSetting]:
+    """Collateral filters for the mixed schedule's faint YuNet candidates (YuNet t0.3,
+    weak floor 0.1, zoom every frame and every 2nd): agreement with CenterFace's base
+    pass (``VideoSetting.agree``, IoU 0.3 or a centre inside, CenterFace from a floor),
+    a size limit (``weak_max_size``), and both; with today's default and the unfiltered
+    mixed schedules in the same run."""
+    grid = yunet_grid(width, height)
+    out = {"today (CenterFace both passes)": grid["today (CenterFace both passes)"]}
+    mixed = replace(grid["CF base + YuNet zoom, every 2nd, yunet t0.3 w0.1"], agree_centre=True)
+    rows: list[tuple[int, tuple[float, float], float | None, float | None]] = [
+        (1, (0.3, 0.1), None, None), (1, (0.3, 0.1), None, 0.04),
+        (1, (0.3, 0.1), 0.1, None), (1, (0.3, 0.1), 0.1, 0.04),
+        (1, (0.3, 0.1), None, 0.03), (1, (0.3, 0.1), None, 0.05),
+        (1, (0.3, 0.1), FLOOR, None), (1, (0.3, 0.1), 0.2, None),
+        (1, (0.3, 0.05), 0.1, 0.04),
+        (2, (0.3, 0.1), None, None), (2, (0.3, 0.1), None, 0.04),
+        (2, (0.3, 0.1), 0.1, None), (2, (0.3, 0.1), 0.1, 0.04),
+        # YuNet's texture tracks are confirmed ones (a candidate from 0.3): a higher
+        # threshold leaves them faint, for the size limit to take
+        (1, (0.6, 0.1), None, None), (1, (0.6, 0.1), None, 0.04),
+        (1, (0.5, 0.1), None, 0.04), (1, (0.6, 0.1), None, 0.03),
+        (1, (0.6, 0.05), None, 0.04), (2, (0.6, 0.1), None, 0.04),
+        (1, (0.6, 0.1), None, 0.05), (1, (0.6, 0.1), None, 0.06),
+        (1, (0.6, 0.1), None, 0.08), (1, (0.7, 0.1), None, 0.04),
+        (1, (0.7, 0.1), None, 0.08), (1, (0.8, 0.1), None, 0.04),
+        (1, (0.8, 0.1), None, 0.08), (1, (0.9, 0.1), None, 0.04),
+        (1, (0.9, 0.1), None, 0.08), (2, (0.8, 0.1), None, 0.04),
+        (2, (0.8, 0.1), None, 0.08),
+    ]
+    for every, (t, wk), floor, size in rows:
+        name = (f"CF base + YuNet zoom, {'every frame' if every == 1 else 'every 2nd'}, "
+                f"yunet t{t} w{wk}")
+        v = replace(mixed, every=every, yunet=(t, wk))
+        if floor is not None:
+            name += f", agree with CF from {floor}"
+            v = replace(v, agree=0.3, agree_floor=floor)
+        if size is not None:
+            name += f", weak up to {size} of the long side"
+            v = replace(v, weak_max_size=size)
+        out[name] = v
+    return out
+
+
 def cpu_per_frame(cache: dict[str, Any], v: VideoSetting) -> float:
     """Detector CPU seconds per frame of setting ``v``, from the cached timings."""
     frames = sum(len(e["frames"]) for e in cache.values())
@@ -421,6 +522,11 @@ def collateral_sources(cache: dict[str, Any], v: VideoSetting) -> dict[str, floa
     return {k: n / max(face_px, 1) for k, n in sorted(pixels.items())}
 
 
+def _picked(name: str, only: str) -> bool:
+    """Whether ``--only``'s texts (separated by ``|``) pick the setting ``name``."""
+    return any(text and text in name for text in only.split("|"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.video_sweep",
                                  description=__doc__.splitlines()[0])
@@ -445,10 +551,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", choices=("centerface", "yunet"), default="centerface",
                     help="yunet: also cache YuNet-n's candidates (apart) and score "
                          "yunet_grid, YuNet in place of CenterFace's zoom pass or both")
-    ap.add_argument("--grid", choices=("default", "motion"), default="default",
-                    help="motion: camera-motion tracking settings (640x360 only)")
+    ap.add_argument("--grid", choices=("default", "motion", "filters"), default="default",
+                    help="motion: camera-motion tracking settings (640x360 only); "
+                         "filters (with --detector yunet): filter_grid, collateral "
+                         "filters for YuNet's faint candidates")
     ap.add_argument("--only", default=None,
-                    help="score only the settings whose name contains this text")
+                    help="score only the settings whose name contains this text (or one "
+                         "of several texts separated by |)")
     ap.add_argument("--sources", action="store_true",
                     help="instead of the grid: the default's collateral by kind of track")
     a = ap.parse_args(argv)
@@ -464,13 +573,15 @@ def main(argv: list[str] | None = None) -> int:
         grid, folder = (_motion_grid() if a.grid == "motion" else _grid()), "candidates"
         scales = SCALES
         if a.detector == "yunet":
-            grid = yunet_grid(w, h)
+            grid = filter_grid(w, h) if a.grid == "filters" else yunet_grid(w, h)
             scales = _scales_of(grid, "centerface")
     else:  # the clips of benchmarks.video_leak --size, in its folder layout
         work, tag = a.work, f"{a.gen}-{w}x{h}"
         clips = gen.make_clips(a.data, work / f"clips-{tag}", count=a.clips,
                                frames=a.frames, size=(w, h), seed=a.seed, first=a.first)
-        grid = yunet_grid(w, h) if a.detector == "yunet" else size_grid(w, h)
+        grid = size_grid(w, h)
+        if a.detector == "yunet":
+            grid = filter_grid(w, h) if a.grid == "filters" else yunet_grid(w, h)
         folder = f"candidates-{tag}"
         scales = _scales_of(grid, "centerface")
     if a.scales:
@@ -497,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{mcpu * 1000:.1f} CPU-ms per frame.\n")
     if a.sources:
         # the default's, or with --only those of the grid's settings that match it
-        picked = ({k: v for k, v in grid.items() if a.only in k} if a.only
+        picked = ({k: v for k, v in grid.items() if _picked(k, a.only)} if a.only
                   else {"default": VideoSetting()})
         parts = {name: collateral_sources(cache, v) for name, v in picked.items()}
         kinds = sorted({k for p in parts.values() for k in p})
@@ -508,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
                                              for p in parts.values()) + " |")
         return 0
     if a.only:
-        grid = {k: v for k, v in grid.items() if a.only in k}
+        grid = {k: v for k, v in grid.items() if _picked(k, a.only)}
     print("| setting | frame leak | track leak | collateral | detector CPU-s per frame |")
     print("|---|---|---|---|---|")
     have = {("centerface", _key(s)) for s in scales} | {("yunet", s) for s in yscales}

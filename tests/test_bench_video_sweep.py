@@ -103,3 +103,60 @@ def test_a_mixed_setting_takes_its_zoom_pass_from_yunet(tmp_path: Path) -> None:
     low = replace(mixed, yunet=(0.8, 0.75))   # 0.7 is under YuNet's weak floor there
     total, _, _ = score_setting(cache, low)
     assert total.leaked == 10
+
+
+def test_yunet_faint_candidates_are_kept_only_where_the_filters_allow() -> None:
+    from dataclasses import replace
+
+    from benchmarks.video_sweep import yunet_weak_kept
+
+    boxes = np.array([[100, 100, 140, 140],     # faint, CenterFace has one there
+                      [300, 100, 340, 140],     # faint, nothing from CenterFace near it
+                      [500, 100, 540, 140],     # confident: always kept
+                      [100, 200, 300, 350]],    # faint and large (200 px of 640)
+                     np.float32)
+    scores = np.array([0.15, 0.15, 0.6, 0.15], np.float32)
+    near = np.array([[104, 98, 146, 138]], np.float32)
+    base = [(near, np.array([0.07], np.float32))]
+    v = VideoSetting(zoom_detector="yunet", yunet=(0.3, 0.1))
+    assert yunet_weak_kept(boxes, scores, v, 640, base).all()      # no filter: all
+    agree = replace(v, agree=0.3, agree_centre=False)
+    assert yunet_weak_kept(boxes, scores, agree, 640, base).tolist() == [
+        True, False, True, False]
+    # the base pass's candidate must score the agreement floor
+    assert not yunet_weak_kept(boxes, scores, replace(agree, agree_floor=0.1), 640,
+                               base)[0]
+    # the frame before counts as well as this one
+    assert yunet_weak_kept(boxes, scores, agree, 640,
+                           [base[0], (near[:0], np.zeros(0, np.float32))])[0]
+    # a centre inside the other box agrees where the IoU is low
+    small = [(np.array([[110, 110, 125, 125]], np.float32), np.array([0.07], np.float32))]
+    assert not yunet_weak_kept(boxes, scores, agree, 640, small)[0]
+    assert yunet_weak_kept(boxes, scores, replace(agree, agree_centre=True), 640, small)[0]
+    sized = replace(v, weak_max_size=0.1)                          # up to 64 px
+    assert yunet_weak_kept(boxes, scores, sized, 640, base).tolist() == [
+        True, True, True, False]
+
+
+def test_an_agreement_filter_drops_a_faint_yunet_texture(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    cache = _cache(tmp_path, 0.9)             # CenterFace finds the face everywhere
+    entry = cache[str(tmp_path / "c.mp4")]
+    face = np.array([[100, 100, 140, 140]], np.float32)
+    texture = np.array([[400, 200, 440, 240]], np.float32)  # YuNet alone, faint, steady
+    yboxes = np.vstack([face, texture])
+    entry["yunet"] = {"frames": [{1.5: (yboxes, np.array([0.8, 0.15], np.float32))}] * 10}
+    mixed = VideoSetting(zoom_detector="yunet", every=1, yunet=(0.3, 0.1))
+    plain, _, _ = score_setting(cache, mixed)
+    filtered, _, _ = score_setting(cache, replace(mixed, agree=0.3))
+    assert plain.leaked == filtered.leaked == 0
+    assert filtered.collateral < plain.collateral
+
+
+def test_only_picks_settings_by_any_of_its_texts() -> None:
+    from benchmarks.video_sweep import _picked
+
+    assert _picked("yunet t0.6 w0.1", "t0.5|t0.6")
+    assert not _picked("yunet t0.3 w0.1", "t0.5|t0.6")
+    assert not _picked("anything", "|")
