@@ -55,11 +55,13 @@ VIDEO_TILE_SIDE = 2048
 VIDEO_TILE_OVERLAP = 128
 #: ``ScanSettings.video_zoom_whole`` of video jobs: the zoom pass sees the whole frame
 #: on one frame in this many, and chips only on the zoom frames between (0: whole on
-#: every zoom frame). 4 since session 9, with the chip rules below: the chips cover about
-#: 1% of ``source_s18.mp4``'s frames (48% with session 8's rules) and the generator A and
-#: B clips at 720p leak within one face of 0 (A 6 against 5 of 94, B 21 against 21 of 92);
-#: BENCHMARKS.md, "Cheaper chips for the strided zoom (session 9)".
-VIDEO_ZOOM_WHOLE = 4
+#: every zoom frame). 8 since the end of session 9, with the chip rules below: the chips
+#: cover about 1% of ``source_s18.mp4``'s frames (48% with session 8's rules), and the
+#: generator A and B clips at 720p leak within one face of 0 with 4 and with 8 (A 6 against
+#: 5 of 94, B 21 against 21 of 92); 8 ran about 1.14x as fast as 4 on that clip with a
+#: faint area of 0.63% on the real clips (4: 0.58%); BENCHMARKS.md, "Cheaper chips for the
+#: strided zoom (session 9)" and "Session 9".
+VIDEO_ZOOM_WHOLE = 8
 #: Chips of a zoom frame are also laid around the faces of this many frames before.
 VIDEO_CHIP_RECENT = 2
 #: A candidate (the base pass's, or a face of the frames before) opens a chip of a strided
