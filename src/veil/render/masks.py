@@ -76,11 +76,16 @@ def _pixelate(roi: np.ndarray, face_width: float, blocks: int) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
+def _blur_pad(face_width: float, settings: MaskSettings) -> int:
+    """Pixels of context around a region that its blur reads (half its kernel, plus one)."""
+    return _odd(settings.blur_ratio * face_width) // 2 + 1
+
+
 def _blur(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, face_width: float,
           settings: MaskSettings, rng: np.random.Generator) -> np.ndarray:
     """Blur of the region ``[y1:y2, x1:x2]`` computed with context around it, plus noise."""
     k = _odd(settings.blur_ratio * face_width)
-    pad = k // 2 + 1
+    pad = _blur_pad(face_width, settings)
     fh, fw = frame.shape[:2]
     px1, py1 = max(0, x1 - pad), max(0, y1 - pad)
     px2, py2 = min(fw, x2 + pad), min(fh, y2 + pad)
@@ -205,7 +210,7 @@ def _reach(x1: int, y1: int, x2: int, y2: int, face_w: float, method: str,
     """The rectangle a mask on ``[y1:y2, x1:x2]`` reads (the blur reads around it)."""
     if method in ("solid", "pixelate"):
         return x1, y1, x2, y2
-    pad = _odd(settings.blur_ratio * face_w) // 2 + 1
+    pad = _blur_pad(face_w, settings)
     return x1 - pad, y1 - pad, x2 + pad, y2 + pad
 
 
