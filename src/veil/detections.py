@@ -131,6 +131,11 @@ def _intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ix * iy
 
 
+def long_sides(boxes: np.ndarray) -> np.ndarray:
+    """The longer side of each ``(N,4)`` xyxy box."""
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of ``(N,4)`` and ``(M,4)`` xyxy boxes → ``(N, M)``."""
     a = np.asarray(a, dtype=np.float32).reshape(-1, 4)

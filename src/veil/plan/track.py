@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veil.detections import Detections, box_iou
+from veil.detections import Detections, box_iou, long_sides
 from veil.plan.motion import Affine, accumulate, motion_size, warp_box
 from veil.plan.record import Provenance
 from veil.settings import TrackSettings
@@ -92,8 +92,7 @@ def _centre_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ca = np.stack([(a[:, 0] + a[:, 2]) / 2, (a[:, 1] + a[:, 3]) / 2], axis=1)
     cb = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
     d = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=2)
-    sa = np.maximum(a[:, 2] - a[:, 0], a[:, 3] - a[:, 1])
-    sb = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    sa, sb = long_sides(a), long_sides(b)
     size = np.maximum(np.maximum(sa[:, None], sb[None, :]), 1.0)
     return d / size
 
@@ -199,8 +198,8 @@ def link_tracks(detections: Sequence[Detections], scene_cuts: Sequence[int] = ()
         matched: set[int] = set()
         large_weak = np.zeros(len(boxes), dtype=bool)
         if weak_limit is not None and len(boxes):
-            sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-            large_weak = (np.asarray(dets.scores) < s.confirm_score) & (sides > weak_limit)
+            large_weak = (np.asarray(dets.scores) < s.confirm_score) & (
+                long_sides(boxes) > weak_limit)
         if len(active) and len(boxes):
             pred = np.stack([tr.predict(t, cam, s.own_velocity)
                              for tr in active]).astype(np.float32)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from veil.detections import Detections, box_iou
+from veil.detections import Detections, box_iou, long_sides
 from veil.scan.base import Detector
 from veil.settings import ScanSettings
 
@@ -230,7 +230,7 @@ def _run_tiled(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections
                     near |= b[:, 1] < _EDGE
                 if ty + th < sh:
                     near |= b[:, 3] > ch - _EDGE
-                size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+                size = long_sides(b)
                 dets = dets[~(near & (size <= small))]
             parts.append(dets.transformed((x2 - x1) / cw, (y2 - y1) / ch, x1, y1))
     return Detections.concatenate(parts)
@@ -240,8 +240,7 @@ def run_pass(detector: Detector, frame: np.ndarray, p: ScanPass) -> Detections:
     """What the detector finds in one pass, in frame coordinates."""
     dets = _detect_pass(detector, frame, p)
     if p.min_side > 0 and len(dets):
-        b = dets.boxes
-        dets = dets[np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= p.min_side]
+        dets = dets[long_sides(dets.boxes) >= p.min_side]
     return dets
 
 
@@ -311,7 +310,7 @@ def chip_seeds(parts: list[Detections], settings: ScanSettings) -> Detections:
     if not len(found):
         return found
     b = found.boxes
-    side = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    side = long_sides(b)
     small = (side <= settings.chip_face) & (found.scores >= settings.chip_score)
     weak = (found.scores >= settings.support_threshold) & (found.scores < settings.threshold)
     return found[small | weak]

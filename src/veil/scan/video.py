@@ -16,7 +16,7 @@ from collections import deque
 
 import numpy as np
 
-from veil.detections import Detections
+from veil.detections import Detections, long_sides
 from veil.scan.base import Detector
 from veil.scan.registry import video_detector_name
 from veil.scan.scanner import Scanner, plan_chips, run_pass, run_pass_on_chips
@@ -212,5 +212,4 @@ def _small(dets: Detections, side: float) -> Detections:
     """The boxes of ``dets`` whose long side is at most ``side`` pixels."""
     if not len(dets):
         return dets
-    b = dets.boxes
-    return dets[np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) <= side]
+    return dets[long_sides(dets.boxes) <= side]
