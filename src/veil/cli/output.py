@@ -78,56 +78,51 @@ class BatchDisplay:
         """Progress of one phase of the current file (``"scanning frames"``,
         ``"rendering frames"``, ``"verifying frames"``...): each phase gets its own line
         label and total, started afresh when the phase changes."""
-        description = f"  {label}"
-        task = self._phase_task()
-        if task is None:
-            self._frames = self.progress.add_task(description, total=total, rate="")
-            task = self._phase_task()
-        elif task.description != description:
-            self.progress.reset(self._frames, total=total, completed=0,
-                                description=description, rate="")
-        assert task is not None
-        unit = "fps" if "frames" in label else "/s"
-        rate = f"{task.speed:.1f} {unit}" if task.speed else ""
-        self.progress.update(self._frames, completed=done, total=total, rate=rate)
+        self._frames = self._show(self._frames, f"  {label}", label, done, total)
 
     def file_phase(self, name: str, label: str, done: int, total: int | None) -> None:
         """Progress of one phase of file ``name`` among several running at once (a pool
         of workers; called from the runner's thread): a line per running file."""
         description = f"  {_short(Path(name).name)}: {label}"
-        unit = "fps" if "frames" in label else "/s"
         with self._lock:
             if name in self._finished:
                 return  # a late message of a file already done
-            task_id = self._running.get(name)
-            task = next((t for t in self.progress.tasks if t.id == task_id), None)
-            if task is None:
-                self._running[name] = self.progress.add_task(description, total=total,
-                                                             rate="")
-                task_id = self._running[name]
-                task = next(t for t in self.progress.tasks if t.id == task_id)
-            elif task.description != description:
-                self.progress.reset(task.id, total=total, completed=0,
-                                    description=description, rate="")
-            rate = f"{task.speed:.1f} {unit}" if task.speed else ""
-            self.progress.update(task.id, completed=done, total=total, rate=rate)
+            self._running[name] = self._show(self._running.get(name), description, label,
+                                             done, total)
+
+    def _show(self, task_id: Any, description: str, label: str, done: int,
+              total: int | None) -> Any:
+        """Update the phase line ``task_id`` (a new one when it is ``None`` or gone;
+        started afresh when its description changes); returns its id."""
+        task = self._task(task_id)
+        if task is None:
+            task_id = self.progress.add_task(description, total=total, rate="")
+            task = self._task(task_id)
+        elif task.description != description:
+            self.progress.reset(task_id, total=total, completed=0, description=description,
+                                rate="")
+        assert task is not None
+        unit = "fps" if "frames" in label else "/s"
+        rate = f"{task.speed:.1f} {unit}" if task.speed else ""
+        self.progress.update(task_id, completed=done, total=total, rate=rate)
+        return task_id
 
     def frames(self, done: int, total: int | None) -> None:
         """Frames done within the current video (a job that names no phase)."""
         self.phase("frames", done, total)
 
-    def _phase_task(self) -> Any:
+    def _task(self, task_id: Any) -> Any:
         # Look the task up by id: ids keep growing as tasks are removed, so they are no
         # index into ``progress.tasks`` (the second video of a batch failed on that).
-        if self._frames is None:
+        if task_id is None:
             return None
-        return next((t for t in self.progress.tasks if t.id == self._frames), None)
+        return next((t for t in self.progress.tasks if t.id == task_id), None)
 
     def done(self, task: Task | None, outcome: Outcome) -> None:
         """A file finished (or was refused): advance the bar, report a failure."""
         result = outcome.result
         if self._frames is not None:
-            if self._phase_task() is not None:
+            if self._task(self._frames) is not None:
                 self.progress.remove_task(self._frames)
             self._frames = None
         if task is not None:
@@ -135,7 +130,7 @@ class BatchDisplay:
                 name = str(task.source)
                 self._finished.add(name)
                 task_id = self._running.pop(name, None)
-                if task_id is not None and any(t.id == task_id for t in self.progress.tasks):
+                if self._task(task_id) is not None:
                     self.progress.remove_task(task_id)
             self.progress.advance(self._files)
         if not result.ok:
